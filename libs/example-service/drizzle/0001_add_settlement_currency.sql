@@ -1,0 +1,1 @@
+ALTER TABLE "trades" ADD COLUMN "settlement_currency" char(3);

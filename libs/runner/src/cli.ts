@@ -1,0 +1,227 @@
+import { Command, CommanderError, Option } from 'commander';
+import { baseline } from './commands/baseline.ts';
+import { history } from './commands/history.ts';
+import { manifest } from './commands/manifest.ts';
+import { planCommand } from './commands/plan.ts';
+import { revert } from './commands/revert.ts';
+import { run } from './commands/run.ts';
+import { status } from './commands/status.ts';
+import { verify } from './commands/verify.ts';
+import { describeCause, ExitCode, SnippetsError } from './errors.ts';
+import type { LogSink } from './executor.ts';
+import type { TableChanges } from './ledger.ts';
+import { colors, printJson, table } from './output.ts';
+import type { SnippetState } from './plan.ts';
+
+const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
+  applied: colors.green,
+  baselined: colors.cyan,
+  reverted: colors.magenta,
+  pending: colors.yellow,
+  changed: colors.red,
+  missing: colors.red,
+};
+
+function formatChanges(changes: TableChanges): string {
+  const parts = Object.entries(changes).map(([t, c]) =>
+    [c.inserted && `+${c.inserted}`, c.updated && `~${c.updated}`, c.deleted && `-${c.deleted}`]
+      .filter(Boolean)
+      .map((n) => `${t.replace(/^public\./, '')} ${n}`)
+      .join(', '),
+  );
+  return parts.join(', ') || 'no rows changed';
+}
+
+/** `--expect a b` and `--expect a,b` both work: CI often has the ids as one string. */
+function splitIds(values: string[] | undefined): string[] | undefined {
+  return values?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
+}
+
+function logSink(json: boolean): LogSink {
+  return (id, level, message) => {
+    const line = `  ${colors.dim(`[${id}]`)} ${level === 'warn' ? colors.yellow(message) : message}\n`;
+    (json ? process.stderr : process.stdout).write(line);
+  };
+}
+
+function buildProgram(): Command {
+  const program = new Command('snippets')
+    .description('Reviewed, exactly-once production data changes: run and audit the snippets of this repo')
+    .option('-C, --cwd <dir>', 'the snippet repo to work in', process.cwd())
+    .showHelpAfterError('(run snippets --help for usage)')
+    .exitOverride();
+  const input = () => ({ cwd: program.opts<{ cwd: string }>().cwd, env: process.env });
+
+  program
+    .command('status')
+    .description('applied / pending / changed / missing, per snippet')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const report = await status(input());
+      if (opts.json) return printJson(report);
+      console.log(`${colors.bold(report.repo)} on ${report.database}`);
+      if (!report.snippets.length) return console.log('no snippets');
+      console.log(
+        table([
+          ['ID', 'STATE', 'WHEN', 'BY'],
+          ...report.snippets.map((s) => [
+            s.id,
+            STATE_COLOR[s.state](s.state),
+            s.row?.finishedAt?.toISOString() ?? '',
+            s.row?.executedBy ?? '',
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command('plan')
+    .description('what `run` would do, in order (reads only)')
+    .addOption(new Option('--expect <ids...>', 'the exact set of snippets expected to be pending'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { expect?: string[]; json?: boolean }) => {
+      const report = await planCommand(input(), { expect: splitIds(opts.expect) });
+      if (opts.json) {
+        printJson({
+          ...report,
+          pending: report.pending.map((s) => ({ id: s.id, description: s.definition.description, touches: s.definition.touches, dependsOn: s.definition.dependsOn, checksum: s.checksum })),
+        });
+      } else {
+        console.log(`${colors.bold(report.repo)} on ${report.database}`);
+        if (!report.pending.length) console.log('nothing to run: every snippet is applied');
+        report.pending.forEach((s, i) =>
+          console.log(`${i + 1}. ${colors.bold(s.id)}  ${s.definition.description}  ${colors.dim(`touches ${s.definition.touches.join(', ') || 'nothing'}`)}`),
+        );
+        for (const refusal of report.refusals) console.log(colors.red(`refused: ${refusal.message}`));
+      }
+      if (report.refusals.length) process.exitCode = ExitCode.refused;
+    });
+
+  program
+    .command('run')
+    .description('apply every pending snippet, each exactly once, in its own transaction')
+    .addOption(new Option('--expect <ids...>', 'refuse unless the pending set is exactly these ids (CI passes the merge\'s snippets)'))
+    .option('--dry-run', 'run everything, then roll it all back; records nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { expect?: string[]; dryRun?: boolean; json?: boolean }) => {
+      const json = Boolean(opts.json);
+      const report = await run(input(), {
+        expect: splitIds(opts.expect),
+        dryRun: opts.dryRun,
+        onLog: logSink(json),
+        onStart: json ? undefined : (s) => console.log(`${colors.cyan('→')} ${s.id}  ${colors.dim(s.definition.description)}`),
+      });
+      if (json) printJson(report);
+      else {
+        for (const a of report.applied) {
+          console.log(`${colors.green('✓')} ${a.id}  ${formatChanges(a.rowsChanged)}  ${colors.dim(`${a.durationMs}ms`)}`);
+        }
+        if (report.failed) console.log(colors.red(`✗ ${report.failed.message}`));
+        if (report.notRun.length) console.log(colors.yellow(`not run: ${report.notRun.join(', ')}`));
+        const verb = report.dryRun ? 'would apply' : 'applied';
+        if (!report.applied.length && !report.failed) console.log('nothing to run: every snippet is applied');
+        else console.log(`${verb} ${report.applied.length} snippet(s)${report.dryRun ? ' (dry run: rolled back, nothing recorded)' : ''}`);
+      }
+      if (report.failed) process.exitCode = ExitCode.snippetFailed;
+    });
+
+  program
+    .command('history')
+    .description('the audit trail: every attempt, result, refusal, baseline and revert')
+    .argument('[id]', 'only this snippet')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string | undefined, opts: { json?: boolean }) => {
+      const report = await history(input(), id);
+      if (opts.json) return printJson(report);
+      if (!report.events.length) return console.log('no history yet');
+      console.log(
+        table([
+          ['AT', 'EVENT', 'SNIPPET', 'BY', 'APPROVED BY', 'DETAIL'],
+          ...report.events.map((e) => [
+            e.at.toISOString(),
+            e.kind,
+            e.snippetId ?? '',
+            e.executedBy ?? '',
+            e.approvedBy ?? '',
+            e.reason ?? (e.detail?.rowsChanged ? formatChanges(e.detail.rowsChanged as TableChanges) : ''),
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command('verify')
+    .description("re-run applied snippets' post-checks (read-only)")
+    .argument('[id]', 'only this snippet')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string | undefined, opts: { json?: boolean }) => {
+      const report = await verify(input(), id, logSink(Boolean(opts.json)));
+      const failed = report.results.filter((r) => r.result && !r.result.ok);
+      if (opts.json) printJson(report);
+      else {
+        for (const { id: sid, result } of report.results) {
+          if (!result) console.log(`${colors.dim('-')} ${sid}  no verify()`);
+          else console.log(result.ok ? `${colors.green('✓')} ${sid}` : colors.red(`✗ ${result.message ?? `${sid}: verify failed`}`));
+        }
+        if (!report.results.length) console.log('no applied snippets to verify');
+      }
+      if (failed.length) process.exitCode = ExitCode.snippetFailed;
+    });
+
+  program
+    .command('revert')
+    .description("last resort: run a snippet's down() and mark it reverted (audited)")
+    .argument('<id>', 'the applied snippet to revert')
+    .requiredOption('--reason <text>', 'why; recorded in the audit trail')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { reason: string; json?: boolean }) => {
+      const report = await revert(input(), id, opts.reason, logSink(Boolean(opts.json)));
+      if (opts.json) return printJson(report);
+      console.log(`${colors.magenta('↶')} reverted ${report.id}  ${formatChanges(report.rowsChanged)}  reason: ${report.reason}`);
+    });
+
+  program
+    .command('baseline')
+    .description('mark every snippet up to --through as applied without running it')
+    .requiredOption('--through <id>', 'the last snippet whose effect this database already has')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { through: string; json?: boolean }) => {
+      const report = await baseline(input(), opts.through);
+      if (opts.json) return printJson(report);
+      if (!report.baselined.length) return console.log(`nothing to baseline: everything through ${opts.through} is recorded`);
+      for (const id of report.baselined) console.log(`${colors.cyan('=')} ${id}  baselined`);
+    });
+
+  program
+    .command('manifest')
+    .description('write snippets.lock (sha256 per snippet and over all), or check the tree against it')
+    .option('--check', 'refuse (exit 3) when the tree differs from snippets.lock')
+    .action(async (opts: { check?: boolean }) => {
+      const report = await manifest(program.opts<{ cwd: string }>().cwd, Boolean(opts.check));
+      const count = Object.keys(report.manifest.snippets).length;
+      console.log(report.written ? `wrote ${report.file} (${count} snippets)` : `${report.file} matches the tree (${count} snippets)`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; the only place errors become exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? ExitCode.ok);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message; help and --version are not errors.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    }
+    if (error instanceof SnippetsError) {
+      process.stderr.write(`${colors.red('snippets:')} ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`${colors.red('snippets: unexpected error:')} ${describeCause(error)}\n`);
+    if (process.env.SNIPPETS_DEBUG) console.error(error);
+    return ExitCode.snippetFailed;
+  }
+}

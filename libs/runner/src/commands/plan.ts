@@ -1,0 +1,53 @@
+import type { Database } from '../database.ts';
+import { InputError } from '../errors.ts';
+import { readLedger } from '../ledger.ts';
+import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
+import { plan, type Plan } from '../plan.ts';
+import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
+import { readServiceMigrations } from '../service-migrations.ts';
+
+export interface PlanOptions {
+  expect?: string[];
+}
+
+export interface PlanReport extends Plan {
+  repo: string;
+  database: string;
+}
+
+/** Loads and validates everything a run needs, before any database is opened. */
+export async function prepareRun(input: SessionInput, options: PlanOptions) {
+  const session = await openRepo(input);
+  const manifest = await requireManifest(session.config);
+  const snippets = await loadSnippets(session.files);
+  const known = new Set(snippets.map((s) => s.id));
+  const unknown = (options.expect ?? []).filter((id) => !known.has(id));
+  if (unknown.length) {
+    throw new InputError(`--expect names ${unknown.join(', ')}, not snippets in this repo; pass snippet ids (file stems)`, {
+      subject: '--expect',
+    });
+  }
+  return { session, manifest, snippets };
+}
+
+export type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
+
+/** Reads the database's side of the plan (ledger, service migrations) and plans. Read-only. */
+export async function planAgainst(
+  { session, manifest, snippets }: PreparedRun,
+  database: Database,
+  options: PlanOptions,
+): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession }> {
+  const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);
+  const ledger = await readLedger(database.db, session.config.repo);
+  const result = plan({ files: session.files, snippets, ledger, manifest, expect: options.expect, serviceMigrations });
+  return { ...result, snippets, session };
+}
+
+export async function planCommand(input: SessionInput, options: PlanOptions): Promise<PlanReport> {
+  const prepared = await prepareRun(input, options);
+  return withDatabase(prepared.session.target, async (database) => {
+    const { pending, refusals } = await planAgainst(prepared, database, options);
+    return { repo: prepared.session.config.repo, database: database.display, pending, refusals };
+  });
+}

@@ -1,0 +1,120 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ms from 'ms';
+import { z } from 'zod';
+import { describeCause, InputError } from './errors.ts';
+
+export const CONFIG_FILE = 'snippets.config.ts';
+
+/** What a snippet repo writes in `snippets.config.ts`. */
+export interface SnippetsConfig {
+  /** The repo id recorded in the ledger; one database can hold several repos' ledgers. */
+  repo: string;
+  /** Where the numbered snippets live, relative to the repo root. Default `snippets`. */
+  snippetsDir?: string;
+  /** The service's drizzle migrations, for `requires.migrations`. */
+  service?: {
+    migrationsFolder: string;
+    migrationsSchema?: string;
+    migrationsTable?: string;
+  };
+  /** Durations such as `30s`, `5m`. */
+  timeouts?: {
+    /** PostgreSQL statement_timeout inside a snippet's transaction. Default `15m`. */
+    statement?: string;
+    /** PostgreSQL lock_timeout inside a snippet's transaction. Default `10s`. */
+    lock?: string;
+    /** How long `run` waits for another runner of the same repo. Default `10m`. */
+    runLockWait?: string;
+  };
+}
+
+export function defineConfig(config: SnippetsConfig): SnippetsConfig {
+  return config;
+}
+
+/** Config after validation: durations in milliseconds, paths absolute, defaults filled. */
+export interface ParsedConfig {
+  repo: string;
+  repoRoot: string;
+  snippetsDir: string;
+  manifestFile: string;
+  service?: { migrationsFolder: string; migrationsSchema: string; migrationsTable: string };
+  timeouts: { statementMs: number; lockMs: number; runLockWaitMs: number };
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const parsed = ms(value as ms.StringValue);
+      if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+        ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration like 30s, 5m or 1h` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+
+const configSchema = z
+  .object({
+    repo: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'must be a lower-case id like "payments-snippets"' }),
+    snippetsDir: z.string().min(1).default('snippets'),
+    service: z
+      .object({
+        migrationsFolder: z.string().min(1),
+        migrationsSchema: z.string().default('drizzle'),
+        migrationsTable: z.string().default('__drizzle_migrations'),
+      })
+      .strict()
+      .optional(),
+    timeouts: z
+      .object({ statement: duration('15m'), lock: duration('10s'), runLockWait: duration('10m') })
+      .strict()
+      .default({ statement: 900_000, lock: 10_000, runLockWait: 600_000 }),
+  })
+  .strict();
+
+export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
+  const file = path.join(repoRoot, CONFIG_FILE);
+  try {
+    await access(file);
+  } catch {
+    throw new InputError(`${CONFIG_FILE}: not found in ${repoRoot}; run from the snippet repo's root or pass --cwd DIR`, {
+      subject: file,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (error) {
+    throw new InputError(`${CONFIG_FILE}: failed to load (${describeCause(error)}); fix it so it imports cleanly`, {
+      subject: file,
+      cause: error,
+    });
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || 'default export';
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    throw new InputError(`${CONFIG_FILE}: ${field} ${message}; fix it (see defineConfig in @snippets/runner)`, { subject: file });
+  }
+  const config = parsed.data;
+  return {
+    repo: config.repo,
+    repoRoot,
+    snippetsDir: config.snippetsDir,
+    manifestFile: path.join(repoRoot, 'snippets.lock'),
+    service: config.service && {
+      ...config.service,
+      migrationsFolder: path.resolve(repoRoot, config.service.migrationsFolder),
+    },
+    timeouts: {
+      statementMs: config.timeouts.statement,
+      lockMs: config.timeouts.lock,
+      runLockWaitMs: config.timeouts.runLockWait,
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { SQL } from 'drizzle-orm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import type { SnippetDb } from './define-snippet.ts';
+import { describeCause, InputError } from './errors.ts';
+
+/** Where the ledger and the data live, parsed from DATABASE_URL. */
+export type DatabaseTarget =
+  | { driver: 'postgres'; url: string; display: string }
+  | { driver: 'pglite'; dataDir: string | undefined; display: string };
+
+export interface Database {
+  driver: DatabaseTarget['driver'];
+  db: SnippetDb;
+  /** Shown in output and the audit trail; never contains a password. */
+  display: string;
+  close(): Promise<void>;
+}
+
+const HELP = 'set DATABASE_URL to postgres://user@host:5432/db, pglite:<dir> or pglite:memory';
+
+export function parseDatabaseUrl(value: string | undefined, cwd: string): DatabaseTarget {
+  if (value === undefined || value.trim() === '') {
+    throw new InputError(`DATABASE_URL is not set; ${HELP}`, { subject: 'DATABASE_URL' });
+  }
+  if (value.startsWith('pglite:')) {
+    const location = value.slice('pglite:'.length);
+    if (location === '') throw new InputError(`DATABASE_URL '${value}' names no PGlite directory; ${HELP}`, { subject: 'DATABASE_URL' });
+    if (location === 'memory') return { driver: 'pglite', dataDir: undefined, display: 'pglite:memory' };
+    const dataDir = path.resolve(cwd, location);
+    return { driver: 'pglite', dataDir, display: `pglite:${dataDir}` };
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError(`DATABASE_URL is not a valid URL; ${HELP}`, { subject: 'DATABASE_URL' });
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InputError(`DATABASE_URL has unsupported scheme '${url.protocol}'; ${HELP}`, { subject: 'DATABASE_URL' });
+  }
+  if (url.password) url.password = '***';
+  return { driver: 'postgres', url: value, display: url.toString() };
+}
+
+/**
+ * Opens one connection. A single connection is deliberate: the session-level advisory
+ * lock, the snippet's transaction and its ledger row all live on it.
+ */
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.driver === 'pglite') {
+    let client: PGlite;
+    try {
+      client = await PGlite.create(target.dataDir);
+    } catch (error) {
+      throw new InputError(`DATABASE_URL: cannot open PGlite at ${target.display} (${describeCause(error)}); ${HELP}`, {
+        subject: 'DATABASE_URL',
+        cause: error,
+      });
+    }
+    return {
+      driver: 'pglite',
+      db: drizzlePglite({ client }) as unknown as SnippetDb,
+      display: target.display,
+      close: () => client.close(),
+    };
+  }
+  const client = postgres(target.url, {
+    max: 1,
+    // 0 turns both off: the connection must live as long as the run, it holds the lock.
+    idle_timeout: 0,
+    max_lifetime: 0,
+    connect_timeout: 10,
+    connection: { application_name: 'snippets-runner' },
+    onnotice: () => {},
+  });
+  try {
+    // A runner killed mid-statement must release its lock and roll back promptly, not when
+    // the statement ends: PostgreSQL 14+ can poll the client socket while a query runs.
+    await client`select set_config('client_connection_check_interval', '1000', false)
+                 where current_setting('server_version_num')::int >= 140000`;
+  } catch (error) {
+    await client.end({ timeout: 1 });
+    throw new InputError(`DATABASE_URL: cannot connect to ${target.display} (${describeCause(error)}); check the URL and that the server is up`, {
+      subject: 'DATABASE_URL',
+      cause: error,
+    });
+  }
+  return {
+    driver: 'postgres',
+    db: drizzlePostgres({ client }) as unknown as SnippetDb,
+    display: target.display,
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/** `db.execute` returns an array on postgres.js and `{ rows }` on PGlite; this hides the difference. */
+export async function queryRows<Row extends Record<string, unknown>>(db: SnippetDb, query: SQL): Promise<Row[]> {
+  const result = (await db.execute(query)) as unknown;
+  if (Array.isArray(result)) return result as Row[];
+  return ((result as { rows?: Row[] }).rows ?? []) as Row[];
+}

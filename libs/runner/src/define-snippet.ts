@@ -1,0 +1,67 @@
+import type { SQL, sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+
+/** The drizzle database a snippet works with: inside its transaction, on either driver. */
+export type SnippetDb = PgDatabase<PgQueryResultHKT, Record<string, unknown>>;
+
+export interface SnippetLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface SnippetContext<Params extends Record<string, unknown> = Record<string, unknown>> {
+  /** A drizzle instance bound to the snippet's transaction. */
+  db: SnippetDb;
+  /** drizzle's `sql` tag: values become bind parameters, never interpolated text. */
+  sql: typeof sql;
+  /** Runs a query and returns its rows, the same shape on PostgreSQL and PGlite. */
+  rows<Row extends Record<string, unknown> = Record<string, unknown>>(query: SQL): Promise<Row[]>;
+  log: SnippetLogger;
+  /** The reviewed constants declared in the snippet's `params`. */
+  params: Params;
+  snippet: { repo: string; id: string };
+  /** True under `snippets run --dry-run`: the work is rolled back afterwards. */
+  dryRun: boolean;
+}
+
+/** What `verify` may return: nothing or `true` means the post-check passed. */
+export type VerifyOutcome = void | boolean | { ok: boolean; message?: string };
+
+export interface SnippetDefinition<Params extends Record<string, unknown> = Record<string, unknown>> {
+  /** One line for the plan, the ledger and the reviewer. */
+  description: string;
+  /** Snippet ids that must be applied first. */
+  dependsOn?: string[];
+  /** Service schema state the snippet needs, checked against the service's drizzle migrations table. */
+  requires?: { migrations?: string[] };
+  /** Tables the snippet may change (`table` or `schema.table`); changing any other fails the run. */
+  touches: string[];
+  /** `atomic`: all of up and verify and the ledger row commit together. */
+  transaction?: 'atomic' | 'batched';
+  params?: Params;
+  up(context: SnippetContext<Params>): Promise<void>;
+  /** Post-check run in the same transaction after `up`; throw or return `{ ok: false }` to roll back. */
+  verify?(context: SnippetContext<Params>): Promise<VerifyOutcome>;
+  /** Optional undo, run only by `snippets revert ID --reason`. */
+  down?(context: SnippetContext<Params>): Promise<void>;
+}
+
+const SNIPPET_BRAND = Symbol.for('@snippets/runner.snippet');
+
+export type Snippet<Params extends Record<string, unknown> = Record<string, unknown>> =
+  SnippetDefinition<Params> & { readonly [SNIPPET_BRAND]: true };
+
+/**
+ * Declares a snippet: the module's default export. The runner validates the fields when it
+ * loads the file, so a mistake is reported with the file's name.
+ */
+export function defineSnippet<Params extends Record<string, unknown> = Record<string, unknown>>(
+  definition: SnippetDefinition<Params>,
+): Snippet<Params> {
+  return Object.freeze({ ...definition, [SNIPPET_BRAND]: true as const });
+}
+
+/** The brand is a registered symbol, so it survives the module being loaded twice. */
+export function isSnippet(value: unknown): value is Snippet {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SNIPPET_BRAND] === true;
+}

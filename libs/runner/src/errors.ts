@@ -1,0 +1,66 @@
+/** Exit codes of the `snippets` CLI, as the design's command-line contract fixes them. */
+export const ExitCode = {
+  ok: 0,
+  snippetFailed: 1,
+  badInput: 2,
+  refused: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Base of every error the runner raises on purpose; the CLI maps `exitCode` to the process. */
+export abstract class SnippetsError extends Error {
+  abstract readonly exitCode: ExitCode;
+  /** The file or flag the message is about, when there is one. */
+  readonly subject?: string;
+
+  constructor(message: string, options: { subject?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.subject = options.subject;
+  }
+}
+
+/** Bad input or configuration: a malformed snippet, a duplicate number, a bad URL. Nothing is written. */
+export class InputError extends SnippetsError {
+  readonly exitCode = ExitCode.badInput;
+}
+
+/** A safety check said no: tampered file, unexpected pending set, history guard, lock held. */
+export class SafetyRefusal extends SnippetsError {
+  readonly exitCode = ExitCode.refused;
+  constructor(
+    message: string,
+    readonly check: RefusalCheck,
+    options: { subject?: string; cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+export type RefusalCheck =
+  | 'changed-applied'
+  | 'missing-applied'
+  | 'manifest-mismatch'
+  | 'history-guard'
+  | 'unexpected-pending'
+  | 'requires-migrations'
+  | 'lock-held'
+  | 'revert-blocked';
+
+/** A snippet's `up`, `verify` or `down` threw or reported failure; its transaction was rolled back. */
+export class SnippetFailed extends SnippetsError {
+  readonly exitCode = ExitCode.snippetFailed;
+  constructor(
+    message: string,
+    readonly snippetId: string,
+    readonly phase: 'up' | 'verify' | 'down' | 'touches',
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { subject: snippetId, cause: options.cause });
+  }
+}
+
+export function describeCause(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,267 @@
+import { sql } from 'drizzle-orm';
+import type { AuditContext } from './audit.ts';
+import type { ParsedConfig } from './config.ts';
+import type { SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
+import { queryRows } from './database.ts';
+import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
+import { appendEvent, insertLedgerRows, markReverted, type TableChanges } from './ledger.ts';
+import type { LoadedSnippet } from './load-snippets.ts';
+import { holdsRepoLock } from './lock.ts';
+
+export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
+
+export interface ExecuteOptions {
+  repo: string;
+  audit: AuditContext;
+  timeouts: ParsedConfig['timeouts'];
+  onLog: LogSink;
+  /** Checked inside each transaction; false only for the test helper, which takes no lock. */
+  requireRepoLock: boolean;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  message?: string;
+}
+
+export interface ApplyResult {
+  id: string;
+  startedAt: Date;
+  durationMs: number;
+  rowsChanged: TableChanges;
+  verify: VerifyResult | null;
+  dryRun: boolean;
+}
+
+/** Thrown inside a transaction to roll it back on purpose and carry the result out. */
+class Rollback<T> extends Error {
+  constructor(readonly result: T) {
+    super('rollback');
+  }
+}
+
+async function inTransaction<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<T>, commit: boolean): Promise<T> {
+  try {
+    return await db.transaction(async (tx) => {
+      const result = await work(tx as unknown as SnippetDb);
+      if (!commit) throw new Rollback(result);
+      return result;
+    });
+  } catch (error) {
+    if (error instanceof Rollback) return error.result as T;
+    throw error;
+  }
+}
+
+function buildContext(tx: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, dryRun: boolean): SnippetContext {
+  return {
+    db: tx,
+    sql,
+    rows: (query) => queryRows(tx, query),
+    log: {
+      info: (message) => options.onLog(snippet.id, 'info', message),
+      warn: (message) => options.onLog(snippet.id, 'warn', message),
+    },
+    params: snippet.definition.params ?? {},
+    snippet: { repo: options.repo, id: snippet.id },
+    dryRun,
+  };
+}
+
+async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promise<void> {
+  await tx.execute(sql`select set_config('statement_timeout', ${`${options.timeouts.statementMs}ms`}, true)`);
+  await tx.execute(sql`select set_config('lock_timeout', ${`${options.timeouts.lockMs}ms`}, true)`);
+  if (options.requireRepoLock && !(await holdsRepoLock(tx, options.repo))) {
+    throw new SafetyRefusal(
+      `the connection lost the repo lock of '${options.repo}' (was it reset?); run again`,
+      'lock-held',
+    );
+  }
+}
+
+type ChangeCounts = Map<string, { ins: number; upd: number; del: number }>;
+
+/** Row counts this session changed per table, from PostgreSQL's own statistics. */
+async function changeCounts(tx: SnippetDb): Promise<ChangeCounts> {
+  const rows = await queryRows<{ name: string; ins: string; upd: string; del: string }>(
+    tx,
+    sql`select schemaname || '.' || relname as name, n_tup_ins as ins, n_tup_upd as upd, n_tup_del as del
+        from pg_stat_xact_user_tables
+        where schemaname <> 'snippets' and schemaname not like 'pg\_temp%'`,
+  );
+  return new Map(rows.map((r) => [r.name, { ins: Number(r.ins), upd: Number(r.upd), del: Number(r.del) }]));
+}
+
+function changesBetween(before: ChangeCounts, after: ChangeCounts): TableChanges {
+  const changes: TableChanges = {};
+  for (const [table, counts] of after) {
+    const base = before.get(table) ?? { ins: 0, upd: 0, del: 0 };
+    const inserted = counts.ins - base.ins;
+    const updated = counts.upd - base.upd;
+    const deleted = counts.del - base.del;
+    if (inserted || updated || deleted) changes[table] = { inserted, updated, deleted };
+  }
+  return changes;
+}
+
+function qualify(table: string): string {
+  return table.includes('.') ? table : `public.${table}`;
+}
+
+function normaliseVerify(outcome: VerifyOutcome): VerifyResult {
+  if (outcome === undefined || outcome === true) return { ok: true };
+  if (outcome === false) return { ok: false };
+  return { ok: outcome.ok, ...(outcome.message ? { message: outcome.message } : {}) };
+}
+
+async function runPhase<T>(snippet: LoadedSnippet, phase: 'up' | 'verify' | 'down', work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof SafetyRefusal) throw error;
+    throw new SnippetFailed(`${snippet.id}: ${phase} failed: ${describeCause(error)}; the transaction was rolled back`, snippet.id, phase, {
+      cause: error,
+    });
+  }
+}
+
+async function verifyInside(snippet: LoadedSnippet, context: SnippetContext): Promise<VerifyResult | null> {
+  const verify = snippet.definition.verify;
+  if (!verify) return null;
+  const result = normaliseVerify(await runPhase(snippet, 'verify', () => verify(context)));
+  if (!result.ok) {
+    throw new SnippetFailed(
+      `${snippet.id}: verify failed${result.message ? `: ${result.message}` : ''}; the transaction was rolled back`,
+      snippet.id,
+      'verify',
+    );
+  }
+  return result;
+}
+
+/**
+ * Runs an atomic snippet: `up`, then `verify`, then the ledger row, in one transaction.
+ * Any failure, or a change to a table not in `touches`, rolls all of it back. Under
+ * `dryRun` nothing is recorded; the caller rolls the whole run back (see `withRollback`).
+ */
+export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
+  const startedAt = new Date();
+  return inTransaction(
+    db,
+    async (tx) => {
+      await prepareTransaction(tx, options);
+      const context = buildContext(tx, snippet, options, options.dryRun);
+      const before = await changeCounts(tx);
+      await runPhase(snippet, 'up', () => snippet.definition.up(context));
+      const verify = await verifyInside(snippet, context);
+      const rowsChanged = changesBetween(before, await changeCounts(tx));
+      checkTouches(snippet, rowsChanged);
+
+      const finishedAt = new Date();
+      const result: ApplyResult = {
+        id: snippet.id,
+        startedAt,
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        rowsChanged,
+        verify,
+        dryRun: options.dryRun,
+      };
+      if (!options.dryRun) {
+        await insertLedgerRows(tx, [
+          {
+            repo: options.repo,
+            id: snippet.id,
+            number: snippet.number,
+            checksum: snippet.checksum,
+            status: 'applied',
+            description: snippet.definition.description,
+            ...options.audit,
+            startedAt,
+            finishedAt,
+            durationMs: result.durationMs,
+            rowsChanged,
+            verifyResult: verify,
+          },
+        ]);
+        await appendEvent(tx, {
+          repo: options.repo,
+          snippetId: snippet.id,
+          kind: 'applied',
+          checksum: snippet.checksum,
+          ...options.audit,
+          detail: { durationMs: result.durationMs, rowsChanged, verify },
+        });
+      }
+      return result;
+    },
+    true,
+  );
+}
+
+/** Runs `work` in a transaction that is always rolled back: how `run --dry-run` undoes a whole run. */
+export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<T>): Promise<T> {
+  return inTransaction(db, work, false);
+}
+
+function checkTouches(snippet: LoadedSnippet, rowsChanged: TableChanges): void {
+  const allowed = new Set(snippet.definition.touches.map(qualify));
+  const undeclared = Object.keys(rowsChanged).filter((table) => !allowed.has(table));
+  if (undeclared.length) {
+    throw new SnippetFailed(
+      `${snippet.id}: changed ${undeclared.join(', ')}, not declared in touches; add the table to touches or fix the snippet (rolled back)`,
+      snippet.id,
+      'touches',
+    );
+  }
+}
+
+/** Runs `down` and marks the snippet reverted, in one transaction. */
+export async function revertSnippet(
+  db: SnippetDb,
+  snippet: LoadedSnippet,
+  reason: string,
+  options: ExecuteOptions,
+): Promise<{ rowsChanged: TableChanges; durationMs: number }> {
+  const down = snippet.definition.down!;
+  const startedAt = Date.now();
+  return inTransaction(
+    db,
+    async (tx) => {
+      await prepareTransaction(tx, options);
+      const before = await changeCounts(tx);
+      await runPhase(snippet, 'down', () => down(buildContext(tx, snippet, options, false)));
+      const rowsChanged = changesBetween(before, await changeCounts(tx));
+      const durationMs = Date.now() - startedAt;
+      await markReverted(tx, options.repo, snippet.id);
+      await appendEvent(tx, {
+        repo: options.repo,
+        snippetId: snippet.id,
+        kind: 'reverted',
+        checksum: snippet.checksum,
+        ...options.audit,
+        reason,
+        detail: { durationMs, rowsChanged },
+      });
+      return { rowsChanged, durationMs };
+    },
+    true,
+  );
+}
+
+/** Re-runs a snippet's post-check in a read-only transaction that is always rolled back. */
+export async function verifySnippet(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions): Promise<VerifyResult | null> {
+  return inTransaction(
+    db,
+    async (tx) => {
+      await tx.execute(sql`set transaction read only`);
+      await prepareTransaction(tx, { ...options, requireRepoLock: false });
+      try {
+        return await verifyInside(snippet, buildContext(tx, snippet, options, false));
+      } catch (error) {
+        if (error instanceof SnippetFailed) return { ok: false, message: error.message };
+        throw error;
+      }
+    },
+    false,
+  );
+}

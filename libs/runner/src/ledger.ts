@@ -1,0 +1,169 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import type { SnippetDb } from './define-snippet.ts';
+import { queryRows } from './database.ts';
+
+/**
+ * The ledger lives in schema `snippets` of the target database, beside the data it
+ * describes, so a snippet's work and its ledger row commit in one transaction.
+ */
+export const snippetsSchema = pgSchema('snippets');
+
+export type LedgerStatus = 'applied' | 'baselined' | 'reverted';
+export type TableChanges = Record<string, { inserted: number; updated: number; deleted: number }>;
+
+export const ledger = snippetsSchema.table(
+  'ledger',
+  {
+    repo: text('repo').notNull(),
+    id: text('id').notNull(),
+    number: integer('number').notNull(),
+    checksum: text('checksum').notNull(),
+    status: text('status').$type<LedgerStatus>().notNull(),
+    description: text('description'),
+    gitSha: text('git_sha'),
+    image: text('image'),
+    approvedBy: text('approved_by'),
+    executedBy: text('executed_by'),
+    host: text('host'),
+    ciRunUrl: text('ci_run_url'),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    durationMs: integer('duration_ms'),
+    rowsChanged: jsonb('rows_changed').$type<TableChanges>().notNull().default({}),
+    verifyResult: jsonb('verify_result').$type<{ ok: boolean; message?: string } | null>(),
+    error: text('error'),
+  },
+  (t) => [primaryKey({ columns: [t.repo, t.id] })],
+);
+
+export type EventKind =
+  | 'started'
+  | 'applied'
+  | 'failed'
+  | 'dry-run'
+  | 'refused'
+  | 'baselined'
+  | 'reverted'
+  | 'revert-failed'
+  | 'verified'
+  | 'verify-failed';
+
+export const events = snippetsSchema.table('events', {
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  repo: text('repo').notNull(),
+  snippetId: text('snippet_id'),
+  kind: text('kind').$type<EventKind>().notNull(),
+  checksum: text('checksum'),
+  executedBy: text('executed_by'),
+  host: text('host'),
+  gitSha: text('git_sha'),
+  image: text('image'),
+  approvedBy: text('approved_by'),
+  ciRunUrl: text('ci_run_url'),
+  reason: text('reason'),
+  detail: jsonb('detail').$type<Record<string, unknown>>(),
+});
+
+export type LedgerRow = typeof ledger.$inferSelect;
+export type NewLedgerRow = typeof ledger.$inferInsert;
+export type EventRow = typeof events.$inferSelect;
+export type NewEvent = typeof events.$inferInsert;
+
+/** Each step upgrades the ledger schema by one version; never edit a step that shipped. */
+const SCHEMA_STEPS: string[][] = [
+  [
+    `create table snippets.ledger (
+      repo text not null,
+      id text not null,
+      number integer not null,
+      checksum text not null,
+      status text not null check (status in ('applied', 'baselined', 'reverted')),
+      description text,
+      git_sha text, image text, approved_by text, executed_by text, host text, ci_run_url text,
+      started_at timestamptz, finished_at timestamptz, duration_ms integer,
+      rows_changed jsonb not null default '{}',
+      verify_result jsonb,
+      error text,
+      primary key (repo, id))`,
+    `create table snippets.events (
+      seq bigserial primary key,
+      at timestamptz not null default now(),
+      repo text not null,
+      snippet_id text,
+      kind text not null,
+      checksum text, executed_by text, host text, git_sha text, image text, approved_by text, ci_run_url text,
+      reason text,
+      detail jsonb)`,
+    `create index events_repo_snippet_idx on snippets.events (repo, snippet_id)`,
+    `create table snippets.checkpoints (
+      repo text not null,
+      id text not null,
+      cursor jsonb,
+      batches_done integer not null default 0,
+      rows_done bigint not null default 0,
+      updated_at timestamptz not null default now(),
+      primary key (repo, id))`,
+    `create table snippets.locks (
+      name text primary key,
+      holder text not null,
+      acquired_at timestamptz not null default now(),
+      expires_at timestamptz)`,
+  ],
+];
+
+export const LEDGER_SCHEMA_VERSION = SCHEMA_STEPS.length;
+
+export async function ledgerExists(db: SnippetDb): Promise<boolean> {
+  const [row] = await queryRows<{ exists: boolean }>(db, sql`select to_regclass('snippets.ledger') is not null as exists`);
+  return row?.exists === true;
+}
+
+/** Creates or upgrades the `snippets` schema. Call it while holding the repo's advisory lock. */
+export async function ensureLedger(db: SnippetDb): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`create schema if not exists snippets`);
+    await tx.execute(sql`create table if not exists snippets.meta (key text primary key, value text not null)`);
+    const [row] = await queryRows<{ value: string }>(tx, sql`select value from snippets.meta where key = 'schema_version'`);
+    const current = row ? Number(row.value) : 0;
+    if (current > SCHEMA_STEPS.length) {
+      throw new Error(
+        `the snippets ledger schema is version ${current}, newer than this runner knows (${SCHEMA_STEPS.length}); upgrade @snippets/runner`,
+      );
+    }
+    for (const step of SCHEMA_STEPS.slice(current)) {
+      for (const statement of step) await tx.execute(sql.raw(statement));
+    }
+    await tx.execute(
+      sql`insert into snippets.meta (key, value) values ('schema_version', ${String(SCHEMA_STEPS.length)})
+          on conflict (key) do update set value = excluded.value`,
+    );
+  });
+}
+
+export async function readLedger(db: SnippetDb, repo: string): Promise<LedgerRow[]> {
+  if (!(await ledgerExists(db))) return [];
+  return db.select().from(ledger).where(eq(ledger.repo, repo)).orderBy(asc(ledger.number));
+}
+
+export async function readEvents(db: SnippetDb, repo: string, snippetId?: string): Promise<EventRow[]> {
+  if (!(await ledgerExists(db))) return [];
+  const filter = snippetId ? and(eq(events.repo, repo), eq(events.snippetId, snippetId)) : eq(events.repo, repo);
+  return db.select().from(events).where(filter).orderBy(asc(events.seq));
+}
+
+export async function appendEvent(db: SnippetDb, event: NewEvent): Promise<void> {
+  await db.insert(events).values(event);
+}
+
+export async function insertLedgerRows(db: SnippetDb, rows: NewLedgerRow[]): Promise<void> {
+  if (rows.length) await db.insert(ledger).values(rows);
+}
+
+export async function markReverted(db: SnippetDb, repo: string, id: string): Promise<void> {
+  await db
+    .update(ledger)
+    .set({ status: 'reverted' })
+    .where(and(eq(ledger.repo, repo), eq(ledger.id, id)));
+}

@@ -1,0 +1,56 @@
+import { sql } from 'drizzle-orm';
+import { sha256 } from './checksum.ts';
+import type { SnippetDb } from './define-snippet.ts';
+import { queryRows } from './database.ts';
+import { SafetyRefusal } from './errors.ts';
+import { pgErrorCode } from './pg-errors.ts';
+
+/** First key of every advisory lock the runner takes ('snip'), so they never clash with the service's. */
+const LOCK_NAMESPACE = 0x736e6970;
+
+function repoLockKey(repo: string): number {
+  return Buffer.from(sha256(`repo:${repo}`), 'hex').readInt32BE(0);
+}
+
+/**
+ * Runs `fn` holding the repo's session-level advisory lock, so concurrent runners of one
+ * repo serialise. Waits up to `waitMs` for another holder (0 waits forever).
+ */
+export async function withRepoLock<T>(db: SnippetDb, repo: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+  const key = repoLockKey(repo);
+  await db.execute(sql`select set_config('lock_timeout', ${`${Math.round(waitMs)}ms`}, false)`);
+  try {
+    await db.execute(sql`select pg_advisory_lock(${LOCK_NAMESPACE}, ${key})`);
+  } catch (error) {
+    if (pgErrorCode(error) === '55P03') {
+      throw new SafetyRefusal(
+        `another snippets runner of repo '${repo}' held the lock for longer than ${Math.round(waitMs / 1000)}s; wait for it to finish or raise timeouts.runLockWait`,
+        'lock-held',
+        { cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    await db.execute(sql`select set_config('lock_timeout', '0', false)`);
+  }
+  try {
+    return await fn();
+  } finally {
+    await db.execute(sql`select pg_advisory_unlock(${LOCK_NAMESPACE}, ${key})`);
+  }
+}
+
+/** True when this session still holds the repo lock; checked inside each snippet's transaction. */
+export async function holdsRepoLock(db: SnippetDb, repo: string): Promise<boolean> {
+  // pg_locks shows the two int4 keys as unsigned oids.
+  const objid = repoLockKey(repo) >>> 0;
+  const [row] = await queryRows<{ held: boolean }>(
+    db,
+    sql`select exists (
+          select 1 from pg_locks
+          where locktype = 'advisory' and pid = pg_backend_pid() and granted
+            and classid = ${String(LOCK_NAMESPACE)}::oid and objid = ${String(objid)}::oid and objsubid = 2
+        ) as held`,
+  );
+  return row?.held === true;
+}

@@ -1,0 +1,183 @@
+import type { SnippetFile } from './discovery.ts';
+import type { RefusalCheck } from './errors.ts';
+import type { LedgerRow } from './ledger.ts';
+import type { LoadedSnippet } from './load-snippets.ts';
+import { compareManifest, MANIFEST_FILE, type Manifest } from './manifest.ts';
+
+export type SnippetState = 'applied' | 'baselined' | 'reverted' | 'pending' | 'changed' | 'missing';
+
+export interface StatusEntry {
+  id: string;
+  number: number;
+  state: SnippetState;
+  /** sha256 of the file on disk; null when the file is missing. */
+  checksum: string | null;
+  /** What the ledger knows about it, when it has a row. */
+  row: LedgerRow | null;
+}
+
+/** applied / pending / changed / missing for every snippet in the tree or the ledger. */
+export function computeStatus(files: SnippetFile[], rows: LedgerRow[]): StatusEntry[] {
+  const rowById = new Map(rows.map((r) => [r.id, r]));
+  const entries: StatusEntry[] = files.map((file) => {
+    const row = rowById.get(file.id) ?? null;
+    let state: SnippetState = row ? row.status : 'pending';
+    if (row && row.status !== 'reverted' && row.checksum !== file.checksum) state = 'changed';
+    return { id: file.id, number: file.number, state, checksum: file.checksum, row };
+  });
+  const present = new Set(files.map((f) => f.id));
+  for (const row of rows) {
+    if (!present.has(row.id)) entries.push({ id: row.id, number: row.number, state: 'missing', checksum: null, row });
+  }
+  return entries.sort((a, b) => a.number - b.number);
+}
+
+export interface Refusal {
+  check: RefusalCheck;
+  subject: string;
+  message: string;
+}
+
+/** The service's migrations as the plan needs them: tag -> hash, and the hashes applied in the database. */
+export interface ServiceMigrations {
+  hashByTag: Map<string, string>;
+  appliedHashes: Set<string>;
+}
+
+export interface PlanInput {
+  files: SnippetFile[];
+  snippets: LoadedSnippet[];
+  ledger: LedgerRow[];
+  manifest: Manifest;
+  /** The exact set CI computed from the merge (`--expect`). */
+  expect?: string[];
+  serviceMigrations?: ServiceMigrations;
+}
+
+export interface Plan {
+  /** Pending snippets in the order they would run: dependencies first, then by number. */
+  pending: LoadedSnippet[];
+  /** Safety checks that fail; a run with any refusal does nothing. */
+  refusals: Refusal[];
+}
+
+function orderPending(pending: LoadedSnippet[]): LoadedSnippet[] {
+  const pendingIds = new Set(pending.map((s) => s.id));
+  const waitingOn = new Map(
+    pending.map((s) => [s.id, new Set((s.definition.dependsOn ?? []).filter((d) => pendingIds.has(d)))]),
+  );
+  const ordered: LoadedSnippet[] = [];
+  const remaining = [...pending].sort((a, b) => a.number - b.number);
+  while (remaining.length) {
+    // Dependencies are validated acyclic at load, so some snippet is always ready.
+    const index = remaining.findIndex((s) => waitingOn.get(s.id)!.size === 0);
+    const [next] = remaining.splice(index, 1);
+    ordered.push(next!);
+    for (const waits of waitingOn.values()) waits.delete(next!.id);
+  }
+  return ordered;
+}
+
+function manifestRefusals(input: PlanInput, byId: Map<string, SnippetFile>): Refusal[] {
+  return compareManifest(input.manifest, input.files).map(({ id, problem }) => {
+    const displayPath = byId.get(id)?.displayPath ?? `${id}.ts`;
+    const what = {
+      'checksum-differs': `its sha256 differs from ${MANIFEST_FILE}`,
+      'not-in-manifest': `it is not listed in ${MANIFEST_FILE}`,
+      'file-missing': `${MANIFEST_FILE} lists it but the file is gone`,
+    }[problem];
+    return {
+      check: 'manifest-mismatch' as const,
+      subject: displayPath,
+      message: `${displayPath}: ${what}, so this is not the reviewed tree; run \`snippets manifest\`, review and commit the change`,
+    };
+  });
+}
+
+function ledgerRefusals(input: PlanInput, byId: Map<string, SnippetFile>): Refusal[] {
+  const refusals: Refusal[] = [];
+  for (const row of input.ledger) {
+    if (row.status === 'reverted') continue;
+    const file = byId.get(row.id);
+    const when = row.finishedAt ? ` on ${row.finishedAt.toISOString()}` : '';
+    if (!file) {
+      refusals.push({
+        check: 'missing-applied',
+        subject: row.id,
+        message: `${row.id}: ${row.status}${when} but its file is gone; restore it from git`,
+      });
+    } else if (file.checksum !== row.checksum) {
+      refusals.push({
+        check: 'changed-applied',
+        subject: file.displayPath,
+        message: `${file.displayPath}: changed since it was ${row.status}${when} (ledger sha256 ${row.checksum.slice(0, 12)}, file ${file.checksum.slice(0, 12)}); restore the applied version and put further changes in a new snippet`,
+      });
+    }
+  }
+  return refusals;
+}
+
+function pendingRefusals(input: PlanInput, pending: LoadedSnippet[]): Refusal[] {
+  const refusals: Refusal[] = [];
+  const rowById = new Map(input.ledger.map((r) => [r.id, r]));
+
+  if (input.ledger.length === 0 && input.files.length > 1 && input.expect === undefined) {
+    refusals.push({
+      check: 'history-guard',
+      subject: 'ledger',
+      message: `the ledger is empty but the repo has ${input.files.length} snippets; if this database already has their effects run \`snippets baseline --through ID\`, or pass --expect with the ids to apply`,
+    });
+  }
+
+  if (input.expect !== undefined) {
+    const expected = new Set(input.expect);
+    const unexpected = pending.filter((s) => !expected.has(s.id)).map((s) => s.id);
+    const unrunnable = input.expect.filter((id) => rowById.get(id)?.status === 'reverted');
+    if (unexpected.length || unrunnable.length) {
+      const parts = [
+        unexpected.length ? `pending but not expected: ${unexpected.join(', ')}` : '',
+        unrunnable.length ? `expected but reverted: ${unrunnable.join(', ')}` : '',
+      ].filter(Boolean);
+      refusals.push({
+        check: 'unexpected-pending',
+        subject: '--expect',
+        message: `--expect does not match the pending set (${parts.join('; ')}); check which snippets this merge adds`,
+      });
+    }
+  }
+
+  for (const snippet of pending) {
+    for (const dependency of snippet.definition.dependsOn ?? []) {
+      if (rowById.get(dependency)?.status === 'reverted') {
+        refusals.push({
+          check: 'revert-blocked',
+          subject: snippet.displayPath,
+          message: `${snippet.displayPath}: depends on ${dependency}, which was reverted; drop the dependency or write a new snippet`,
+        });
+      }
+    }
+    const service = input.serviceMigrations;
+    for (const tag of snippet.definition.requires?.migrations ?? []) {
+      const hash = service?.hashByTag.get(tag);
+      if (hash && !service!.appliedHashes.has(hash)) {
+        refusals.push({
+          check: 'requires-migrations',
+          subject: snippet.displayPath,
+          message: `${snippet.displayPath}: requires service migration ${tag}, which this database has not applied; deploy the service migration first`,
+        });
+      }
+    }
+  }
+  return refusals;
+}
+
+/** Pure: what `run` would do with this tree, ledger and manifest. */
+export function plan(input: PlanInput): Plan {
+  const byId = new Map(input.files.map((f) => [f.id, f]));
+  const recorded = new Set(input.ledger.map((r) => r.id));
+  const pending = orderPending(input.snippets.filter((s) => !recorded.has(s.id)));
+  return {
+    pending,
+    refusals: [...ledgerRefusals(input, byId), ...manifestRefusals(input, byId), ...pendingRefusals(input, pending)],
+  };
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { auditFromEnv } from './audit.ts';
+import { openDatabase, parseDatabaseUrl, type Database } from './database.ts';
+import { discoverSnippetFiles } from './discovery.ts';
+import { InputError } from './errors.ts';
+import { applySnippet, type ApplyResult } from './executor.ts';
+import { ensureLedger } from './ledger.ts';
+import { loadSnippets } from './load-snippets.ts';
+
+/**
+ * A throwaway database for a snippet's test: PGlite in memory by default, or a fresh
+ * database on the PostgreSQL server in SNIPPETS_TEST_DATABASE_URL, dropped on close.
+ */
+export async function openTestDatabase(env: Record<string, string | undefined> = process.env): Promise<Database> {
+  const serverUrl = env.SNIPPETS_TEST_DATABASE_URL;
+  if (!serverUrl) return openDatabase({ driver: 'pglite', dataDir: undefined, display: 'pglite:memory' });
+
+  const name = `snippets_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase(parseDatabaseUrl(url.toString(), process.cwd()));
+  return {
+    ...database,
+    close: async () => {
+      await database.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/**
+ * Applies one snippet file the way `snippets run` does (up, verify, touches check and
+ * ledger row in one transaction), without the repo lock or the manifest.
+ */
+export async function applySnippetFile(database: Database, file: string | URL): Promise<ApplyResult> {
+  const filePath = typeof file === 'string' ? file : fileURLToPath(file);
+  const files = await discoverSnippetFiles(path.dirname(filePath), '.');
+  const target = files.find((f) => f.file === filePath);
+  if (!target) throw new InputError(`${filePath}: not a snippet file (NNNN_slug.ts)`, { subject: filePath });
+  // Dependencies are validated against the snippets beside it, as in a real run.
+  const [snippet] = (await loadSnippets(files)).filter((s) => s.id === target.id);
+  await ensureLedger(database.db);
+  return applySnippet(database.db, snippet!, {
+    repo: 'test',
+    audit: auditFromEnv(),
+    timeouts: { statementMs: 60_000, lockMs: 10_000, runLockWaitMs: 0 },
+    onLog: () => {},
+    requireRepoLock: false,
+    dryRun: false,
+  });
+}
