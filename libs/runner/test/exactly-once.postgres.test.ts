@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI, runCli } from './support/cli.ts';
+import { createTestDatabase, type TestDatabase } from './support/databases.ts';
+import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Promises that need separate processes and a server: PGlite is one process's database. */
+describe('exactly once against a real PostgreSQL', () => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  const ids = ['0001_first', '0002_second', '0003_third'];
+
+  beforeEach(async () => {
+    database = await createTestDatabase('postgres');
+    await database.query('create table effects (snippet text not null, at timestamptz not null default now())');
+    repo = await createFixtureRepo({
+      // A slow first snippet widens the window in which the runners overlap.
+      '0001_first.ts': effectSnippet('0001_first', {
+        before: "if (process.env.SNIPPET_SLEEP) await rows(sql`select pg_sleep(${Number(process.env.SNIPPET_SLEEP)})`);",
+      }),
+      '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'] }),
+      '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'] }),
+    });
+    expect((await runCli(['manifest'], { cwd: repo.dir })).code).toBe(0);
+  });
+
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  it('8 runners started at once apply each snippet exactly once', async () => {
+    const env = { DATABASE_URL: database.url, SNIPPET_SLEEP: '0.5' };
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => runCli(['run', '--expect', ...ids, '--json'], { cwd: repo.dir, env: { ...env, SNIPPETS_EXECUTED_BY: `runner-${i}` } })),
+    );
+    expect(results.map((r) => r.code)).toEqual(Array(8).fill(0));
+    const appliedPerRunner = results.map((r) => JSON.parse(r.stdout).applied.length as number);
+    // One runner did all the work; the other seven found nothing pending.
+    expect(appliedPerRunner.sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 3]);
+
+    const effects = await database.query<{ snippet: string; n: number }>('select snippet, count(*)::int as n from effects group by 1 order by 1');
+    expect(effects).toEqual(ids.map((snippet) => ({ snippet, n: 1 })));
+    const ledger = await database.query<{ id: string }>('select id from snippets.ledger order by number');
+    expect(ledger.map((r) => r.id)).toEqual(ids);
+    const applied = await database.query<{ n: number }>(`select count(*)::int as n from snippets.events where kind = 'applied'`);
+    expect(applied[0]!.n).toBe(3);
+  });
+
+  it('kill -9 during an atomic snippet leaves no data and no ledger row; the next run applies it once', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '--expect', ...ids], {
+      cwd: repo.dir,
+      env: { ...process.env, DATABASE_URL: database.url, SNIPPET_SLEEP: '60' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    // Wait until the runner is inside 0001's transaction, after its insert.
+    await until(
+      async () => {
+        const rows = await database.query(
+          `select pid from pg_stat_activity where application_name = 'snippets-runner' and query like '%pg_sleep%' and state = 'active'`,
+        );
+        return rows.length ? true : undefined;
+      },
+      60_000,
+      'the runner to reach pg_sleep',
+    );
+    child.kill('SIGKILL');
+    await exited;
+
+    // The server notices the dead client (client_connection_check_interval) and rolls back.
+    await until(
+      async () => {
+        const rows = await database.query(`select 1 from pg_stat_activity where application_name = 'snippets-runner'`);
+        return rows.length === 0 ? true : undefined;
+      },
+      15_000,
+      'the killed runner backend to go away',
+    );
+    expect(await database.query('select * from effects')).toEqual([]);
+    expect(await database.query('select * from snippets.ledger')).toEqual([]);
+    const events = await database.query<{ kind: string; snippet_id: string }>('select kind, snippet_id from snippets.events order by seq');
+    expect(events).toEqual([{ kind: 'started', snippet_id: '0001_first' }]);
+
+    const rerun = await runCli(['run', '--expect', ...ids], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+    expect(rerun.code).toBe(0);
+    const effects = await database.query<{ snippet: string; n: number }>('select snippet, count(*)::int as n from effects group by 1 order by 1');
+    expect(effects).toEqual(ids.map((snippet) => ({ snippet, n: 1 })));
+  });
+});

@@ -1,0 +1,209 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
+import { createTestDatabase, schemaExists, type Driver, type TestDatabase } from './support/databases.ts';
+import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
+
+/** The same behaviour, on a real PostgreSQL server and on embedded PGlite. */
+describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url, ...env } });
+  const effects = async () =>
+    (await database.query<{ snippet: string; n: number }>('select snippet, count(*)::int as n from effects group by 1 order by 1'))
+      .map((r) => `${r.snippet}×${r.n}`);
+  const ledger = async () => {
+    if (!(await schemaExists(database, 'snippets'))) return [];
+    return database.query<{ id: string; status: string; approved_by: string | null; executed_by: string; git_sha: string | null; rows_changed: unknown }>(
+      'select id, status, approved_by, executed_by, git_sha, rows_changed from snippets.ledger order by number',
+    );
+  };
+  const three = ['0001_first', '0002_second', '0003_third'];
+
+  beforeEach(async () => {
+    database = await createTestDatabase(driver);
+    await database.query('create table effects (snippet text not null, at timestamptz not null default now())');
+    repo = await createFixtureRepo({
+      '0001_first.ts': effectSnippet('0001_first'),
+      '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'] }),
+      '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'], down: true }),
+    });
+    expect((await cli(['manifest'])).code).toBe(0);
+  });
+
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  it('applies each pending snippet once, in order, with its audit fields, and a second run does nothing', async () => {
+    const audit = { SNIPPETS_APPROVED_BY: 'alice', SNIPPETS_EXECUTED_BY: 'pipeline', SNIPPETS_GIT_SHA: 'abc123' };
+    const first = await cli(['run', '--expect', ...three], audit);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/0001_first[\s\S]*0002_second[\s\S]*0003_third/);
+    expect(first.stdout).toContain('applied 3 snippet(s)');
+
+    const second = await cli(['run']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('nothing to run');
+
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1']);
+    const rows = await ledger();
+    expect(rows.map((r) => [r.id, r.status, r.approved_by, r.executed_by, r.git_sha])).toEqual(
+      three.map((id) => [id, 'applied', 'alice', 'pipeline', 'abc123']),
+    );
+    expect(rows[0]!.rows_changed).toEqual({ 'public.effects': { inserted: 1, updated: 0, deleted: 0 } });
+
+    const status = JSON.parse((await cli(['status', '--json'])).stdout);
+    expect(status.snippets.map((s: { state: string }) => s.state)).toEqual(['applied', 'applied', 'applied']);
+    const history = JSON.parse((await cli(['history', '--json'])).stdout);
+    expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'applied', 'started', 'applied', 'started', 'applied']);
+  });
+
+  it('rolls a snippet back with its ledger row when verify fails, and stops there', async () => {
+    await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], verify: `return { ok: false, message: 'totals do not add up' };` }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('0002_second: verify failed: totals do not add up; the transaction was rolled back');
+    expect(result.stdout).toContain('not run: 0003_third');
+    expect(await effects()).toEqual(['0001_first×1']);
+    expect((await ledger()).map((r) => r.id)).toEqual(['0001_first']);
+    const history = JSON.parse((await cli(['history', '0002_second', '--json'])).stdout);
+    expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'failed']);
+  });
+
+  it('fails and rolls back a snippet that changes a table it did not declare in touches', async () => {
+    await database.query('create table other (x int)');
+    await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`insert into other values (1)`);' }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('0001_first: changed public.other, not declared in touches');
+    expect(await effects()).toEqual([]);
+    expect(await database.query('select * from other')).toEqual([]);
+    expect(await ledger()).toEqual([]);
+  });
+
+  it('dry-run runs everything and rolls it all back, recording nothing', async () => {
+    const result = await cli(['run', '--dry-run', '--expect', ...three]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('would apply 3 snippet(s)');
+    expect(result.stdout).toContain('effects +1');
+    expect(await effects()).toEqual([]);
+    expect(await ledger()).toEqual([]);
+  });
+
+  it('refuses an empty ledger facing history until baseline, then runs only what follows', async () => {
+    const refused = await cli(['run']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('the ledger is empty but the repo has 3 snippets');
+    expect(await effects()).toEqual([]);
+    expect(await schemaExists(database, 'snippets')).toBe(false);
+
+    const baseline = await cli(['baseline', '--through', '0002_second']);
+    expect(baseline.code).toBe(0);
+    expect(baseline.stdout).toContain('0002_second  baselined');
+    const run = await cli(['run']);
+    expect(run.code).toBe(0);
+    expect(await effects()).toEqual(['0003_third×1']);
+    expect((await ledger()).map((r) => `${r.id}:${r.status}`)).toEqual(['0001_first:baselined', '0002_second:baselined', '0003_third:applied']);
+  });
+
+  it('refuses a run whose pending set differs from --expect', async () => {
+    const result = await cli(['run', '--expect', '0001_first', '0002_second']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('--expect does not match the pending set (pending but not expected: 0003_third)');
+    expect(await effects()).toEqual([]);
+    expect(await ledger()).toEqual([]);
+  });
+
+  it('refuses a tree that differs from snippets.lock, and a changed applied file', async () => {
+    expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+
+    await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth'));
+    const unlisted = await cli(['run']);
+    expect(unlisted.code).toBe(3);
+    expect(unlisted.stderr).toContain('snippets/0004_fourth.ts: it is not listed in snippets.lock, so this is not the reviewed tree');
+    expect((await cli(['manifest', '--check'])).code).toBe(3);
+
+    await cli(['manifest']);
+    await repo.write('snippets/0001_first.ts', `${effectSnippet('0001_first')}// edited after it ran\n`);
+    const changed = await cli(['run']);
+    expect(changed.code).toBe(3);
+    expect(changed.stderr).toMatch(/snippets\/0001_first\.ts: changed since it was applied on \S+ \(ledger sha256 [0-9a-f]{12}, file [0-9a-f]{12}\)/);
+    expect(JSON.parse((await cli(['status', '--json'])).stdout).snippets[0].state).toBe('changed');
+
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1']);
+    expect((await ledger()).map((r) => r.id)).toEqual(three);
+    const kinds = JSON.parse((await cli(['history', '--json'])).stdout).events.map((e: { kind: string }) => e.kind);
+    expect(kinds.filter((k: string) => k === 'refused')).toHaveLength(2);
+  });
+
+  it('reverts an applied snippet with a reason, audited, and never runs it again', async () => {
+    expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+    const noReason = await cli(['revert', '0003_third']);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain("required option '--reason <text>' not specified");
+
+    const blocked = await cli(['revert', '0002_second', '--reason', 'wrong data']);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toContain('snippets/0002_second.ts: has no down()');
+
+    const reverted = await cli(['revert', '0003_third', '--reason', 'partner asked to undo'], { SNIPPETS_EXECUTED_BY: 'sre-on-call' });
+    expect(reverted.code).toBe(0);
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1']);
+    expect((await ledger()).map((r) => `${r.id}:${r.status}`)).toEqual(['0001_first:applied', '0002_second:applied', '0003_third:reverted']);
+    const history = JSON.parse((await cli(['history', '0003_third', '--json'])).stdout).events;
+    expect(history.at(-1)).toMatchObject({ kind: 'reverted', reason: 'partner asked to undo', executedBy: 'sre-on-call' });
+
+    expect((await cli(['run'])).stdout).toContain('nothing to run');
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1']);
+  });
+
+  it('re-runs post-checks with verify and fails when the data drifted', async () => {
+    expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+    expect((await cli(['verify'])).code).toBe(0);
+    await database.query(`insert into effects (snippet) values ('0002_second')`);
+    const drifted = await cli(['verify', '0002_second']);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain('expected one effect row, found 2');
+  });
+
+  it('refuses a snippet whose service migration is not applied', async () => {
+    await database.query(
+      `create schema drizzle; create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+    );
+    await repo.write('migrations/meta/_journal.json', JSON.stringify({ entries: [{ tag: '0000_init' }, { tag: '0001_add_col' }] }));
+    await repo.write('migrations/0000_init.sql', 'create table t (id int);');
+    await repo.write('migrations/0001_add_col.sql', 'alter table t add column c int;');
+    await repo.write('snippets.config.ts', `import { defineConfig } from '@snippets/runner';
+export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'migrations' } });
+`);
+    await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth', { requires: ['0001_add_col'] }));
+    await cli(['manifest']);
+    await cli(['baseline', '--through', '0003_third']);
+
+    const refused = await cli(['run']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('snippets/0004_fourth.ts: requires service migration 0001_add_col, which this database has not applied');
+
+    const { createHash } = await import('node:crypto');
+    const hash = createHash('sha256').update('alter table t add column c int;').digest('hex');
+    await database.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, 1)`, [hash]);
+    expect((await cli(['run'])).code).toBe(0);
+    expect(await effects()).toEqual(['0004_fourth×1']);
+  });
+
+  it('status reads files and the ledger without importing any snippet module', async () => {
+    await repo.write('snippets/0004_broken.ts', `throw new Error('this module must not be imported by status');\n`);
+    await cli(['manifest']);
+    const status = await cli(['status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/0004_broken\s+pending/);
+    const plan = await cli(['plan']);
+    expect(plan.code).toBe(2);
+    expect(plan.stderr).toContain('snippets/0004_broken.ts: the module failed to load (this module must not be imported by status)');
+  });
+});
