@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { baseline } from './commands/baseline.ts';
 import { history } from './commands/history.ts';
@@ -44,8 +45,11 @@ function logSink(json: boolean): LogSink {
   };
 }
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 function buildProgram(): Command {
   const program = new Command('snippets')
+    .version(version)
     .description('Reviewed, exactly-once production data changes: run and audit the snippets of this repo')
     .option('-C, --cwd <dir>', 'the snippet repo to work in', process.cwd())
     .showHelpAfterError('(run snippets --help for usage)')

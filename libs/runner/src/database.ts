@@ -1,11 +1,13 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import lockfile from 'proper-lockfile';
 import type { SQL } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { SnippetDb } from './define-snippet.ts';
-import { describeCause, InputError } from './errors.ts';
+import { describeCause, InputError, SafetyRefusal } from './errors.ts';
 
 /** Where the ledger and the data live, parsed from DATABASE_URL. */
 export type DatabaseTarget =
@@ -51,23 +53,7 @@ export function parseDatabaseUrl(value: string | undefined, cwd: string): Databa
  * lock, the snippet's transaction and its ledger row all live on it.
  */
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  if (target.driver === 'pglite') {
-    let client: PGlite;
-    try {
-      client = await PGlite.create(target.dataDir);
-    } catch (error) {
-      throw new InputError(`DATABASE_URL: cannot open PGlite at ${target.display} (${describeCause(error)}); ${HELP}`, {
-        subject: 'DATABASE_URL',
-        cause: error,
-      });
-    }
-    return {
-      driver: 'pglite',
-      db: drizzlePglite({ client }) as unknown as SnippetDb,
-      display: target.display,
-      close: () => client.close(),
-    };
-  }
+  if (target.driver === 'pglite') return openPglite(target.dataDir, target.display);
   const client = postgres(target.url, {
     max: 1,
     // 0 turns both off: the connection must live as long as the run, it holds the lock.
@@ -94,6 +80,53 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     db: drizzlePostgres({ client }) as unknown as SnippetDb,
     display: target.display,
     close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/** How long a process waits for another one to close the same PGlite directory. */
+const PGLITE_DIR_WAIT_MS = 120_000;
+
+/**
+ * PGlite is one process's database: two processes opening one directory would corrupt
+ * it. A lock file beside the directory makes them take turns, which also makes
+ * concurrent runners on PGlite serialise like advisory locks do on a server.
+ */
+async function lockPgliteDir(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true });
+  try {
+    return await lockfile.lock(dataDir, {
+      stale: 10_000,
+      retries: { retries: PGLITE_DIR_WAIT_MS / 200, factor: 1, minTimeout: 200, maxTimeout: 200 },
+    });
+  } catch (error) {
+    throw new SafetyRefusal(
+      `pglite:${dataDir} is in use by another process for over ${PGLITE_DIR_WAIT_MS / 1000}s; wait for it to finish, or use PostgreSQL for concurrent runners`,
+      'lock-held',
+      { cause: error },
+    );
+  }
+}
+
+async function openPglite(dataDir: string | undefined, display: string): Promise<Database> {
+  const release = dataDir ? await lockPgliteDir(dataDir) : async () => {};
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dataDir);
+  } catch (error) {
+    await release();
+    throw new InputError(`DATABASE_URL: cannot open PGlite at ${display} (${describeCause(error)}); ${HELP}`, {
+      subject: 'DATABASE_URL',
+      cause: error,
+    });
+  }
+  return {
+    driver: 'pglite',
+    db: drizzlePglite({ client }) as unknown as SnippetDb,
+    display,
+    close: async () => {
+      await client.close();
+      await release();
+    },
   };
 }
 

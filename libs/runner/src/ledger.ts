@@ -115,6 +115,9 @@ const SCHEMA_STEPS: string[][] = [
 
 export const LEDGER_SCHEMA_VERSION = SCHEMA_STEPS.length;
 
+/** ('snip', 0): no repo lock key is 0 in practice, and a clash would only make one wait. */
+const LEDGER_DDL_LOCK = [0x736e6970, 0] as const;
+
 export async function ledgerExists(db: SnippetDb): Promise<boolean> {
   const [row] = await queryRows<{ exists: boolean }>(db, sql`select to_regclass('snippets.ledger') is not null as exists`);
   return row?.exists === true;
@@ -123,6 +126,8 @@ export async function ledgerExists(db: SnippetDb): Promise<boolean> {
 /** Creates or upgrades the `snippets` schema. Call it while holding the repo's advisory lock. */
 export async function ensureLedger(db: SnippetDb): Promise<void> {
   await db.transaction(async (tx) => {
+    // Repos sharing a database hold different repo locks; this one serialises their DDL.
+    await tx.execute(sql`select pg_advisory_xact_lock(${LEDGER_DDL_LOCK[0]}, ${LEDGER_DDL_LOCK[1]})`);
     await tx.execute(sql`create schema if not exists snippets`);
     await tx.execute(sql`create table if not exists snippets.meta (key text primary key, value text not null)`);
     const [row] = await queryRows<{ value: string }>(tx, sql`select value from snippets.meta where key = 'schema_version'`);
