@@ -60,7 +60,15 @@ export class SnippetFailed extends SnippetsError {
   }
 }
 
+/**
+ * One line saying what went wrong. drizzle wraps a database error in "Failed query: <sql>
+ * params: …"; the server's own message, its cause, is the useful part.
+ */
 export function describeCause(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  let current = error;
+  while (current instanceof Error && current.message.startsWith('Failed query:') && current.cause instanceof Error) {
+    current = current.cause;
+  }
+  const message = current instanceof Error ? current.message : String(current);
+  return message.replace(/\s*\n\s*/g, ' ').trim();
 }

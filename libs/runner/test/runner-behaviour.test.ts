@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, schemaExists, type Driver, type TestDatabase } from './support/databases.ts';
-import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
+import { createFixtureRepo, defaultConfig, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
 
 /** The same behaviour, on a real PostgreSQL server and on embedded PGlite. */
 describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => {
@@ -194,6 +194,24 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     await database.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, 1)`, [hash]);
     expect((await cli(['run'])).code).toBe(0);
     expect(await effects()).toEqual(['0004_fourth×1']);
+  });
+
+  it('keeps the ledgers of two repos sharing one database apart', async () => {
+    const other = await createFixtureRepo({ '0001_first.ts': effectSnippet('0001_other') }, defaultConfig().replace("repo: 'fixture'", "repo: 'other'"));
+    try {
+      expect((await runCli(['manifest'], { cwd: other.dir })).code).toBe(0);
+      expect((await runCli(['run'], { cwd: other.dir, env: { DATABASE_URL: database.url } })).code).toBe(0);
+      // The other repo's ledger is not this repo's history: the guard still applies here.
+      expect((await cli(['run'])).code).toBe(3);
+      expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+      expect(await effects()).toEqual(['0001_first×1', '0001_other×1', '0002_second×1', '0003_third×1']);
+      expect((await database.query<{ repo: string; n: number }>('select repo, count(*)::int as n from snippets.ledger group by 1 order by 1'))).toEqual([
+        { repo: 'fixture', n: 3 },
+        { repo: 'other', n: 1 },
+      ]);
+    } finally {
+      await other.dispose();
+    }
   });
 
   it('status reads files and the ledger without importing any snippet module', async () => {
