@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ms from 'ms';
@@ -32,6 +33,14 @@ export interface SnippetsConfig {
 
 export function defineConfig(config: SnippetsConfig): SnippetsConfig {
   return config;
+}
+
+/**
+ * Where an installed package lives, so the config can point at the service's migrations
+ * wherever npm put it: `path.join(packageDir('@acme/payments', import.meta.url), 'drizzle')`.
+ */
+export function packageDir(packageName: string, from: string | URL): string {
+  return path.dirname(createRequire(from).resolve(`${packageName}/package.json`));
 }
 
 /** Config after validation: durations in milliseconds, paths absolute, defaults filled. */

@@ -1,6 +1,6 @@
 export { defineSnippet, isSnippet } from './define-snippet.ts';
 export type { Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
-export { defineConfig } from './config.ts';
+export { defineConfig, packageDir } from './config.ts';
 export type { SnippetsConfig } from './config.ts';
 export { ExitCode, InputError, SafetyRefusal, SnippetFailed, SnippetsError } from './errors.ts';
 export type { RefusalCheck } from './errors.ts';

@@ -16,7 +16,7 @@ export interface Manifest {
   snippets: Record<string, string>;
 }
 
-export function buildManifest(files: SnippetFile[]): Manifest {
+export function buildManifest(files: Pick<SnippetFile, 'id' | 'checksum'>[]): Manifest {
   const snippets = Object.fromEntries(files.map((f) => [f.id, f.checksum]));
   const total = sha256(files.map((f) => `${f.id}:${f.checksum}\n`).join(''));
   return { version: 1, total, snippets };

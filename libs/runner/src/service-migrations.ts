@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import type { PgDialect, PgSession } from 'drizzle-orm/pg-core';
 import { sha256 } from './checksum.ts';
 import type { ParsedConfig } from './config.ts';
 import type { SnippetDb } from './define-snippet.ts';
@@ -70,4 +72,18 @@ export async function readServiceMigrations(
   }
   const applied = await appliedHashes(db, config.service.migrationsSchema, config.service.migrationsTable);
   return { hashByTag, appliedHashes: applied };
+}
+
+/**
+ * Applies the service's drizzle-kit migrations the way drizzle's own migrator does (on
+ * either driver: both drizzle migrators are this call on the dialect). For test databases.
+ */
+export async function migrateService(db: SnippetDb, service: NonNullable<ParsedConfig['service']>): Promise<void> {
+  const internals = db as unknown as { dialect: PgDialect; session: PgSession };
+  const config = {
+    migrationsFolder: service.migrationsFolder,
+    migrationsSchema: service.migrationsSchema,
+    migrationsTable: service.migrationsTable,
+  };
+  await internals.dialect.migrate(readMigrationFiles(config), internals.session, config);
 }

@@ -7,6 +7,8 @@ import { openDatabase, parseDatabaseUrl, type Database } from './database.ts';
 import { discoverSnippetFiles } from './discovery.ts';
 import { InputError } from './errors.ts';
 import { applySnippet, type ApplyResult } from './executor.ts';
+import { loadConfig } from './config.ts';
+import { migrateService } from './service-migrations.ts';
 import { ensureLedger } from './ledger.ts';
 import { loadSnippets } from './load-snippets.ts';
 
@@ -54,4 +56,25 @@ export async function applySnippetFile(database: Database, file: string | URL): 
     requireRepoLock: false,
     dryRun: false,
   });
+}
+
+/**
+ * A throwaway database (see `openTestDatabase`) with the service's migrations applied, as
+ * `snippets.config.ts` of the repo at `repoRoot` names them: what a snippet's test runs on.
+ */
+export async function openServiceTestDatabase(repoRoot: string | URL, env: Record<string, string | undefined> = process.env): Promise<Database> {
+  const config = await loadConfig(typeof repoRoot === 'string' ? repoRoot : fileURLToPath(repoRoot));
+  if (!config.service) {
+    throw new InputError('snippets.config.ts: has no service.migrationsFolder, so there is no service schema to build; add it', {
+      subject: 'snippets.config.ts',
+    });
+  }
+  const database = await openTestDatabase(env);
+  try {
+    await migrateService(database.db, config.service);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
 }

@@ -1,15 +1,14 @@
-import { migrate } from '@snippets/example-service';
 import { apiKeys, partners } from '@snippets/example-service/schema';
-import { applySnippetFile, openTestDatabase } from '@snippets/runner/testing';
+import { applySnippetFile, openServiceTestDatabase } from '@snippets/runner/testing';
 import { asc } from 'drizzle-orm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 
 const snippet = new URL('./0003_revoke_api_keys_of_deactivated_partners.ts', import.meta.url);
-let database: Awaited<ReturnType<typeof openTestDatabase>>;
+let database: Awaited<ReturnType<typeof openServiceTestDatabase>>;
 
+// A fresh database per test, built by the service's own migrations.
 beforeEach(async () => {
-  database = await openTestDatabase();
-  await migrate(database.db);
+  database = await openServiceTestDatabase(new URL('..', import.meta.url));
 });
 afterEach(() => database.close());
 

@@ -1,0 +1,100 @@
+import { generateFiles, joinPathFragments, readJson, type Tree } from '@nx/devkit';
+import * as path from 'node:path';
+import { buildManifest, renderManifest } from '@snippets/runner/scaffold';
+import { SNIPPET_REPOS_DIR } from '../../snippet-repos';
+
+export interface SnippetRepoGeneratorSchema {
+  name: string;
+  service: string;
+  serviceImage: string;
+  scope?: string;
+  migrationsDir?: string;
+}
+
+interface NormalizedOptions {
+  name: string;
+  root: string;
+  packageName: string;
+  service: string;
+  serviceVersion: string;
+  serviceImage: string;
+  migrationsDir: string;
+  dbName: string;
+}
+
+const REPO_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const PACKAGE_NAME = /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
+// An image reference without a tag or digest: the tag is SERVICE_VERSION.
+const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+
+function workspacePackageVersion(tree: Tree, packageName: string): string | undefined {
+  const rootJson = readJson<{ workspaces?: string[] }>(tree, 'package.json');
+  for (const pattern of rootJson.workspaces ?? []) {
+    const parent = pattern.replace(/\/\*$/, '');
+    if (!tree.exists(parent)) continue;
+    for (const child of tree.children(parent)) {
+      const file = joinPathFragments(parent, child, 'package.json');
+      if (!tree.exists(file)) continue;
+      const json = readJson<{ name?: string; version?: string }>(tree, file);
+      if (json.name === packageName) return json.version;
+    }
+  }
+  return undefined;
+}
+
+function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): NormalizedOptions {
+  const name = schema.name ?? '';
+  if (!REPO_NAME.test(name)) {
+    throw new Error(`snippet repo name '${name}' is not valid; use lower-case words joined by - (e.g. payments-snippets)`);
+  }
+  const root = joinPathFragments(SNIPPET_REPOS_DIR, name);
+  if (tree.exists(root)) throw new Error(`${root} already exists; pick another name or add snippets to it with \`nx g snippet NAME --repo=${name}\``);
+  if (!schema.service || !PACKAGE_NAME.test(schema.service)) {
+    throw new Error(`--service '${schema.service ?? ''}' is not a package name; pass the service package, e.g. --service=@acme/payments-service`);
+  }
+  const serviceVersion = workspacePackageVersion(tree, schema.service);
+  if (!serviceVersion) {
+    throw new Error(`--service '${schema.service}' is not a package of this workspace; pass the name in the service's package.json`);
+  }
+  if (!schema.serviceImage || !IMAGE.test(schema.serviceImage)) {
+    throw new Error(`--serviceImage '${schema.serviceImage ?? ''}' is not an image name without a tag; pass e.g. --serviceImage=ghcr.io/acme/payments-service`);
+  }
+  const scope = schema.scope?.replace(/^@/, '');
+  if (scope !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(scope)) throw new Error(`--scope '${schema.scope}' is not an npm scope; pass e.g. --scope=acme`);
+  const migrationsDir = schema.migrationsDir ?? 'drizzle';
+  if (path.isAbsolute(migrationsDir) || migrationsDir.split('/').includes('..')) {
+    throw new Error(`--migrationsDir '${migrationsDir}' must be a folder inside the service package, e.g. drizzle`);
+  }
+  return {
+    name,
+    root,
+    packageName: scope ? `@${scope}/${name}` : name,
+    service: schema.service,
+    serviceVersion,
+    serviceImage: schema.serviceImage,
+    migrationsDir,
+    dbName: name.replaceAll('-', '_'),
+  };
+}
+
+/** Versions the generated repo pins, read from this workspace so they never drift. */
+function toolVersions(tree: Tree) {
+  const root = readJson<{ devDependencies?: Record<string, string> }>(tree, 'package.json');
+  return {
+    runnerVersion: workspacePackageVersion(tree, '@snippets/runner') ?? '0.1.0',
+    vitestVersion: root.devDependencies?.vitest ?? '4.1.12',
+    plopVersion: root.devDependencies?.plop ?? '4.0.5',
+  };
+}
+
+/** `nx g snippet-repo NAME --service=PKG --serviceImage=IMAGE`: an independent snippet repo. */
+export default async function snippetRepoGenerator(tree: Tree, schema: SnippetRepoGeneratorSchema): Promise<void> {
+  const options = normalizeOptions(tree, schema);
+  generateFiles(tree, path.join(__dirname, 'files'), options.root, {
+    ...options,
+    ...toolVersions(tree),
+    dot: '.',
+    tmpl: '',
+  });
+  tree.write(joinPathFragments(options.root, 'snippets.lock'), renderManifest(buildManifest([])));
+}
