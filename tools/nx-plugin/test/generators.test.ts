@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { readJson, type Tree } from '@nx/devkit';
+import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
+import snippetGenerator from '../src/generators/snippet/generator';
+import snippetRepoGenerator from '../src/generators/snippet-repo/generator';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const repo = { name: 'payments-snippets', service: '@acme/payments', serviceImage: 'ghcr.io/acme/payments' };
+
+function workspace(): Tree {
+  const tree = createTreeWithEmptyWorkspace();
+  tree.write('package.json', JSON.stringify({ name: 'ws', workspaces: ['libs/*', 'snippet-repos/*'], devDependencies: { vitest: '4.1.12', plop: '4.0.5' } }));
+  tree.write('libs/payments/package.json', JSON.stringify({ name: '@acme/payments', version: '2.3.4' }));
+  tree.write('libs/runner/package.json', JSON.stringify({ name: '@snippets/runner', version: '0.1.0' }));
+  return tree;
+}
+
+describe('snippet-repo generator', () => {
+  let tree: Tree;
+  beforeEach(() => {
+    tree = workspace();
+  });
+
+  it('creates an independent repo that depends on published versions, with its image, compose file and Makefile', async () => {
+    await snippetRepoGenerator(tree, { ...repo, scope: 'acme' });
+    const root = 'snippet-repos/payments-snippets';
+    for (const file of ['package.json', 'tsconfig.json', 'snippets.config.ts', 'snippets.lock', 'vitest.config.ts', 'plopfile.js', '.gitignore', '.env.example', 'README.md', 'Dockerfile', 'Makefile', 'docker-compose.yml', 'snippets/.gitkeep']) {
+      expect(tree.exists(`${root}/${file}`), file).toBe(true);
+    }
+    const pkg = readJson(tree, `${root}/package.json`);
+    expect(pkg.name).toBe('@acme/payments-snippets');
+    expect(pkg.dependencies).toEqual({ '@snippets/runner': '^0.1.0', '@acme/payments': '^2.3.4' });
+    expect(JSON.stringify(pkg)).not.toMatch(/workspace:|file:|\.\.\//);
+    expect(tree.read(`${root}/tsconfig.json`, 'utf-8')).not.toContain('extends');
+    const dockerfile = tree.read(`${root}/Dockerfile`, 'utf-8')!;
+    expect(dockerfile).toContain('ARG SERVICE_VERSION=local\nFROM ghcr.io/acme/payments:${SERVICE_VERSION}');
+    expect(dockerfile).toContain('ENTRYPOINT ["npx", "--no-install", "snippets"]');
+    expect(tree.read(`${root}/Makefile`, 'utf-8')).toMatch(/^snippet: .*\n\tnpx plop snippet/m);
+    expect(tree.read(`${root}/snippets.config.ts`, 'utf-8')).toContain("repo: 'payments-snippets'");
+    expect(readJson(tree, `${root}/snippets.lock`)).toEqual({ version: 1, total: sha256(''), snippets: {} });
+  });
+
+  it.each([
+    [{ name: '' }, "snippet repo name '' is not valid"],
+    [{ name: 'Payments' }, "snippet repo name 'Payments' is not valid"],
+    [{ name: 'a/b' }, "snippet repo name 'a/b' is not valid"],
+    [{ name: '../escape' }, "snippet repo name '../escape' is not valid"],
+    [{ name: 'has space' }, "snippet repo name 'has space' is not valid"],
+    [{ service: '@acme/unknown' }, "--service '@acme/unknown' is not a package of this workspace"],
+    [{ serviceImage: 'ghcr.io/acme/payments:1.0' }, "--serviceImage 'ghcr.io/acme/payments:1.0' is not an image name without a tag"],
+    [{ scope: 'Acme Inc' }, "--scope 'Acme Inc' is not an npm scope"],
+  ])('refuses %o and writes nothing', async (override, message) => {
+    await expect(snippetRepoGenerator(tree, { ...repo, ...override })).rejects.toThrow(message);
+    expect(tree.listChanges().filter((c) => c.path.startsWith('snippet-repos'))).toEqual([]);
+  });
+
+  it('refuses a repo that already exists', async () => {
+    await snippetRepoGenerator(tree, repo);
+    await expect(snippetRepoGenerator(tree, repo)).rejects.toThrow('snippet-repos/payments-snippets already exists');
+  });
+});
+
+describe('snippet generator', () => {
+  let tree: Tree;
+  const root = 'snippet-repos/payments-snippets';
+  beforeEach(async () => {
+    tree = workspace();
+    await snippetRepoGenerator(tree, repo);
+  });
+
+  it('numbers snippets, chains each to the previous one, writes its test and updates snippets.lock', async () => {
+    await snippetGenerator(tree, { name: 'backfill-settlement-currency', repo: 'payments-snippets' });
+    await snippetGenerator(tree, { name: 'merge_duplicate_deals', repo: 'payments-snippets', kind: 'delete' });
+
+    const first = tree.read(`${root}/snippets/0001_backfill_settlement_currency.ts`, 'utf-8')!;
+    const second = tree.read(`${root}/snippets/0002_merge_duplicate_deals.ts`, 'utf-8')!;
+    expect(first).toContain('description: "Backfill settlement currency"');
+    expect(first).not.toContain('dependsOn');
+    expect(second).toContain('dependsOn: ["0001_backfill_settlement_currency"]');
+    expect(second).toContain('delete from');
+    expect(tree.read(`${root}/snippets/0002_merge_duplicate_deals.test.ts`, 'utf-8')).toContain("new URL('./0002_merge_duplicate_deals.ts', import.meta.url)");
+
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    expect(lock.snippets).toEqual({
+      '0001_backfill_settlement_currency': sha256(first),
+      '0002_merge_duplicate_deals': sha256(second),
+    });
+    expect(lock.total).toBe(sha256(`0001_backfill_settlement_currency:${sha256(first)}\n0002_merge_duplicate_deals:${sha256(second)}\n`));
+  });
+
+  it('never reuses the number of an archived (squashed) snippet', async () => {
+    tree.write(`${root}/snippets/archive/0007_old_fix.ts`, 'export default {};\n');
+    await snippetGenerator(tree, { name: 'next-fix', repo: 'payments-snippets' });
+    expect(tree.exists(`${root}/snippets/0008_next_fix.ts`)).toBe(true);
+  });
+
+  it.each([
+    [{ name: '' }, "snippet name '' is not valid"],
+    [{ name: 'fix/emails' }, "snippet name 'fix/emails' is not valid"],
+    [{ name: '../../etc' }, "snippet name '../../etc' is not valid"],
+    [{ name: 'fix emails' }, "snippet name 'fix emails' is not valid"],
+    [{ name: '0001_fix' }, "snippet name '0001_fix' is not valid"],
+    [{ repo: 'nope' }, "--repo 'nope' is not a snippet repo (no snippet-repos/nope/snippets.config.ts); create it with `nx g snippet-repo nope`"],
+    [{ repo: '../libs' }, "--repo '../libs' is not a snippet repo"],
+    [{ kind: 'batched' as const }, '--kind batched needs the runner\'s batch helper'],
+  ])('refuses %o and writes nothing', async (override, message) => {
+    const before = tree.listChanges().length;
+    await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets', ...override })).rejects.toThrow(message);
+    expect(tree.listChanges()).toHaveLength(before);
+  });
+
+  it('refuses a second snippet with the same name', async () => {
+    await snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' });
+    await expect(snippetGenerator(tree, { name: 'fix_emails', repo: 'payments-snippets' })).rejects.toThrow("a snippet named 'fix_emails' already exists");
+  });
+});

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // End-to-end tests run the real `nx g` in a copy of the workspace.
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
+  },
+});
