@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { cp, readFile, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyWorkspace, listFiles, nx, run, WORKSPACE_ROOT } from './support/workspace-copy';
+
+const SERVER_URL = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SNIPPETS = path.join(WORKSPACE_ROOT, 'node_modules/.bin/snippets');
+
+describe('the generators, run for real with nx g in a copy of the workspace', () => {
+  let workspace: Awaited<ReturnType<typeof copyWorkspace>>;
+  let repoDir: string;
+
+  beforeAll(async () => {
+    workspace = await copyWorkspace();
+    repoDir = path.join(workspace.root, 'snippet-repos/e2e-snippets');
+    const created = await nx(
+      ['g', 'snippet-repo', 'e2e-snippets', '--service=@snippets/example-service', '--serviceImage=registry.example.com/example-service'],
+      workspace.root,
+    );
+    expect(created.output).toContain('CREATE snippet-repos/e2e-snippets/Dockerfile');
+    expect(created.code).toBe(0);
+  });
+  afterAll(() => workspace.dispose());
+
+  it('adds snippets whose own tests pass, which the runner then applies on PostgreSQL', async () => {
+    expect((await nx(['g', 'snippet', 'fix-trade-currency', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
+    expect((await nx(['g', 'snippet', 'purge-stale-keys', '--repo=e2e-snippets', '--kind=delete'], workspace.root)).code).toBe(0);
+    expect(await listFiles(path.join(repoDir, 'snippets'))).toEqual([
+      '.gitkeep',
+      '0001_fix_trade_currency.test.ts',
+      '0001_fix_trade_currency.ts',
+      '0002_purge_stale_keys.test.ts',
+      '0002_purge_stale_keys.ts',
+    ]);
+
+    const tests = await nx(['run', 'e2e-snippets:test'], workspace.root);
+    expect(tests.output).toMatch(/Tests\s+2 passed/);
+    expect(tests.code).toBe(0);
+    expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
+
+    const name = `generated_e2e_${randomBytes(5).toString('hex')}`;
+    const admin = postgres(SERVER_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    try {
+      const url = new URL(SERVER_URL);
+      url.pathname = `/${name}`;
+      const env = { DATABASE_URL: url.toString() };
+      const applied = await run(SNIPPETS, ['run', '--expect', '0001_fix_trade_currency', '0002_purge_stale_keys'], repoDir, env);
+      expect(applied.output).toContain('applied 2 snippet(s)');
+      expect(applied.code).toBe(0);
+      const status = JSON.parse((await run(SNIPPETS, ['status', '--json'], repoDir, env)).output);
+      expect(status.repo).toBe('e2e-snippets');
+      expect(status.snippets.map((s: { state: string }) => s.state)).toEqual(['applied', 'applied']);
+    } finally {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    }
+  });
+
+  it('npx plop snippet in an extracted copy writes byte for byte what nx g snippet writes', async () => {
+    const extracted = path.join(os.tmpdir(), `snippets-extracted-${randomBytes(4).toString('hex')}`);
+    await cp(repoDir, extracted, { recursive: true, filter: (source) => !source.includes('node_modules') });
+    await symlink(path.join(WORKSPACE_ROOT, 'node_modules'), path.join(extracted, 'node_modules'), 'dir');
+    try {
+      const plop = await run(path.join(WORKSPACE_ROOT, 'node_modules/.bin/plop'), ['snippet', 'settle-trades'], extracted);
+      expect(plop.code).toBe(0);
+      expect((await nx(['g', 'snippet', 'settle-trades', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
+      const written = (await listFiles(extracted)).filter((f) => f.includes('settle_trades') || f === 'snippets.lock');
+      expect(written).toHaveLength(3);
+      expect(written).toEqual(['snippets.lock', expect.stringMatching(/^snippets\/\d{4}_settle_trades\.test\.ts$/), expect.stringMatching(/^snippets\/\d{4}_settle_trades\.ts$/)]);
+      for (const file of written) {
+        expect(await readFile(path.join(extracted, file)), file).toEqual(await readFile(path.join(repoDir, file)));
+      }
+    } finally {
+      await rm(extracted, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [['g', 'snippet', 'fix/emails', '--repo=e2e-snippets'], "snippet name 'fix/emails' is not valid"],
+    [['g', 'snippet', '..', '--repo=e2e-snippets'], "snippet name '..' is not valid"],
+    [['g', 'snippet', 'fix emails', '--repo=e2e-snippets'], "snippet name 'fix emails' is not valid"],
+    [['g', 'snippet', 'fix-emails', '--repo=no-such-repo'], "--repo 'no-such-repo' is not a snippet repo"],
+    [['g', 'snippet-repo', 'e2e-snippets', '--service=@snippets/example-service', '--serviceImage=x/y'], 'snippet-repos/e2e-snippets already exists'],
+    [['g', 'snippet-repo', 'Bad Name', '--service=@snippets/example-service', '--serviceImage=x/y'], "snippet repo name 'Bad Name' is not valid"],
+  ])('nx %j fails clearly and writes nothing', async (args, message) => {
+    const before = await listFiles(path.join(workspace.root, 'snippet-repos'));
+    const result = await nx(args, workspace.root);
+    expect(result.output).toContain(message);
+    expect(result.code).not.toBe(0);
+    expect(await listFiles(path.join(workspace.root, 'snippet-repos'))).toEqual(before);
+  });
+});
