@@ -18,6 +18,7 @@ const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
   applied: colors.green,
   baselined: colors.cyan,
   reverted: colors.magenta,
+  squashed: colors.cyan,
   pending: colors.yellow,
   changed: colors.red,
   missing: colors.red,

@@ -65,3 +65,32 @@ export function defineSnippet<Params extends Record<string, unknown> = Record<st
 export function isSnippet(value: unknown): value is Snippet {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SNIPPET_BRAND] === true;
 }
+
+/** One snippet a squash folds: its id and the checksum production applied. */
+export interface SquashedSnippet {
+  id: string;
+  checksum: string;
+}
+
+export interface SquashDefinition {
+  description: string;
+  /** The snippets this file replaces, moved to `snippets/archive/`; all were applied in production. */
+  replaces: SquashedSnippet[];
+}
+
+const SQUASH_BRAND = Symbol.for('@snippets/runner.squash');
+
+export type Squash = SquashDefinition & { readonly [SQUASH_BRAND]: true };
+
+/**
+ * Declares a squash, written by `nx g squash`: it stands for the snippets it replaces. It
+ * counts as applied where they all are, and a fresh database records it without running
+ * anything.
+ */
+export function defineSquash(definition: SquashDefinition): Squash {
+  return Object.freeze({ ...definition, [SQUASH_BRAND]: true as const });
+}
+
+export function isSquash(value: unknown): value is Squash {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SQUASH_BRAND] === true;
+}

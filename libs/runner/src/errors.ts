@@ -45,7 +45,8 @@ export type RefusalCheck =
   | 'unexpected-pending'
   | 'requires-migrations'
   | 'lock-held'
-  | 'revert-blocked';
+  | 'revert-blocked'
+  | 'squash-incomplete';
 
 /** A snippet's `up`, `verify` or `down` threw or reported failure; its transaction was rolled back. */
 export class SnippetFailed extends SnippetsError {

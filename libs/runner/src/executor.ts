@@ -198,6 +198,47 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
   );
 }
 
+/**
+ * Records a squash on a database that never ran what it replaces: there is no code to
+ * run, the ledger row says the squash's state is in place (its data came with the dump or
+ * the service's own seed).
+ */
+export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
+  const startedAt = new Date();
+  const result: ApplyResult = { id: squash.id, startedAt, durationMs: 0, rowsChanged: {}, verify: null, dryRun: options.dryRun };
+  if (options.dryRun) return result;
+  return inTransaction(
+    db,
+    async (tx) => {
+      await prepareTransaction(tx, options);
+      await insertLedgerRows(tx, [
+        {
+          repo: options.repo,
+          id: squash.id,
+          number: squash.number,
+          checksum: squash.checksum,
+          status: 'squashed',
+          description: squash.definition.description,
+          ...options.audit,
+          startedAt,
+          finishedAt: startedAt,
+          durationMs: 0,
+        },
+      ]);
+      await appendEvent(tx, {
+        repo: options.repo,
+        snippetId: squash.id,
+        kind: 'squashed',
+        checksum: squash.checksum,
+        ...options.audit,
+        detail: { replaces: squash.replaces },
+      });
+      return result;
+    },
+    true,
+  );
+}
+
 /** Runs `work` in a transaction that is always rolled back: how `run --dry-run` undoes a whole run. */
 export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<T>): Promise<T> {
   return inTransaction(db, work, false);

@@ -1,5 +1,5 @@
-export { defineSnippet, isSnippet } from './define-snippet.ts';
-export type { Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
+export { defineSnippet, defineSquash, isSnippet, isSquash } from './define-snippet.ts';
+export type { Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
 export { defineConfig, packageDir } from './config.ts';
 export type { SnippetsConfig } from './config.ts';
 export { ExitCode, InputError, SafetyRefusal, SnippetFailed, SnippetsError } from './errors.ts';

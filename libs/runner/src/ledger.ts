@@ -9,7 +9,7 @@ import { queryRows } from './database.ts';
  */
 export const snippetsSchema = pgSchema('snippets');
 
-export type LedgerStatus = 'applied' | 'baselined' | 'reverted';
+export type LedgerStatus = 'applied' | 'baselined' | 'reverted' | 'squashed';
 export type TableChanges = Record<string, { inserted: number; updated: number; deleted: number }>;
 
 export const ledger = snippetsSchema.table(
@@ -47,7 +47,8 @@ export type EventKind =
   | 'reverted'
   | 'revert-failed'
   | 'verified'
-  | 'verify-failed';
+  | 'verify-failed'
+  | 'squashed';
 
 export const events = snippetsSchema.table('events', {
   seq: bigserial('seq', { mode: 'number' }).primaryKey(),
@@ -110,6 +111,11 @@ const SCHEMA_STEPS: string[][] = [
       holder text not null,
       acquired_at timestamptz not null default now(),
       expires_at timestamptz)`,
+  ],
+  [
+    // v2: a squash recorded on a database that never ran the snippets it replaces.
+    `alter table snippets.ledger drop constraint ledger_status_check`,
+    `alter table snippets.ledger add constraint ledger_status_check check (status in ('applied', 'baselined', 'reverted', 'squashed'))`,
   ],
 ];
 

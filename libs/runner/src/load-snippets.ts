@@ -1,13 +1,27 @@
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { isSnippet, type Snippet } from './define-snippet.ts';
+import { defineSnippet, isSnippet, isSquash, type Snippet, type SquashedSnippet } from './define-snippet.ts';
 import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from './errors.ts';
 
 /** A snippet file together with its validated definition. */
 export interface LoadedSnippet extends SnippetFile {
   definition: Snippet;
+  /** Set for a squash: the snippets it stands for. A squash has no code to run. */
+  replaces?: SquashedSnippet[];
 }
+
+/** Squash files are named by `nx g squash`: `NNNN_squashed_AAAA_BBBB.ts`. */
+export function isSquashFile(file: SnippetFile): boolean {
+  return /^\d{4}_squashed_/.test(file.id);
+}
+
+const squashSchema = z.object({
+  description: z.string().trim().min(1, { message: 'must be a non-empty line' }),
+  replaces: z
+    .array(z.object({ id: z.string().regex(/^\d{4}_[a-z0-9_]+$/), checksum: z.string().regex(/^[0-9a-f]{64}$/) }).strict())
+    .min(1, { message: 'must list at least one snippet' }),
+});
 
 const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
   message: 'must be a function',
@@ -43,6 +57,19 @@ async function loadOne(file: SnippetFile): Promise<LoadedSnippet> {
       subject: file.displayPath,
       cause: error,
     });
+  }
+  if (isSquash(module.default)) {
+    const squash = squashSchema.safeParse(module.default);
+    if (!squash.success) {
+      throw new InputError(`${file.displayPath}: invalid squash: ${squash.error.issues.map(formatIssue).join('; ')}; regenerate it with nx g squash`, {
+        subject: file.displayPath,
+      });
+    }
+    const { description, replaces } = squash.data;
+    const never = async () => {
+      throw new Error('a squash has no code to run');
+    };
+    return { ...file, definition: defineSnippet({ description, touches: [], up: never }), replaces };
   }
   if (!isSnippet(module.default)) {
     throw new InputError(
@@ -109,10 +136,42 @@ function findCycle(snippets: LoadedSnippet[], byId: Map<string, LoadedSnippet>):
   return undefined;
 }
 
+/**
+ * A dependency on a snippet that a squash replaced means the squash: later snippets keep
+ * their reviewed source (and checksum) when older ones are folded.
+ */
+function resolveSquashedDependencies(snippets: LoadedSnippet[]): LoadedSnippet[] {
+  const active = new Set(snippets.map((s) => s.id));
+  const replacedBy = new Map<string, string>();
+  for (const squash of snippets.filter((s) => s.replaces)) {
+    for (const { id } of squash.replaces!) {
+      if (active.has(id)) {
+        throw new InputError(`${squash.displayPath}: replaces ${id}, which is still in snippets/; move it to snippets/archive/`, {
+          subject: squash.displayPath,
+        });
+      }
+      replacedBy.set(id, squash.id);
+    }
+  }
+  if (replacedBy.size === 0) return snippets;
+  return snippets.map((s) => {
+    const dependsOn = (s.definition.dependsOn ?? []).map((d) => replacedBy.get(d) ?? d);
+    return { ...s, definition: Object.freeze({ ...s.definition, dependsOn }) };
+  });
+}
+
 /** Imports and validates every snippet; any mistake is an InputError naming the file. */
 export async function loadSnippets(files: SnippetFile[]): Promise<LoadedSnippet[]> {
-  const snippets: LoadedSnippet[] = [];
-  for (const file of files) snippets.push(await loadOne(file));
+  const loaded: LoadedSnippet[] = [];
+  for (const file of files) loaded.push(await loadOne(file));
+  const snippets = resolveSquashedDependencies(loaded);
   checkDependencies(snippets);
   return snippets;
+}
+
+/** Loads only the squash files: what `status` needs to account for archived snippets. */
+export async function loadSquashes(files: SnippetFile[]): Promise<LoadedSnippet[]> {
+  const squashes: LoadedSnippet[] = [];
+  for (const file of files.filter(isSquashFile)) squashes.push(await loadOne(file));
+  return squashes;
 }

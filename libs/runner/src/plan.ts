@@ -4,7 +4,7 @@ import type { LedgerRow } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { compareManifest, MANIFEST_FILE, type Manifest } from './manifest.ts';
 
-export type SnippetState = 'applied' | 'baselined' | 'reverted' | 'pending' | 'changed' | 'missing';
+export type SnippetState = 'applied' | 'baselined' | 'reverted' | 'squashed' | 'pending' | 'changed' | 'missing';
 
 export interface StatusEntry {
   id: string;
@@ -16,18 +16,47 @@ export interface StatusEntry {
   row: LedgerRow | null;
 }
 
-/** applied / pending / changed / missing for every snippet in the tree or the ledger. */
-export function computeStatus(files: SnippetFile[], rows: LedgerRow[]): StatusEntry[] {
+/** A snippet a squash replaced, with the checksum production applied. */
+type Replaced = { squash: string; checksum: string };
+
+function replacedIds(squashes: Pick<LoadedSnippet, 'id' | 'replaces'>[]): Map<string, Replaced> {
+  const replaced = new Map<string, Replaced>();
+  for (const squash of squashes) {
+    for (const { id, checksum } of squash.replaces ?? []) replaced.set(id, { squash: squash.id, checksum });
+  }
+  return replaced;
+}
+
+const ran = (row: LedgerRow | undefined) => row?.status === 'applied' || row?.status === 'baselined';
+
+/** How many of a squash's snippets this ledger shows as run: all, some or none. */
+function squashCoverage(squash: Pick<LoadedSnippet, 'replaces'>, rowById: Map<string, LedgerRow>): 'all' | 'some' | 'none' {
+  const done = squash.replaces!.filter((r) => ran(rowById.get(r.id))).length;
+  return done === squash.replaces!.length ? 'all' : done === 0 ? 'none' : 'some';
+}
+
+/**
+ * applied / pending / changed / missing for every snippet in the tree or the ledger. A
+ * squash counts as applied where all it replaces ran; the archived snippets show as squashed.
+ */
+export function computeStatus(files: SnippetFile[], rows: LedgerRow[], squashes: LoadedSnippet[] = []): StatusEntry[] {
   const rowById = new Map(rows.map((r) => [r.id, r]));
+  const squashById = new Map(squashes.map((s) => [s.id, s]));
+  const replaced = replacedIds(squashes);
   const entries: StatusEntry[] = files.map((file) => {
     const row = rowById.get(file.id) ?? null;
     let state: SnippetState = row ? row.status : 'pending';
-    if (row && row.status !== 'reverted' && row.checksum !== file.checksum) state = 'changed';
+    if (row && row.status !== 'reverted' && row.status !== 'squashed' && row.checksum !== file.checksum) state = 'changed';
+    const squash = squashById.get(file.id);
+    if (!row && squash && squashCoverage(squash, rowById) === 'all') state = 'applied';
     return { id: file.id, number: file.number, state, checksum: file.checksum, row };
   });
   const present = new Set(files.map((f) => f.id));
   for (const row of rows) {
-    if (!present.has(row.id)) entries.push({ id: row.id, number: row.number, state: 'missing', checksum: null, row });
+    if (present.has(row.id)) continue;
+    const by = replaced.get(row.id);
+    const state: SnippetState = !by ? 'missing' : by.checksum === row.checksum ? 'squashed' : 'changed';
+    entries.push({ id: row.id, number: row.number, state, checksum: null, row });
   }
   return entries.sort((a, b) => a.number - b.number);
 }
@@ -96,11 +125,21 @@ function manifestRefusals(input: PlanInput, byId: Map<string, SnippetFile>): Ref
 
 function ledgerRefusals(input: PlanInput, byId: Map<string, SnippetFile>): Refusal[] {
   const refusals: Refusal[] = [];
+  const replaced = replacedIds(input.snippets);
   for (const row of input.ledger) {
-    if (row.status === 'reverted') continue;
+    if (row.status === 'reverted' || row.status === 'squashed') continue;
     const file = byId.get(row.id);
     const when = row.finishedAt ? ` on ${row.finishedAt.toISOString()}` : '';
-    if (!file) {
+    const by = replaced.get(row.id);
+    if (!file && by) {
+      if (by.checksum !== row.checksum) {
+        refusals.push({
+          check: 'changed-applied',
+          subject: row.id,
+          message: `${row.id}: ${by.squash} records sha256 ${by.checksum.slice(0, 12)} for it but this database applied ${row.checksum.slice(0, 12)}; this squash was made from another ledger, regenerate it`,
+        });
+      }
+    } else if (!file) {
       refusals.push({
         check: 'missing-applied',
         subject: row.id,
@@ -147,6 +186,16 @@ function pendingRefusals(input: PlanInput, pending: LoadedSnippet[]): Refusal[] 
   }
 
   for (const snippet of pending) {
+    if (snippet.replaces) {
+      if (squashCoverage(snippet, rowById) === 'some') {
+        const missing = snippet.replaces.filter((r) => !ran(rowById.get(r.id))).map((r) => r.id);
+        refusals.push({
+          check: 'squash-incomplete',
+          subject: snippet.displayPath,
+          message: `${snippet.displayPath}: replaces snippets this database has not all run (${missing.join(', ')}); restore them from snippets/archive/ and run them before the squash`,
+        });
+      }
+    }
     for (const dependency of snippet.definition.dependsOn ?? []) {
       if (rowById.get(dependency)?.status === 'reverted') {
         refusals.push({
@@ -174,8 +223,10 @@ function pendingRefusals(input: PlanInput, pending: LoadedSnippet[]): Refusal[] 
 /** Pure: what `run` would do with this tree, ledger and manifest. */
 export function plan(input: PlanInput): Plan {
   const byId = new Map(input.files.map((f) => [f.id, f]));
-  const recorded = new Set(input.ledger.map((r) => r.id));
-  const pending = orderPending(input.snippets.filter((s) => !recorded.has(s.id)));
+  const rowById = new Map(input.ledger.map((r) => [r.id, r]));
+  // A squash is done where it was recorded or where everything it replaces ran.
+  const done = (s: LoadedSnippet) => rowById.has(s.id) || (s.replaces !== undefined && squashCoverage(s, rowById) === 'all');
+  const pending = orderPending(input.snippets.filter((s) => !done(s)));
   return {
     pending,
     refusals: [...ledgerRefusals(input, byId), ...manifestRefusals(input, byId), ...pendingRefusals(input, pending)],

@@ -123,3 +123,89 @@ export function scaffoldSnippetInDir(repoRoot: string, options: { name: string; 
   }
   return output;
 }
+
+/** What `snippets status --json` prints: the ledger export `nx g squash --ledger` reads. */
+export interface LedgerExport {
+  repo: string;
+  snippets: { id: string; state: string; checksum: string | null }[];
+}
+
+export interface SquashInput {
+  /** The repo's ledger id (`repo` in snippets.config.ts). */
+  repo: string;
+  existing: ExistingSnippet[];
+  archived?: string[];
+  /** The last snippet to fold; default the last one. */
+  through?: string;
+  ledger: LedgerExport;
+}
+
+export interface SquashOutput {
+  id: string;
+  /** Files to move into snippets/archive/ (repo-relative from -> to). */
+  moves: Record<string, string>;
+  files: Record<string, string>;
+}
+
+const SQUASH_MARK = /^\d{4}_squashed_/;
+
+/**
+ * Folds every snippet up to `through` into one squash file, after checking the ledger
+ * export shows each as run in production with the same checksum.
+ */
+export function renderSquash(input: SquashInput): SquashOutput {
+  if (input.ledger.repo !== input.repo) {
+    throw new InputError(`--ledger is an export of repo '${input.ledger.repo}', not '${input.repo}'; export this repo's status with snippets status --json`, {
+      subject: 'ledger',
+    });
+  }
+  const active = [...input.existing].filter((s) => ID.test(s.id)).sort((a, b) => a.id.localeCompare(b.id));
+  const last = active.at(-1);
+  if (!last) throw new InputError('there are no snippets to squash', { subject: 'through' });
+  const through = input.through ?? last.id;
+  const end = active.findIndex((s) => s.id === through);
+  if (end < 0) {
+    throw new InputError(`--through '${through}' is not a snippet in snippets/ (the last one is ${last.id}); pass the id of the last snippet to fold`, {
+      subject: 'through',
+    });
+  }
+  const folded = active.slice(0, end + 1);
+  if (folded.length < 2) throw new InputError(`--through '${through}' folds only one snippet; there is nothing to squash`, { subject: 'through' });
+
+  const states = new Map(input.ledger.snippets.map((s) => [s.id, s]));
+  const replaces: { id: string; checksum: string }[] = [];
+  for (const snippet of folded) {
+    const checksum = sha256(snippet.content);
+    const entry = states.get(snippet.id);
+    const ran = entry && ['applied', 'baselined', 'squashed'].includes(entry.state) && entry.checksum === checksum;
+    if (!ran) {
+      const state = entry ? (entry.checksum === checksum ? entry.state : 'changed') : 'unknown to';
+      throw new InputError(`${snippet.id} is ${state} in the ledger export, not applied; squash only what production has run (use --through)`, {
+        subject: snippet.id,
+      });
+    }
+    if (SQUASH_MARK.test(snippet.id)) {
+      // Folding an earlier squash folds what it stands for.
+      const nested = /replaces: \[([\s\S]*?)\]/.exec(snippet.content)?.[1] ?? '';
+      for (const match of nested.matchAll(/id: "([^"]+)", checksum: "([0-9a-f]{64})"/g)) replaces.push({ id: match[1]!, checksum: match[2]! });
+    } else {
+      replaces.push({ id: snippet.id, checksum });
+    }
+  }
+
+  const { number } = nextSnippet(active.map((s) => s.id), input.archived);
+  const first = folded[0]!.id.slice(0, 4);
+  const id = `${String(number).padStart(4, '0')}_squashed_${first}_${through.slice(0, 4)}`;
+  const source = ejs.render(template('squash.ts'), {
+    description: `Squash of ${replaces.length} snippets applied in production, ${replaces[0]!.id} to ${replaces.at(-1)!.id}`,
+    replaces,
+  });
+  const remaining = [...active.slice(end + 1), { id, content: source }];
+  const manifest = buildManifest(remaining.sort((a, b) => a.id.localeCompare(b.id)).map((s) => ({ id: s.id, checksum: sha256(s.content) })));
+  const moves: Record<string, string> = {};
+  for (const snippet of folded) {
+    moves[`snippets/${snippet.id}.ts`] = `snippets/archive/${snippet.id}.ts`;
+    moves[`snippets/${snippet.id}.test.ts`] = `snippets/archive/${snippet.id}.test.ts`;
+  }
+  return { id, moves, files: { [`snippets/${id}.ts`]: source, [MANIFEST_FILE]: renderManifest(manifest) } };
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -54,6 +54,28 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       const status = JSON.parse((await run(SNIPPETS, ['status', '--json'], repoDir, env)).output);
       expect(status.repo).toBe('e2e-snippets');
       expect(status.snippets.map((s: { state: string }) => s.state)).toEqual(['applied', 'applied']);
+
+      // Production's ledger export lets the maintainer fold both into one squash.
+      await writeFile(path.join(workspace.root, 'ledger.json'), JSON.stringify(status));
+      const squashed = await nx(['g', 'squash', '--repo=e2e-snippets', '--ledger=ledger.json'], workspace.root);
+      expect(squashed.output).toContain('CREATE snippet-repos/e2e-snippets/snippets/0003_squashed_0001_0002.ts');
+      expect(squashed.code).toBe(0);
+      expect(await listFiles(path.join(repoDir, 'snippets'))).toEqual([
+        '.gitkeep',
+        '0003_squashed_0001_0002.ts',
+        'archive/0001_fix_trade_currency.test.ts',
+        'archive/0001_fix_trade_currency.ts',
+        'archive/0002_purge_stale_keys.test.ts',
+        'archive/0002_purge_stale_keys.ts',
+      ]);
+      expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
+      const after = JSON.parse((await run(SNIPPETS, ['status', '--json'], repoDir, env)).output);
+      expect(after.snippets.map((s: { id: string; state: string }) => `${s.id}:${s.state}`)).toEqual([
+        '0001_fix_trade_currency:squashed',
+        '0002_purge_stale_keys:squashed',
+        '0003_squashed_0001_0002:applied',
+      ]);
+      expect((await run(SNIPPETS, ['run'], repoDir, env)).output).toContain('nothing to run');
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
@@ -85,6 +107,7 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     [['g', 'snippet', 'fix emails', '--repo=e2e-snippets'], "snippet name 'fix emails' is not valid"],
     [['g', 'snippet', 'fix-emails', '--repo=no-such-repo'], "--repo 'no-such-repo' is not a snippet repo"],
     [['g', 'snippet-repo', 'e2e-snippets', '--service=@snippets/example-service', '--serviceImage=x/y'], 'snippet-repos/e2e-snippets already exists'],
+    [['g', 'squash', '--repo=e2e-snippets', '--ledger=ledger.json', '--through=0099_nope'], "--through '0099_nope' is not a snippet in snippets/"],
     [['g', 'snippet-repo', 'Bad Name', '--service=@snippets/example-service', '--serviceImage=x/y'], "snippet repo name 'Bad Name' is not valid"],
   ])('nx %j fails clearly and writes nothing', async (args, message) => {
     const before = await listFiles(path.join(workspace.root, 'snippet-repos'));

@@ -4,6 +4,7 @@ import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import snippetGenerator from '../src/generators/snippet/generator';
 import snippetRepoGenerator from '../src/generators/snippet-repo/generator';
+import squashGenerator from '../src/generators/squash/generator';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const repo = { name: 'payments-snippets', service: '@acme/payments', serviceImage: 'ghcr.io/acme/payments' };
@@ -113,5 +114,55 @@ describe('snippet generator', () => {
   it('refuses a second snippet with the same name', async () => {
     await snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' });
     await expect(snippetGenerator(tree, { name: 'fix_emails', repo: 'payments-snippets' })).rejects.toThrow("a snippet named 'fix_emails' already exists");
+  });
+});
+
+describe('squash generator', () => {
+  let tree: Tree;
+  const root = 'snippet-repos/payments-snippets';
+  const source = (id: string) => tree.read(`${root}/snippets/${id}.ts`, 'utf-8')!;
+  const exportLedger = (states: Record<string, string>) =>
+    tree.write('ledger.json', JSON.stringify({ repo: 'payments-snippets', snippets: Object.entries(states).map(([id, state]) => ({ id, state, checksum: sha256(source(id)) })) }));
+
+  beforeEach(async () => {
+    tree = workspace();
+    await snippetRepoGenerator(tree, repo);
+    for (const name of ['first-fix', 'second-fix', 'third-fix']) await snippetGenerator(tree, { name, repo: 'payments-snippets' });
+  });
+
+  it('folds applied snippets into one squash, archives them and updates snippets.lock', async () => {
+    const checksums = ['0001_first_fix', '0002_second_fix'].map((id) => sha256(source(id)));
+    exportLedger({ '0001_first_fix': 'applied', '0002_second_fix': 'baselined', '0003_third_fix': 'pending' });
+    await squashGenerator(tree, { repo: 'payments-snippets', through: '0002_second_fix', ledger: 'ledger.json' });
+
+    const squash = tree.read(`${root}/snippets/0004_squashed_0001_0002.ts`, 'utf-8')!;
+    expect(squash).toContain('defineSquash({');
+    expect(squash).toContain(`{ id: "0001_first_fix", checksum: "${checksums[0]}" }`);
+    expect(squash).toContain(`{ id: "0002_second_fix", checksum: "${checksums[1]}" }`);
+    expect(tree.exists(`${root}/snippets/0001_first_fix.ts`)).toBe(false);
+    expect(tree.exists(`${root}/snippets/archive/0001_first_fix.ts`)).toBe(true);
+    expect(tree.exists(`${root}/snippets/archive/0002_second_fix.test.ts`)).toBe(true);
+    expect(Object.keys(readJson(tree, `${root}/snippets.lock`).snippets)).toEqual(['0003_third_fix', '0004_squashed_0001_0002']);
+  });
+
+  it.each([
+    [{ through: '0009_nope' }, "--through '0009_nope' is not a snippet in snippets/ (the last one is 0003_third_fix)"],
+    [{ through: '0003_third_fix' }, '0003_third_fix is pending in the ledger export, not applied; squash only what production has run'],
+    [{ through: '0001_first_fix' }, "--through '0001_first_fix' folds only one snippet"],
+    [{ ledger: 'missing.json' }, "--ledger 'missing.json' does not exist"],
+    [{ repo: 'nope' }, "--repo 'nope' is not a snippet repo"],
+  ])('refuses %o and writes nothing', async (override, message) => {
+    exportLedger({ '0001_first_fix': 'applied', '0002_second_fix': 'applied', '0003_third_fix': 'pending' });
+    const before = tree.listChanges().length;
+    await expect(squashGenerator(tree, { repo: 'payments-snippets', ledger: 'ledger.json', ...override })).rejects.toThrow(message);
+    expect(tree.listChanges()).toHaveLength(before);
+  });
+
+  it('refuses a snippet whose file differs from what production applied', async () => {
+    exportLedger({ '0001_first_fix': 'applied', '0002_second_fix': 'applied' });
+    tree.write(`${root}/snippets/0002_second_fix.ts`, `${source('0002_second_fix')}// edited\n`);
+    await expect(squashGenerator(tree, { repo: 'payments-snippets', through: '0002_second_fix', ledger: 'ledger.json' })).rejects.toThrow(
+      '0002_second_fix is changed in the ledger export, not applied',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import type { SnippetDb } from '../define-snippet.ts';
 import { SafetyRefusal, SnippetFailed } from '../errors.ts';
-import { applySnippet, withRollback, type ApplyResult, type LogSink } from '../executor.ts';
+import { applySnippet, recordSquash, withRollback, type ApplyResult, type LogSink } from '../executor.ts';
 import { appendEvent, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
 import type { LoadedSnippet } from '../load-snippets.ts';
 import { withRepoLock } from '../lock.ts';
@@ -83,7 +83,8 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
             await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum });
           }
           try {
-            report.applied.push(await applySnippet(db, snippet, executeOptions));
+            const execute = snippet.replaces ? recordSquash : applySnippet;
+            report.applied.push(await execute(db, snippet, executeOptions));
           } catch (error) {
             if (!(error instanceof SnippetFailed)) throw error;
             report.failed = { id: snippet.id, phase: error.phase, message: error.message };

@@ -1,4 +1,5 @@
 import { readLedger } from '../ledger.ts';
+import { loadSquashes } from '../load-snippets.ts';
 import { computeStatus, type StatusEntry } from '../plan.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
@@ -8,12 +9,16 @@ export interface StatusReport {
   snippets: StatusEntry[];
 }
 
-/** Reads files and the ledger only: no snippet module is imported, nothing is written. */
+/**
+ * Reads files and the ledger; imports no snippet module, only squash files (data that
+ * says which archived snippets they stand for). Writes nothing.
+ */
 export async function status(input: SessionInput): Promise<StatusReport> {
   const session = await openRepo(input);
+  const squashes = await loadSquashes(session.files);
   return withDatabase(session.target, async ({ db, display }) => ({
     repo: session.config.repo,
     database: display,
-    snippets: computeStatus(session.files, await readLedger(db, session.config.repo)),
+    snippets: computeStatus(session.files, await readLedger(db, session.config.repo), squashes),
   }));
 }
