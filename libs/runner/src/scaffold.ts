@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ejs from 'ejs';
 import { sha256 } from './checksum.ts';
+import { loadConfig } from './config.ts';
 import { InputError } from './errors.ts';
 import { buildManifest, MANIFEST_FILE, renderManifest } from './manifest.ts';
 
@@ -108,20 +109,32 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
  * `npx plop snippet` runs in an extracted repo. Nothing is written if rendering fails.
  */
 export function scaffoldSnippetInDir(repoRoot: string, options: { name: string; kind?: SnippetKind }): ScaffoldOutput {
+  const output = renderSnippet({ ...options, ...readRepoSnippets(repoRoot) });
+  writeFiles(repoRoot, output.files);
+  return output;
+}
+
+function listIds(dir: string): string[] {
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+        .map((f) => f.slice(0, -'.ts'.length))
+    : [];
+}
+
+function readRepoSnippets(repoRoot: string): { existing: ExistingSnippet[]; archived: string[] } {
   const snippetsDir = path.join(repoRoot, 'snippets');
-  const listIds = (dir: string) =>
-    existsSync(dir)
-      ? readdirSync(dir)
-          .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-          .map((f) => f.slice(0, -3))
-      : [];
-  const existing = listIds(snippetsDir).map((id) => ({ id, content: readFileSync(path.join(snippetsDir, `${id}.ts`), 'utf8') }));
-  const output = renderSnippet({ ...options, existing, archived: listIds(path.join(snippetsDir, 'archive')) });
-  for (const [relative, content] of Object.entries(output.files)) {
+  return {
+    existing: listIds(snippetsDir).map((id) => ({ id, content: readFileSync(path.join(snippetsDir, `${id}.ts`), 'utf8') })),
+    archived: listIds(path.join(snippetsDir, 'archive')),
+  };
+}
+
+function writeFiles(repoRoot: string, files: Record<string, string>): void {
+  for (const [relative, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(repoRoot, relative)), { recursive: true });
     writeFileSync(path.join(repoRoot, relative), content);
   }
-  return output;
 }
 
 /** What `snippets status --json` prints: the ledger export `nx g squash --ledger` reads. */
@@ -135,7 +148,7 @@ export interface SquashInput {
   repo: string;
   existing: ExistingSnippet[];
   archived?: string[];
-  /** The last snippet to fold; default the last one. */
+  /** The last snippet to fold; default the last of the first snippets production has all run. */
   through?: string;
   ledger: LedgerExport;
 }
@@ -162,7 +175,14 @@ export function renderSquash(input: SquashInput): SquashOutput {
   const active = [...input.existing].filter((s) => ID.test(s.id)).sort((a, b) => a.id.localeCompare(b.id));
   const last = active.at(-1);
   if (!last) throw new InputError('there are no snippets to squash', { subject: 'through' });
-  const through = input.through ?? last.id;
+  const states = new Map(input.ledger.snippets.map((s) => [s.id, s]));
+  const ranInProduction = (snippet: ExistingSnippet) => {
+    const entry = states.get(snippet.id);
+    return Boolean(entry && ['applied', 'baselined', 'squashed'].includes(entry.state) && entry.checksum === sha256(snippet.content));
+  };
+  // By default fold the longest run of snippets, from the first, that production has run.
+  const prefix = active.findIndex((s) => !ranInProduction(s));
+  const through = input.through ?? (prefix < 0 ? last : active[Math.max(prefix - 1, 0)]!).id;
   const end = active.findIndex((s) => s.id === through);
   if (end < 0) {
     throw new InputError(`--through '${through}' is not a snippet in snippets/ (the last one is ${last.id}); pass the id of the last snippet to fold`, {
@@ -172,13 +192,11 @@ export function renderSquash(input: SquashInput): SquashOutput {
   const folded = active.slice(0, end + 1);
   if (folded.length < 2) throw new InputError(`--through '${through}' folds only one snippet; there is nothing to squash`, { subject: 'through' });
 
-  const states = new Map(input.ledger.snippets.map((s) => [s.id, s]));
   const replaces: { id: string; checksum: string }[] = [];
   for (const snippet of folded) {
     const checksum = sha256(snippet.content);
     const entry = states.get(snippet.id);
-    const ran = entry && ['applied', 'baselined', 'squashed'].includes(entry.state) && entry.checksum === checksum;
-    if (!ran) {
+    if (!ranInProduction(snippet)) {
       const state = entry ? (entry.checksum === checksum ? entry.state : 'changed') : 'unknown to';
       throw new InputError(`${snippet.id} is ${state} in the ledger export, not applied; squash only what production has run (use --through)`, {
         subject: snippet.id,
@@ -208,4 +226,27 @@ export function renderSquash(input: SquashInput): SquashOutput {
     moves[`snippets/${snippet.id}.test.ts`] = `snippets/archive/${snippet.id}.test.ts`;
   }
   return { id, moves, files: { [`snippets/${id}.ts`]: source, [MANIFEST_FILE]: renderManifest(manifest) } };
+}
+
+/**
+ * `npx plop squash LEDGER [THROUGH]` in an extracted repo: the same squash as `nx g squash`,
+ * read from and written to disk. Nothing is written if the checks fail.
+ */
+export async function squashInDir(repoRoot: string, options: { ledgerFile: string; through?: string }): Promise<SquashOutput> {
+  const { repo } = await loadConfig(repoRoot);
+  let ledger: LedgerExport;
+  try {
+    ledger = JSON.parse(readFileSync(path.resolve(repoRoot, options.ledgerFile), 'utf8')) as LedgerExport;
+  } catch (error) {
+    throw new InputError(`ledger export '${options.ledgerFile}' is not readable JSON (${(error as Error).message}); save production's \`snippets status --json\` there`, {
+      subject: options.ledgerFile,
+    });
+  }
+  const output = renderSquash({ repo, ...readRepoSnippets(repoRoot), through: options.through, ledger });
+  mkdirSync(path.join(repoRoot, 'snippets', 'archive'), { recursive: true });
+  for (const [from, to] of Object.entries(output.moves)) {
+    if (existsSync(path.join(repoRoot, from))) renameSync(path.join(repoRoot, from), path.join(repoRoot, to));
+  }
+  writeFiles(repoRoot, output.files);
+  return output;
 }

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderSquash } from '../src/scaffold.ts';
+import { squashInDir } from '../src/scaffold.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
@@ -10,7 +9,7 @@ import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fi
 const three = ['0001_first', '0002_second', '0003_third'];
 const SQUASH = '0004_squashed_0001_0003';
 
-/** A repo whose three snippets production applied, then folded by the generators' own renderer. */
+/** A repo whose three snippets production applied, then folded by the squash the generators share. */
 describe.each<Driver>(['postgres', 'pglite'])('a squash on %s', (driver) => {
   let database: TestDatabase;
   let repo: FixtureRepo;
@@ -18,15 +17,12 @@ describe.each<Driver>(['postgres', 'pglite'])('a squash on %s', (driver) => {
   const effects = async () =>
     (await database.query<{ snippet: string }>('select snippet from effects order by snippet')).map((r) => r.snippet);
 
-  /** Squashes with production's ledger export, as `nx g squash --ledger` does. */
+  /** Squashes with production's ledger export, as `npx plop squash LEDGER` does in the repo. */
   async function squash(ledgerExport: string): Promise<void> {
-    const existing = await Promise.all(three.map(async (id) => ({ id, content: await readFile(path.join(repo.dir, 'snippets', `${id}.ts`), 'utf8') })));
-    const output = renderSquash({ repo: 'fixture', existing, ledger: JSON.parse(ledgerExport) });
-    await mkdir(path.join(repo.dir, 'snippets/archive'));
-    for (const [from, to] of Object.entries(output.moves)) {
-      if (existsSync(path.join(repo.dir, from))) await rename(path.join(repo.dir, from), path.join(repo.dir, to));
-    }
-    for (const [file, content] of Object.entries(output.files)) await writeFile(path.join(repo.dir, file), content);
+    await repo.write('prod-status.json', ledgerExport);
+    const output = await squashInDir(repo.dir, { ledgerFile: 'prod-status.json' });
+    expect(output.id).toBe(SQUASH);
+    expect(Object.values(output.moves)).toContain('snippets/archive/0001_first.ts');
   }
 
   beforeEach(async () => {

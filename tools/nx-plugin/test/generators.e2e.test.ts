@@ -87,12 +87,16 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     await cp(repoDir, extracted, { recursive: true, filter: (source) => !source.includes('node_modules') });
     await symlink(path.join(WORKSPACE_ROOT, 'node_modules'), path.join(extracted, 'node_modules'), 'dir');
     try {
-      const plop = await run(path.join(WORKSPACE_ROOT, 'node_modules/.bin/plop'), ['snippet', 'settle-trades'], extracted);
-      expect(plop.code).toBe(0);
+      const plop = (args: string[]) => run(path.join(WORKSPACE_ROOT, 'node_modules/.bin/plop'), args, extracted);
+      expect((await plop(['snippet', 'settle-trades'])).code).toBe(0);
       expect((await nx(['g', 'snippet', 'settle-trades', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
-      const written = (await listFiles(extracted)).filter((f) => f.includes('settle_trades') || f === 'snippets.lock');
-      expect(written).toHaveLength(3);
-      expect(written).toEqual(['snippets.lock', expect.stringMatching(/^snippets\/\d{4}_settle_trades\.test\.ts$/), expect.stringMatching(/^snippets\/\d{4}_settle_trades\.ts$/)]);
+      expect((await plop(['delete-snippet', 'purge-old-keys'])).code).toBe(0);
+      expect((await nx(['g', 'snippet', 'purge-old-keys', '--repo=e2e-snippets', '--kind=delete'], workspace.root)).code).toBe(0);
+
+      const written = (await listFiles(extracted)).filter((f) => /settle_trades|purge_old_keys/.test(f) || f === 'snippets.lock');
+      // Each snippet and its test, plus the lock.
+      expect(written).toHaveLength(5);
+      expect(written.filter((f) => /^snippets\/\d{4}_(settle_trades|purge_old_keys)(\.test)?\.ts$/.test(f))).toHaveLength(4);
       for (const file of written) {
         expect(await readFile(path.join(extracted, file)), file).toEqual(await readFile(path.join(repoDir, file)));
       }

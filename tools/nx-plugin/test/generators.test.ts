@@ -145,6 +145,13 @@ describe('squash generator', () => {
     expect(Object.keys(readJson(tree, `${root}/snippets.lock`).snippets)).toEqual(['0003_third_fix', '0004_squashed_0001_0002']);
   });
 
+  it('by default folds the first snippets production has all run, and stops at the first it has not', async () => {
+    exportLedger({ '0001_first_fix': 'applied', '0002_second_fix': 'applied', '0003_third_fix': 'pending' });
+    await squashGenerator(tree, { repo: 'payments-snippets', ledger: 'ledger.json' });
+    expect(tree.exists(`${root}/snippets/0004_squashed_0001_0002.ts`)).toBe(true);
+    expect(tree.exists(`${root}/snippets/0003_third_fix.ts`)).toBe(true);
+  });
+
   it.each([
     [{ through: '0009_nope' }, "--through '0009_nope' is not a snippet in snippets/ (the last one is 0003_third_fix)"],
     [{ through: '0003_third_fix' }, '0003_third_fix is pending in the ledger export, not applied; squash only what production has run'],
