@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyWorkspace, listFiles, nx, run, WORKSPACE_ROOT } from './support/workspace-copy';
+import { copyWorkspace, listFiles, nx, run, WORKSPACE_ROOT } from '../../../scripts/workspace-copy.ts';
 
 const SERVER_URL = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SNIPPETS = path.join(WORKSPACE_ROOT, 'node_modules/.bin/snippets');

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const WORKSPACE_ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
+export const WORKSPACE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface CommandResult {
   code: number;
