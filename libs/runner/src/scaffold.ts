@@ -190,7 +190,10 @@ export function renderSquash(input: SquashInput): SquashOutput {
     });
   }
   const folded = active.slice(0, end + 1);
-  if (folded.length < 2) throw new InputError(`--through '${through}' folds only one snippet; there is nothing to squash`, { subject: 'through' });
+  if (folded.length < 2) {
+    const why = input.through ? `--through '${through}' folds only one snippet` : `production has run only ${through} of the first snippets`;
+    throw new InputError(`${why}; there is nothing to squash`, { subject: 'through' });
+  }
 
   const replaces: { id: string; checksum: string }[] = [];
   for (const snippet of folded) {
