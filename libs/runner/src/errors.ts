@@ -46,18 +46,22 @@ export type RefusalCheck =
   | 'requires-migrations'
   | 'lock-held'
   | 'revert-blocked'
-  | 'squash-incomplete';
+  | 'squash-incomplete'
+  | 'schema-changed';
 
 /** A snippet's `up`, `verify` or `down` threw or reported failure; its transaction was rolled back. */
 export class SnippetFailed extends SnippetsError {
   readonly exitCode = ExitCode.snippetFailed;
+  /** Rows the rolled-back attempt had changed per table, when known (a touches failure). */
+  readonly rowsChanged?: Record<string, { inserted: number; updated: number; deleted: number }>;
   constructor(
     message: string,
     readonly snippetId: string,
     readonly phase: 'up' | 'verify' | 'down' | 'touches',
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; rowsChanged?: SnippetFailed['rowsChanged'] } = {},
   ) {
     super(message, { subject: snippetId, cause: options.cause });
+    this.rowsChanged = options.rowsChanged;
   }
 }
 

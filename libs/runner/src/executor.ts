@@ -7,6 +7,7 @@ import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, insertLedgerRows, markReverted, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { holdsRepoLock } from './lock.ts';
+import { compareFingerprints, schemaFingerprint } from './schema-fingerprint.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
 
@@ -94,7 +95,7 @@ async function changeCounts(tx: SnippetDb): Promise<ChangeCounts> {
 
 function changesBetween(before: ChangeCounts, after: ChangeCounts): TableChanges {
   const changes: TableChanges = {};
-  for (const [table, counts] of after) {
+  for (const [table, counts] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
     const base = before.get(table) ?? { ins: 0, upd: 0, del: 0 };
     const inserted = counts.ins - base.ins;
     const updated = counts.upd - base.upd;
@@ -151,10 +152,12 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
     async (tx) => {
       await prepareTransaction(tx, options);
       const context = buildContext(tx, snippet, options, options.dryRun);
+      const schemaBefore = await schemaFingerprint(tx);
       const before = await changeCounts(tx);
       await runPhase(snippet, 'up', () => snippet.definition.up(context));
       const verify = await verifyInside(snippet, context);
       const rowsChanged = changesBetween(before, await changeCounts(tx));
+      await checkSchemaUnchanged(tx, snippet, schemaBefore);
       checkTouches(snippet, rowsChanged);
 
       const finishedAt = new Date();
@@ -252,6 +255,21 @@ function checkTouches(snippet: LoadedSnippet, rowsChanged: TableChanges): void {
       `${snippet.id}: changed ${undeclared.join(', ')}, not declared in touches; add the table to touches or fix the snippet (rolled back)`,
       snippet.id,
       'touches',
+      { rowsChanged },
+    );
+  }
+}
+
+/** A snippet changes data, never the schema: DDL belongs in the service's migrations. */
+async function checkSchemaUnchanged(tx: SnippetDb, snippet: LoadedSnippet, before: string[]): Promise<void> {
+  const { added, removed } = compareFingerprints(before, await schemaFingerprint(tx));
+  if (added.length || removed.length) {
+    const first = added[0] ? `added ${added[0]}` : `removed ${removed[0]}`;
+    const more = added.length + removed.length > 1 ? ` and ${added.length + removed.length - 1} more changes` : '';
+    throw new SafetyRefusal(
+      `${snippet.displayPath}: changed the schema (${first}${more}); schema changes belong in the service's migrations (rolled back)`,
+      'schema-changed',
+      { subject: snippet.displayPath },
     );
   }
 }

@@ -15,7 +15,7 @@ import type { ServiceMigrations } from './plan.ts';
  * drizzle's migrations table keeps a hash per migration, not its name, so the tag a
  * snippet requires is mapped to the hash drizzle records: sha256 of the `.sql` file.
  */
-async function readJournal(folder: string): Promise<Map<string, string>> {
+export async function readServiceJournal(folder: string): Promise<Map<string, string>> {
   let journal: { entries: { tag: string }[] };
   try {
     journal = JSON.parse(await readFile(path.join(folder, 'meta', '_journal.json'), 'utf8'));
@@ -59,7 +59,7 @@ export async function readServiceMigrations(
       { subject: requiring[0]!.displayPath },
     );
   }
-  const hashByTag = await readJournal(config.service.migrationsFolder);
+  const hashByTag = await readServiceJournal(config.service.migrationsFolder);
   for (const snippet of requiring) {
     for (const tag of snippet.definition.requires!.migrations!) {
       if (!hashByTag.has(tag)) {

@@ -196,6 +196,20 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     expect(await effects()).toEqual(['0004_fourth×1']);
   });
 
+  it('refuses and rolls back a snippet that changes the schema, and records the refusal', async () => {
+    await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`alter table effects add column note text`);' }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('snippets/0001_first.ts: changed the schema (added column public.effects.note text); schema changes belong in the service\'s migrations (rolled back)');
+    const columns = await database.query<{ column_name: string }>(`select column_name from information_schema.columns where table_name = 'effects' order by 1`);
+    expect(columns.map((c) => c.column_name)).toEqual(['at', 'snippet']);
+    expect(await effects()).toEqual([]);
+    expect(await ledger()).toEqual([]);
+    const events = JSON.parse((await cli(['history', '--json'])).stdout).events;
+    expect(events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'refused']);
+  });
+
   it('keeps the ledgers of two repos sharing one database apart', async () => {
     const other = await createFixtureRepo({ '0001_first.ts': effectSnippet('0001_other') }, defaultConfig().replace("repo: 'fixture'", "repo: 'other'"));
     try {

@@ -22,7 +22,7 @@ export interface RunReport {
   dryRun: boolean;
   applied: ApplyResult[];
   /** The snippet that failed, if one did; the run stops there and later snippets stay pending. */
-  failed: { id: string; phase: SnippetFailed['phase']; message: string } | null;
+  failed: { id: string; phase: SnippetFailed['phase']; message: string; rowsChanged?: SnippetFailed['rowsChanged'] } | null;
   /** Pending snippets not attempted because an earlier one failed. */
   notRun: string[];
 }
@@ -86,8 +86,11 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
             const execute = snippet.replaces ? recordSquash : applySnippet;
             report.applied.push(await execute(db, snippet, executeOptions));
           } catch (error) {
+            if (error instanceof SafetyRefusal && !dryRun) {
+              await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
+            }
             if (!(error instanceof SnippetFailed)) throw error;
-            report.failed = { id: snippet.id, phase: error.phase, message: error.message };
+            report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged };
             report.notRun = pending.slice(index + 1).map((s) => s.id);
             if (!dryRun) {
               await appendEvent(db, {

@@ -1,0 +1,198 @@
+import { sql } from 'drizzle-orm';
+import { planCommand, run, SafetyRefusal, SnippetsError, type RunReport, type SnippetDb } from '@snippets/runner';
+import {
+  auditFromEnv,
+  compareFingerprints,
+  discoverSnippetFiles,
+  ensureLedger,
+  migrateService,
+  openDatabase,
+  parseDatabaseUrl,
+  queryRows,
+  revertSnippet,
+  schemaFingerprint,
+  applySnippet,
+  withRollback,
+  type Database,
+  type LoadedSnippet,
+  type ParsedConfig,
+  type SchemaDifference,
+  type TableChanges,
+} from '@snippets/runner/engine';
+import { InputError } from '@snippets/runner';
+import { detectDumpFormat, restoreDump } from './dumps.ts';
+import { withScratchDatabase } from './scratch-db.ts';
+
+/** What a rehearsal starts from: a production dump, a template database, or the service's migrations. */
+export type RehearsalBase = { kind: 'dump'; file: string } | { kind: 'template'; name: string } | { kind: 'migrations' };
+
+export function describeBase(base: RehearsalBase): string {
+  return base.kind === 'dump' ? `dump ${base.file}` : base.kind === 'template' ? `template ${base.name}` : 'service migrations';
+}
+
+export type UndoEvidence = { reversible: false } | { reversible: true; restored: boolean; differingTables: string[] } | { reversible: 'unknown'; reason: string };
+
+export interface SnippetRehearsal {
+  id: string;
+  outcome: 'applied' | 'failed' | 'refused' | 'not-run';
+  phase?: string;
+  message?: string;
+  durationMs?: number;
+  rowsChanged: TableChanges;
+  touches: string[];
+  undo: UndoEvidence;
+}
+
+export interface RehearsalEvidence {
+  base: string;
+  setupMs: number;
+  /** A refusal of the whole run (stale manifest, history guard…): nothing ran. */
+  refused?: { check: string; message: string };
+  snippets: SnippetRehearsal[];
+  schema: SchemaDifference;
+}
+
+const qualify = (table: string) => (table.includes('.') ? table : `public.${table}`);
+
+/** A digest of a table's whole content, to prove `down` put every row back. */
+async function tableDigest(db: SnippetDb, table: string): Promise<string> {
+  const [schema, name] = qualify(table).split('.') as [string, string];
+  const [row] = await queryRows<{ digest: string }>(
+    db,
+    sql`select md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) as digest from ${sql.identifier(schema)}.${sql.identifier(name)} t`,
+  );
+  return row!.digest;
+}
+
+/**
+ * Runs each pending snippet's up, then its down, in one transaction that is rolled back,
+ * comparing the touched tables' content before up and after down. Each snippet's up is
+ * run again afterwards so the next one starts from the state it expects.
+ */
+async function checkUndo(database: Database, config: ParsedConfig, pending: LoadedSnippet[]): Promise<Map<string, UndoEvidence>> {
+  const results = new Map<string, UndoEvidence>();
+  const options = {
+    repo: config.repo,
+    audit: auditFromEnv(),
+    timeouts: config.timeouts,
+    onLog: () => {},
+    requireRepoLock: false,
+    dryRun: true,
+  };
+  await ensureLedger(database.db);
+  await withRollback(database.db, async (tx) => {
+    for (const [index, snippet] of pending.entries()) {
+      if (snippet.replaces) continue;
+      if (!snippet.definition.down) {
+        results.set(snippet.id, { reversible: false });
+      }
+      const tables = new Set(snippet.definition.touches.map(qualify));
+      const before = new Map<string, string>();
+      for (const table of tables) before.set(table, await tableDigest(tx, table));
+      try {
+        // The run enforces touches, so the declared tables are all up can have changed.
+        await applySnippet(tx, snippet, options);
+        if (!snippet.definition.down) continue;
+        await revertSnippet(tx, snippet, 'snippet-gates undo check', options);
+        const differing: string[] = [];
+        for (const table of tables) {
+          if (before.get(table) !== (await tableDigest(tx, table))) differing.push(table);
+        }
+        results.set(snippet.id, { reversible: true, restored: differing.length === 0, differingTables: differing });
+        await applySnippet(tx, snippet, options);
+      } catch (error) {
+        const reason = error instanceof SnippetsError ? error.message : String(error);
+        for (const later of pending.slice(index)) {
+          if (!results.has(later.id) && later.definition.down) results.set(later.id, { reversible: 'unknown', reason });
+        }
+        return;
+      }
+    }
+  });
+  return results;
+}
+
+async function checkSchemaVersion(database: Database, config: ParsedConfig, base: RehearsalBase, journal: Map<string, string>): Promise<void> {
+  if (!config.service || base.kind === 'migrations') return;
+  const { migrationsSchema, migrationsTable } = config.service;
+  const [exists] = await queryRows<{ exists: boolean }>(database.db, sql`select to_regclass(${`${migrationsSchema}.${migrationsTable}`}) is not null as exists`);
+  const label = describeBase(base);
+  if (!exists?.exists) {
+    throw new InputError(`${label}: has no ${migrationsSchema}.${migrationsTable}; it is not a database of this service, take the dump from the service's database`, { subject: label });
+  }
+  const known = new Set(journal.values());
+  const rows = await queryRows<{ hash: string }>(database.db, sql`select hash from ${sql.identifier(migrationsSchema)}.${sql.identifier(migrationsTable)}`);
+  const unknown = rows.map((r) => r.hash).filter((hash) => !known.has(hash));
+  if (unknown.length) {
+    throw new InputError(
+      `${label}: was taken at a schema version this service does not know (${unknown.length} unknown migration${unknown.length > 1 ? 's' : ''}, e.g. ${unknown[0]!.slice(0, 12)}); take a dump from a database at this service's version`,
+      { subject: label },
+    );
+  }
+}
+
+function fromRunReport(report: RunReport, pending: LoadedSnippet[], undo: Map<string, UndoEvidence>): SnippetRehearsal[] {
+  return pending.map((snippet) => {
+    const base = { id: snippet.id, touches: snippet.definition.touches, undo: undo.get(snippet.id) ?? ({ reversible: false } as UndoEvidence) };
+    const applied = report.applied.find((a) => a.id === snippet.id);
+    if (applied) return { ...base, outcome: 'applied', durationMs: applied.durationMs, rowsChanged: applied.rowsChanged };
+    if (report.failed?.id === snippet.id) {
+      return { ...base, outcome: 'failed', phase: report.failed.phase, message: report.failed.message, rowsChanged: report.failed.rowsChanged ?? {} };
+    }
+    return { ...base, outcome: 'not-run', rowsChanged: {} };
+  });
+}
+
+/**
+ * Rehearses the pending snippets on a scratch copy of `base` exactly as production will run
+ * them (the same `snippets run`), with the schema fingerprinted before and after and each
+ * snippet's undo checked first. The scratch database is always dropped.
+ */
+export async function rehearse(
+  input: { repoDir: string; config: ParsedConfig; serverUrl: string; journal: Map<string, string> },
+  base: RehearsalBase,
+): Promise<RehearsalEvidence> {
+  const format = base.kind === 'dump' ? await detectDumpFormat(base.file) : undefined;
+  return withScratchDatabase(input.serverUrl, { template: base.kind === 'template' ? base.name : undefined }, async (scratch) => {
+    const started = performance.now();
+    if (base.kind === 'dump') await restoreDump(base.file, format!, scratch.url);
+    const database = await openDatabase(parseDatabaseUrl(scratch.url, input.repoDir));
+    const env = { ...process.env, DATABASE_URL: scratch.url };
+    try {
+      if (base.kind === 'migrations' && input.config.service) await migrateService(database.db, input.config.service);
+      const setupMs = performance.now() - started;
+      await checkSchemaVersion(database, input.config, base, input.journal);
+
+      const ids = (await discoverSnippetFiles(input.repoDir, input.config.snippetsDir)).map((f) => f.id);
+      const plan = await planCommand({ cwd: input.repoDir, env }, { expect: ids });
+      const schemaBefore = await schemaFingerprint(database.db);
+      if (plan.refusals.length) {
+        const [first] = plan.refusals;
+        return { base: describeBase(base), setupMs, refused: { check: first!.check, message: first!.message }, snippets: [], schema: { added: [], removed: [] } };
+      }
+      const undo = await checkUndo(database, input.config, plan.pending);
+
+      let snippets: SnippetRehearsal[];
+      let refused: RehearsalEvidence['refused'];
+      try {
+        const report = await run({ cwd: input.repoDir, env }, { expect: plan.pending.map((s) => s.id), onLog: () => {} });
+        snippets = fromRunReport(report, plan.pending, undo);
+      } catch (error) {
+        if (!(error instanceof SafetyRefusal)) throw error;
+        refused = { check: error.check, message: error.message };
+        snippets = plan.pending.map((s) => ({
+          id: s.id,
+          outcome: error.subject?.includes(s.id) ? 'refused' : 'not-run',
+          message: error.subject?.includes(s.id) ? error.message : undefined,
+          rowsChanged: {},
+          touches: s.definition.touches,
+          undo: undo.get(s.id) ?? { reversible: false },
+        }));
+      }
+      const schema = compareFingerprints(schemaBefore, await schemaFingerprint(database.db));
+      return { base: describeBase(base), setupMs, refused, snippets, schema };
+    } finally {
+      await database.close();
+    }
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * The runner's building blocks for tools built on it (the quality gates): the same
+ * discovery, loading, execution and checks `snippets run` uses, so a rehearsal runs a
+ * snippet exactly as production will.
+ */
+export { auditFromEnv } from './audit.ts';
+export { loadConfig, type ParsedConfig } from './config.ts';
+export { openDatabase, parseDatabaseUrl, queryRows, type Database, type DatabaseTarget } from './database.ts';
+export { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
+export { applySnippet, revertSnippet, withRollback, type ApplyResult, type ExecuteOptions } from './executor.ts';
+export { ensureLedger, readLedger, type TableChanges } from './ledger.ts';
+export { isSquashFile, loadSnippets, type LoadedSnippet } from './load-snippets.ts';
+export { compareManifest, MANIFEST_FILE, readManifest, type ManifestDifference } from './manifest.ts';
+export { compareFingerprints, schemaFingerprint, type SchemaDifference } from './schema-fingerprint.ts';
+export { migrateService, readServiceJournal } from './service-migrations.ts';

@@ -1,0 +1,65 @@
+import { sql } from 'drizzle-orm';
+import type { SnippetDb } from './define-snippet.ts';
+import { queryRows } from './database.ts';
+
+/**
+ * One line per schema object outside the `snippets` schema and PostgreSQL's own:
+ * tables and their columns (types, defaults, nullability), constraints, indexes,
+ * triggers, functions, views and sequences' definitions. Two fingerprints differ
+ * exactly when the schema changed; data never enters it.
+ */
+const FINGERPRINT = sql`
+  with user_ns as (
+    select oid, nspname from pg_namespace
+    where nspname not in ('snippets', 'pg_catalog', 'information_schema', 'pg_toast') and nspname not like 'pg\_temp%' and nspname not like 'pg\_toast\_temp%'
+  )
+  select entry from (
+    select format('relation %I.%I kind=%s', n.nspname, c.relname, c.relkind) as entry
+      from pg_class c join user_ns n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+    union all
+    select format('column %I.%I.%I %s%s%s', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                  case when a.attnotnull then ' not null' else '' end,
+                  coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''))
+      from pg_attribute a join pg_class c on c.oid = a.attrelid join user_ns n on n.oid = c.relnamespace
+      left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f')
+    union all
+    select format('constraint %I.%I.%I %s', n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid))
+      from pg_constraint con join pg_class c on c.oid = con.conrelid join user_ns n on n.oid = c.relnamespace
+    union all
+    select format('index %s', pg_get_indexdef(i.indexrelid))
+      from pg_index i join pg_class c on c.oid = i.indrelid join user_ns n on n.oid = c.relnamespace
+    union all
+    select format('trigger %s', pg_get_triggerdef(t.oid))
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid join user_ns n on n.oid = c.relnamespace
+      where not t.tgisinternal
+    union all
+    select format('function %I.%I(%s) returns %s %s', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+                  pg_get_function_result(p.oid), md5(coalesce(p.prosrc, '')))
+      from pg_proc p join user_ns n on n.oid = p.pronamespace
+    union all
+    select format('view %I.%I %s', n.nspname, c.relname, pg_get_viewdef(c.oid))
+      from pg_class c join user_ns n on n.oid = c.relnamespace where c.relkind in ('v', 'm')
+    union all
+    select format('sequence %I.%I %s start %s increment %s min %s max %s cycle %s', n.nspname, c.relname,
+                  format_type(s.seqtypid, null), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle)
+      from pg_sequence s join pg_class c on c.oid = s.seqrelid join user_ns n on n.oid = c.relnamespace
+  ) entries
+  order by entry`;
+
+export async function schemaFingerprint(db: SnippetDb): Promise<string[]> {
+  return (await queryRows<{ entry: string }>(db, FINGERPRINT)).map((r) => r.entry);
+}
+
+export interface SchemaDifference {
+  added: string[];
+  removed: string[];
+}
+
+/** Pure: what changed between two fingerprints. */
+export function compareFingerprints(before: string[], after: string[]): SchemaDifference {
+  const old = new Set(before);
+  const now = new Set(after);
+  return { added: after.filter((e) => !old.has(e)), removed: before.filter((e) => !now.has(e)) };
+}
