@@ -11,7 +11,7 @@ const root = 'snippet-repos/example-snippets';
 it('the committed example repo is exactly what nx g snippet-repo makes (apart from its snippets)', async () => {
   // A fresh tree holding what the generator reads from the workspace: the package manifests.
   const tree = createTreeWithEmptyWorkspace();
-  for (const file of ['package.json', 'libs/runner/package.json', 'libs/example-service/package.json']) {
+  for (const file of ['package.json', 'libs/runner/package.json', 'libs/gates/package.json', 'libs/example-service/package.json']) {
     tree.write(file, readFileSync(path.join(workspaceRoot, file)));
   }
   await snippetRepoGenerator(tree, {

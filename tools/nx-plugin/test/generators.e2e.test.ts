@@ -40,6 +40,10 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     expect(tests.output).toMatch(/Tests\s+2 passed/);
     expect(tests.code).toBe(0);
     expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
+    // The repo's own gates script: rehearsed on a database built from the service's migrations.
+    const gates = await run('npm', ['run', 'gates', '--silent', '--', '--only', 'manifest,graph,rehearsal,schema,touches,undo'], repoDir, { DATABASE_URL: SERVER_URL });
+    expect(gates.output).toContain('all gates passed');
+    expect(gates.code).toBe(0);
 
     const name = `generated_e2e_${randomBytes(5).toString('hex')}`;
     const admin = postgres(SERVER_URL, { max: 1, onnotice: () => {} });

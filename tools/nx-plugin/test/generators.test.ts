@@ -14,6 +14,7 @@ function workspace(): Tree {
   tree.write('package.json', JSON.stringify({ name: 'ws', workspaces: ['libs/*', 'snippet-repos/*'], devDependencies: { vitest: '4.1.12', plop: '4.0.5' } }));
   tree.write('libs/payments/package.json', JSON.stringify({ name: '@acme/payments', version: '2.3.4' }));
   tree.write('libs/runner/package.json', JSON.stringify({ name: '@snippets/runner', version: '0.1.0' }));
+  tree.write('libs/gates/package.json', JSON.stringify({ name: '@snippets/gates', version: '0.2.0' }));
   return tree;
 }
 
@@ -31,7 +32,7 @@ describe('snippet-repo generator', () => {
     }
     const pkg = readJson(tree, `${root}/package.json`);
     expect(pkg.name).toBe('@acme/payments-snippets');
-    expect(pkg.dependencies).toEqual({ '@snippets/runner': '^0.1.0', '@acme/payments': '^2.3.4' });
+    expect(pkg.dependencies).toEqual({ '@snippets/runner': '^0.1.0', '@snippets/gates': '^0.2.0', '@acme/payments': '^2.3.4' });
     expect(JSON.stringify(pkg)).not.toMatch(/workspace:|file:|\.\.\//);
     expect(tree.read(`${root}/tsconfig.json`, 'utf-8')).not.toContain('extends');
     const dockerfile = tree.read(`${root}/Dockerfile`, 'utf-8')!;

@@ -82,6 +82,7 @@ function toolVersions(tree: Tree) {
   const root = readJson<{ devDependencies?: Record<string, string> }>(tree, 'package.json');
   return {
     runnerVersion: workspacePackageVersion(tree, '@snippets/runner') ?? '0.1.0',
+    gatesVersion: workspacePackageVersion(tree, '@snippets/gates') ?? '0.1.0',
     vitestVersion: root.devDependencies?.vitest ?? '4.1.12',
     plopVersion: root.devDependencies?.plop ?? '4.0.5',
   };
