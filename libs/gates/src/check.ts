@@ -4,7 +4,7 @@ import { InputError } from '@snippets/runner';
 import { loadConfig, parseDatabaseUrl, readServiceJournal } from '@snippets/runner/engine';
 import { detectDumpFormat } from './dumps.ts';
 import { evaluate, GATES, REHEARSAL_GATES, type Evidence, type GateName } from './evaluate.ts';
-import { rehearse, type RehearsalBase } from './rehearsal.ts';
+import { describeBase, rehearse, type RehearsalBase } from './rehearsal.ts';
 import { writeReports, type GatesReport } from './reports.ts';
 import { graphEvidence, manifestEvidence, testsEvidence } from './static-evidence.ts';
 
@@ -81,8 +81,13 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
     rehearsals: [],
     durationBudgetMs,
   };
-  if (rehearsing && !graph.evidence.error) {
-    for (const base of bases) evidence.rehearsals.push(await rehearse({ repoDir: config.repoRoot, config, serverUrl: server, journal }, base));
+  for (const base of rehearsing ? bases : []) {
+    // Snippets that do not load cannot be rehearsed: the rehearsal fails with the reason.
+    evidence.rehearsals.push(
+      graph.evidence.error
+        ? { base: describeBase(base), setupMs: 0, refused: { check: 'graph', message: graph.evidence.error }, snippets: [], schema: { added: [], removed: [] } }
+        : await rehearse({ repoDir: config.repoRoot, config, serverUrl: server, journal }, base),
+    );
   }
 
   const gates = evaluate(evidence, only);

@@ -126,6 +126,14 @@ describe('snippet-gates check on a dump of the example service', () => {
     ]);
   });
 
+  it('rehearsal: fails, without running anything, when the snippets do not load', async () => {
+    const { code, report } = await check({ '0001_broken.ts': 'export default {};\n' }, 'rehearsal');
+    expect(code).toBe(1);
+    expect(gate(report, 'rehearsal').details).toEqual([
+      'snippets/0001_broken.ts: has no default export made by defineSnippet(); add `export default defineSnippet({ ... })`',
+    ]);
+  });
+
   it('manifest, graph and tests pass on a healthy repo; tests fail without a test file', async () => {
     const repo = await createRepo({ '0001_backfill.ts': backfill });
     repos.push(repo);
