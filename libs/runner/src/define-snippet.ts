@@ -22,6 +22,57 @@ export interface SnippetContext<Params extends Record<string, unknown> = Record<
   snippet: { repo: string; id: string };
   /** True under `snippets run --dry-run`: the work is rolled back afterwards. */
   dryRun: boolean;
+  /**
+   * Visits the rows of a table in key order, a batch per transaction, each committed with
+   * its checkpoint: a killed run resumes after the last finished batch. Only in snippets
+   * with `transaction: 'batched'`.
+   */
+  batch(spec: BatchSpec): Promise<BatchResult>;
+}
+
+/** A key value of the batched table: numbers for int4 keys, strings for int8, text or uuid. */
+export type BatchKey = number | string;
+
+export interface BatchWork {
+  /** The batch's transaction. */
+  db: SnippetDb;
+  sql: typeof sql;
+  rows<Row extends Record<string, unknown> = Record<string, unknown>>(query: SQL): Promise<Row[]>;
+  /** The keys of this batch, ascending. */
+  keys: BatchKey[];
+  /** The last key of the previous batch (exclusive), null for the first. */
+  from: BatchKey | null;
+  /** The last key of this batch (inclusive). */
+  to: BatchKey;
+}
+
+export interface BatchSpec {
+  /** The table to walk, `table` or `schema.table`. */
+  table: string;
+  /** A unique, ordered key column. Default `id`. */
+  key?: string;
+  /** Which rows to visit; checked again for each batch. Default every row. */
+  where?: SQL;
+  /** The checkpoint's name, when one snippet walks several tables. Default the table. */
+  name?: string;
+  /** Rows in the first batch. Default 1000. */
+  size?: number;
+  /** The batch duration the size adapts to. Default 200 ms. */
+  targetMs?: number;
+  /** The largest batch the adaptation may reach. Default 100000. */
+  maxSize?: number;
+  /** A pause between batches, to leave room for the service. Default 0. */
+  pauseMs?: number;
+  /** Retries of a batch that hit a lock or statement timeout, each with half the size. Default 3. */
+  maxRetries?: number;
+  /** Checked before each batch (e.g. replication lag); work pauses while it fails. */
+  healthCheck?: () => Promise<boolean | { ok: boolean; message?: string }>;
+  process(batch: BatchWork): Promise<void>;
+}
+
+export interface BatchResult {
+  rows: number;
+  batches: number;
 }
 
 /** What `verify` may return: nothing or `true` means the post-check passed. */

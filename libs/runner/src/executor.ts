@@ -1,12 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { AuditContext } from './audit.ts';
 import type { ParsedConfig } from './config.ts';
-import type { SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
+import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
 import { queryRows } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, insertLedgerRows, markReverted, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { holdsRepoLock } from './lock.ts';
+import { deleteCheckpoint, emptyCheckpoint, readCheckpoint, runBatches, type BatchProgress, type BatchRunner } from './batching.ts';
 import { compareFingerprints, schemaFingerprint } from './schema-fingerprint.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
@@ -16,6 +17,8 @@ export interface ExecuteOptions {
   audit: AuditContext;
   timeouts: ParsedConfig['timeouts'];
   onLog: LogSink;
+  /** Progress of batched snippets, after every batch. */
+  onProgress?: (progress: BatchProgress) => void;
   /** Checked inside each transaction; false only for the test helper, which takes no lock. */
   requireRepoLock: boolean;
 }
@@ -54,8 +57,19 @@ async function inTransaction<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
   }
 }
 
-function buildContext(tx: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, dryRun: boolean): SnippetContext {
+const notBatched = async (): Promise<BatchResult> => {
+  throw new Error("batch() needs transaction: 'batched' in the snippet's definition");
+};
+
+function buildContext(
+  tx: SnippetDb,
+  snippet: LoadedSnippet,
+  options: ExecuteOptions,
+  dryRun: boolean,
+  batch: SnippetContext['batch'] = notBatched,
+): SnippetContext {
   return {
+    batch,
     db: tx,
     sql,
     rows: (query) => queryRows(tx, query),
@@ -146,6 +160,7 @@ async function verifyInside(snippet: LoadedSnippet, context: SnippetContext): Pr
  * `dryRun` nothing is recorded; the caller rolls the whole run back (see `withRollback`).
  */
 export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
+  if (snippet.definition.transaction === 'batched') return applyBatched(db, snippet, options);
   const startedAt = new Date();
   return inTransaction(
     db,
@@ -170,22 +185,7 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
         dryRun: options.dryRun,
       };
       if (!options.dryRun) {
-        await insertLedgerRows(tx, [
-          {
-            repo: options.repo,
-            id: snippet.id,
-            number: snippet.number,
-            checksum: snippet.checksum,
-            status: 'applied',
-            description: snippet.definition.description,
-            ...options.audit,
-            startedAt,
-            finishedAt,
-            durationMs: result.durationMs,
-            rowsChanged,
-            verifyResult: verify,
-          },
-        ]);
+        await insertLedgerRows(tx, [ledgerRow(snippet, options, result)]);
         await appendEvent(tx, {
           repo: options.repo,
           snippetId: snippet.id,
@@ -236,6 +236,86 @@ export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options
         ...options.audit,
         detail: { replaces: squash.replaces },
       });
+      return result;
+    },
+    true,
+  );
+}
+
+function ledgerRow(snippet: LoadedSnippet, options: ExecuteOptions, result: ApplyResult) {
+  return {
+    repo: options.repo,
+    id: snippet.id,
+    number: snippet.number,
+    checksum: snippet.checksum,
+    status: 'applied' as const,
+    description: snippet.definition.description,
+    ...options.audit,
+    startedAt: result.startedAt,
+    finishedAt: new Date(result.startedAt.getTime() + result.durationMs),
+    durationMs: result.durationMs,
+    rowsChanged: result.rowsChanged,
+    verifyResult: result.verify,
+  };
+}
+
+/**
+ * Runs a batched snippet: `up` drives `batch()`, whose every batch commits with its
+ * checkpoint, so a killed run resumes after the last finished batch. Then `verify`, the
+ * schema check and the ledger row commit together, and the checkpoint is removed.
+ */
+async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
+  const startedAt = new Date();
+  const state = (await readCheckpoint(db, options.repo, snippet.id)) ?? emptyCheckpoint();
+  const schemaBefore = await schemaFingerprint(db);
+  const runner: BatchRunner = {
+    repo: options.repo,
+    snippetId: snippet.id,
+    state,
+    transaction: (work) =>
+      inTransaction(
+        db,
+        async (tx) => {
+          await prepareTransaction(tx, options);
+          const before = await changeCounts(tx);
+          const changes = async () => changesBetween(before, await changeCounts(tx));
+          await work(tx, changes);
+          checkTouches(snippet, await changes());
+        },
+        true,
+      ),
+    onProgress: options.onProgress ?? (() => {}),
+    log: (message) => options.onLog(snippet.id, 'info', message),
+  };
+  const context = buildContext(db, snippet, options, options.dryRun, (spec) => runBatches(db, spec, runner));
+  await runPhase(snippet, 'up', () => snippet.definition.up(context));
+
+  return inTransaction(
+    db,
+    async (tx) => {
+      await prepareTransaction(tx, options);
+      const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun));
+      await checkSchemaUnchanged(tx, snippet, schemaBefore);
+      const result: ApplyResult = {
+        id: snippet.id,
+        startedAt,
+        durationMs: Date.now() - startedAt.getTime(),
+        rowsChanged: state.changes,
+        verify,
+        dryRun: options.dryRun,
+      };
+      if (!options.dryRun) {
+        await insertLedgerRows(tx, [ledgerRow(snippet, options, result)]);
+        await appendEvent(tx, {
+          repo: options.repo,
+          snippetId: snippet.id,
+          kind: 'applied',
+          checksum: snippet.checksum,
+          ...options.audit,
+          detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify, batches: state.walks },
+        });
+        await deleteCheckpoint(tx, options.repo, snippet.id);
+      }
       return result;
     },
     true,

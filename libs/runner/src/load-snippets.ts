@@ -82,12 +82,6 @@ async function loadOne(file: SnippetFile): Promise<LoadedSnippet> {
     const issues = parsed.error.issues.map(formatIssue).join('; ');
     throw new InputError(`${file.displayPath}: invalid snippet: ${issues}`, { subject: file.displayPath });
   }
-  if (parsed.data.transaction === 'batched') {
-    throw new InputError(
-      `${file.displayPath}: transaction 'batched' is not supported by this runner version; use 'atomic' (the default)`,
-      { subject: file.displayPath },
-    );
-  }
   return { ...file, definition: Object.freeze({ ...module.default, ...parsed.data }) as Snippet };
 }
 

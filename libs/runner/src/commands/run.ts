@@ -109,7 +109,10 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
 
       if (dryRun) {
         // One transaction for the whole dry run, so each snippet sees the ones before it.
-        await withRollback(database.db, runAll);
+        await withRollback(database.db, async (tx) => {
+          await ensureLedger(tx); // batched snippets checkpoint; all of it is rolled back
+          await runAll(tx);
+        });
       } else {
         if (pending.length) await ensureLedger(database.db);
         await runAll(database.db);

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI, runCli } from './support/cli.ts';
+import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
+import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';
+
+const ROWS = 20_000;
+
+/** An increment-by-one backfill: any row processed twice, or never, shows in `hits`. */
+function backfill(options: { size?: number; maxSize?: number; touches?: string[]; extra?: string } = {}): string {
+  return `import { defineSnippet } from '@snippets/runner';
+
+export default defineSnippet({
+  description: 'count every counter once',
+  transaction: 'batched',
+  touches: ${JSON.stringify(options.touches ?? ['counters'])},
+  async up({ batch, sql }) {
+    await batch({
+      table: 'counters',
+      where: sql\`hits = 0\`,
+      size: ${options.size ?? 1000},
+      maxSize: ${options.maxSize ?? 100_000},
+      pauseMs: Number(process.env.BATCH_PAUSE_MS ?? 0),
+      async process({ rows, sql, from, to }) {
+        await rows(sql\`update counters set hits = hits + 1 where id > \${from ?? 0} and id <= \${to}\`);
+        ${options.extra ?? ''}
+      },
+    });
+  },
+  async verify({ rows, sql }) {
+    const [r] = await rows(sql\`select count(*)::int as n from counters where hits <> 1\`);
+    return { ok: r.n === 0, message: r.n + ' counters not counted exactly once' };
+  },
+});
+`;
+}
+
+describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver) => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+  const hits = async () =>
+    (await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1 order by 1')).map((r) => `${r.hits}:${r.n}`);
+
+  beforeEach(async () => {
+    database = await createTestDatabase(driver);
+    await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
+  });
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  it('visits every row once, in batches, and records the total rows changed', async () => {
+    repo = await createFixtureRepo({ '0001_count.ts': backfill() });
+    await cli(['manifest']);
+    const result = await cli(['run']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await hits()).toEqual([`1:${ROWS}`]);
+    const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
+    expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
+    expect(await database.query('select * from snippets.checkpoints')).toEqual([]);
+  });
+
+  it('fails a batch that changes an undeclared table, keeping the batches before it', async () => {
+    await database.query('create table audit_log (at timestamptz default now())');
+    repo = await createFixtureRepo({
+      '0001_count.ts': backfill({ extra: "if (to > 5000) await rows(sql`insert into audit_log default values`);" }),
+    });
+    await cli(['manifest']);
+    const result = await cli(['run']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('0001_count: changed public.audit_log, not declared in touches');
+    // Every batch before the one that failed stays done, and the checkpoint says how far.
+    const [{ rows_done: done } = { rows_done: 0 }] = await database.query<{ rows_done: number }>('select rows_done::int from snippets.checkpoints');
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThanOrEqual(5000);
+    expect(await hits()).toEqual([`0:${ROWS - done}`, `1:${done}`]);
+    expect(await database.query('select * from audit_log')).toEqual([]);
+    expect(await database.query('select * from snippets.ledger')).toEqual([]);
+  });
+});
+
+describe.each<Driver>(['postgres', 'pglite'])('a batched snippet killed mid-run on %s', (driver) => {
+  it('resumes after the last finished batch and processes every row exactly once', async () => {
+    const database = await createTestDatabase(driver);
+    const repo = await createFixtureRepo({ '0001_count.ts': backfill({ size: 200, maxSize: 200 }) });
+    try {
+      await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
+      await runCli(['manifest'], { cwd: repo.dir });
+      // 100 batches with a pause between them: the kill lands mid-run.
+      const env = { ...process.env, DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' };
+      const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      // A random moment once some batches have committed.
+      await new Promise((resolve) => setTimeout(resolve, (driver === 'pglite' ? 6000 : 3000) + Math.random() * 1500));
+      child.kill('SIGKILL');
+      await exited;
+
+      const rerun = await runCli(['run'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      expect(rerun.code).toBe(0);
+      expect(rerun.stdout).toMatch(/resuming after [1-9]\d* rows/);
+      const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1 order by 1');
+      expect(counts).toEqual([{ hits: 1, n: ROWS }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});
