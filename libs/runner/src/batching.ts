@@ -161,3 +161,18 @@ export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRu
   walk.done = true;
   return { rows: walk.rows, batches: walk.batches };
 }
+
+export interface CheckpointProgress {
+  rows: number;
+  batches: number;
+  updatedAt: Date;
+}
+
+/** Batched snippets under way (or interrupted), readable from any process. */
+export async function readCheckpoints(db: SnippetDb, repo: string): Promise<Map<string, CheckpointProgress>> {
+  const rows = await queryRows<{ id: string; rows_done: string; batches_done: number; updated_at: string | Date }>(
+    db,
+    sql`select id, rows_done, batches_done, updated_at from snippets.checkpoints where repo = ${repo}`,
+  );
+  return new Map(rows.map((r) => [r.id, { rows: Number(r.rows_done), batches: Number(r.batches_done), updatedAt: new Date(r.updated_at) }]));
+}

@@ -12,6 +12,7 @@ import { describeCause, ExitCode, SnippetsError } from './errors.ts';
 import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
 import { colors, printJson, table } from './output.ts';
+import { progressReporter } from './progress.ts';
 import type { SnippetState } from './plan.ts';
 
 const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
@@ -71,8 +72,8 @@ function buildProgram(): Command {
           ['ID', 'STATE', 'WHEN', 'BY'],
           ...report.snippets.map((s) => [
             s.id,
-            STATE_COLOR[s.state](s.state),
-            s.row?.finishedAt?.toISOString() ?? '',
+            STATE_COLOR[s.state](s.state) + (s.progress ? colors.dim(` (${s.progress.rows} rows in ${s.progress.batches} batches so far)`) : ''),
+            s.row?.finishedAt?.toISOString() ?? s.progress?.updatedAt.toISOString() ?? '',
             s.row?.executedBy ?? '',
           ]),
         ]),
@@ -110,12 +111,17 @@ function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: { expect?: string[]; dryRun?: boolean; json?: boolean }) => {
       const json = Boolean(opts.json);
+      const progress = progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
       const report = await run(input(), {
         expect: splitIds(opts.expect),
         dryRun: opts.dryRun,
         onLog: logSink(json),
-        onStart: json ? undefined : (s) => console.log(`${colors.cyan('→')} ${s.id}  ${colors.dim(s.definition.description)}`),
-      });
+        onProgress: (p) => progress.update(p),
+        onStart: (s) => {
+          progress.stop();
+          if (!json) console.log(`${colors.cyan('→')} ${s.id}  ${colors.dim(s.definition.description)}`);
+        },
+      }).finally(() => progress.stop());
       if (json) printJson(report);
       else {
         for (const a of report.applied) {

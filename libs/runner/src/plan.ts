@@ -1,3 +1,4 @@
+import type { CheckpointProgress } from './batching.ts';
 import type { SnippetFile } from './discovery.ts';
 import type { RefusalCheck } from './errors.ts';
 import type { LedgerRow } from './ledger.ts';
@@ -14,6 +15,8 @@ export interface StatusEntry {
   checksum: string | null;
   /** What the ledger knows about it, when it has a row. */
   row: LedgerRow | null;
+  /** A batched snippet's committed progress, while it runs or after it was interrupted. */
+  progress?: CheckpointProgress;
 }
 
 /** A snippet a squash replaced, with the checksum production applied. */
@@ -39,7 +42,12 @@ function squashCoverage(squash: Pick<LoadedSnippet, 'replaces'>, rowById: Map<st
  * applied / pending / changed / missing for every snippet in the tree or the ledger. A
  * squash counts as applied where all it replaces ran; the archived snippets show as squashed.
  */
-export function computeStatus(files: SnippetFile[], rows: LedgerRow[], squashes: LoadedSnippet[] = []): StatusEntry[] {
+export function computeStatus(
+  files: SnippetFile[],
+  rows: LedgerRow[],
+  squashes: LoadedSnippet[] = [],
+  checkpoints: Map<string, CheckpointProgress> = new Map(),
+): StatusEntry[] {
   const rowById = new Map(rows.map((r) => [r.id, r]));
   const squashById = new Map(squashes.map((s) => [s.id, s]));
   const replaced = replacedIds(squashes);
@@ -49,7 +57,8 @@ export function computeStatus(files: SnippetFile[], rows: LedgerRow[], squashes:
     if (row && row.status !== 'reverted' && row.status !== 'squashed' && row.checksum !== file.checksum) state = 'changed';
     const squash = squashById.get(file.id);
     if (!row && squash && squashCoverage(squash, rowById) === 'all') state = 'applied';
-    return { id: file.id, number: file.number, state, checksum: file.checksum, row };
+    const progress = checkpoints.get(file.id);
+    return { id: file.id, number: file.number, state, checksum: file.checksum, row, ...(progress ? { progress } : {}) };
   });
   const present = new Set(files.map((f) => f.id));
   for (const row of rows) {

@@ -63,9 +63,9 @@ const cases: BadInputCase[] = [
     message: 'snippets/0002_second.ts: invalid snippet: touches is required',
   },
   {
-    name: 'a batched snippet, which this runner does not support yet',
-    files: { ...good, '0002_second.ts': effectSnippet('0002_second', { transaction: 'batched' }) },
-    message: "snippets/0002_second.ts: transaction 'batched' is not supported by this runner version; use 'atomic' (the default)",
+    name: 'an unknown transaction mode',
+    files: { ...good, '0002_second.ts': effectSnippet('0002_second', { transaction: 'nested' }) },
+    message: 'snippets/0002_second.ts: invalid snippet: transaction Invalid option: expected one of "atomic"|"batched"',
   },
   {
     name: 'a migration tag the service does not have',

@@ -57,6 +57,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
     const result = await cli(['run']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`\\[0001_count\\] counters: ${ROWS}/${ROWS} rows, \\d+ batches, \\d+ rows/s, ETA 0s`));
     expect(await hits()).toEqual([`1:${ROWS}`]);
     const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
     expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
@@ -97,6 +98,11 @@ describe.each<Driver>(['postgres', 'pglite'])('a batched snippet killed mid-run 
       await new Promise((resolve) => setTimeout(resolve, (driver === 'pglite' ? 6000 : 3000) + Math.random() * 1500));
       child.kill('SIGKILL');
       await exited;
+
+      // Another process reads how far the interrupted run got.
+      const status = JSON.parse((await runCli(['status', '--json'], { cwd: repo.dir, env: { DATABASE_URL: database.url } })).stdout);
+      expect(status.snippets[0]).toMatchObject({ state: 'pending', progress: { rows: expect.any(Number), batches: expect.any(Number) } });
+      expect(status.snippets[0].progress.rows).toBeGreaterThan(0);
 
       const rerun = await runCli(['run'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
       expect(rerun.code).toBe(0);

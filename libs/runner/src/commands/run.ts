@@ -1,3 +1,4 @@
+import type { BatchProgress } from '../batching.ts';
 import type { SnippetDb } from '../define-snippet.ts';
 import { SafetyRefusal, SnippetFailed } from '../errors.ts';
 import { applySnippet, recordSquash, withRollback, type ApplyResult, type LogSink } from '../executor.ts';
@@ -14,6 +15,8 @@ export interface RunOptions {
   onLog: LogSink;
   /** Called before each snippet starts, for progress output. */
   onStart?: (snippet: LoadedSnippet) => void;
+  /** Progress of batched snippets, after every batch. */
+  onProgress?: (progress: BatchProgress) => void;
 }
 
 export interface RunReport {
@@ -72,6 +75,7 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
         audit: session.audit,
         timeouts: session.config.timeouts,
         onLog: options.onLog,
+        onProgress: options.onProgress,
         requireRepoLock: true,
         dryRun,
       };
