@@ -27,6 +27,8 @@ export interface ScaffoldInput {
   existing: ExistingSnippet[];
   /** Ids of archived snippets (squashed); their numbers are never reused. */
   archived?: string[];
+  /** The table a batched snippet walks. */
+  table?: string;
 }
 
 export interface ScaffoldOutput {
@@ -76,10 +78,12 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   if (!SNIPPET_KINDS.includes(kind)) {
     throw new InputError(`--kind '${kind}' is not one of ${SNIPPET_KINDS.join(', ')}`, { subject: 'kind' });
   }
-  if (kind === 'batched') {
-    throw new InputError(`--kind batched needs the runner's batch helper, which this version does not have yet; use --kind basic or delete`, {
-      subject: 'kind',
-    });
+  const table = input.table?.trim();
+  if (kind === 'batched' && !table) {
+    throw new InputError('--kind batched needs --table, the table to walk in batches (e.g. --table=trades)', { subject: 'table' });
+  }
+  if (table !== undefined && !/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(table)) {
+    throw new InputError(`--table '${table}' is not a table name; pass e.g. --table=trades or --table=billing.trades`, { subject: 'table' });
   }
   const slug = snippetSlug(input.name);
   const ids = input.existing.map((s) => s.id);
@@ -88,7 +92,12 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   }
   const { number, previous } = nextSnippet(ids, input.archived);
   const id = `${String(number).padStart(4, '0')}_${slug}`;
-  const data = { id, description: describe(slug), dependsOn: previous };
+  // The table as drizzle sql: `${sql.identifier('billing')}.${sql.identifier('trades')}`.
+  const tableSql = table
+    ?.split('.')
+    .map((part) => '${sql.identifier(' + JSON.stringify(part) + ')}')
+    .join('.');
+  const data = { id, description: describe(slug), dependsOn: previous, table, tableSql };
   const source = ejs.render(template(`${kind}.ts`), data);
   const test = ejs.render(template('test.ts'), data);
 
@@ -108,7 +117,7 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
  * Reads the repo at `repoRoot` from disk, renders the snippet and writes it: what
  * `npx plop snippet` runs in an extracted repo. Nothing is written if rendering fails.
  */
-export function scaffoldSnippetInDir(repoRoot: string, options: { name: string; kind?: SnippetKind }): ScaffoldOutput {
+export function scaffoldSnippetInDir(repoRoot: string, options: { name: string; kind?: SnippetKind; table?: string }): ScaffoldOutput {
   const output = renderSnippet({ ...options, ...readRepoSnippets(repoRoot) });
   writeFiles(repoRoot, output.files);
   return output;

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { migrate } from '@snippets/example-service';
+import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWorkspace, listFiles, nx, run, WORKSPACE_ROOT } from '../../../scripts/workspace-copy.ts';
@@ -28,16 +30,19 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
   it('adds snippets whose own tests pass, which the runner then applies on PostgreSQL', async () => {
     expect((await nx(['g', 'snippet', 'fix-trade-currency', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
     expect((await nx(['g', 'snippet', 'purge-stale-keys', '--repo=e2e-snippets', '--kind=delete'], workspace.root)).code).toBe(0);
+    expect((await nx(['g', 'snippet', 'backfill-deal-refs', '--repo=e2e-snippets', '--kind=batched', '--table=deals'], workspace.root)).code).toBe(0);
     expect(await listFiles(path.join(repoDir, 'snippets'))).toEqual([
       '.gitkeep',
       '0001_fix_trade_currency.test.ts',
       '0001_fix_trade_currency.ts',
       '0002_purge_stale_keys.test.ts',
       '0002_purge_stale_keys.ts',
+      '0003_backfill_deal_refs.test.ts',
+      '0003_backfill_deal_refs.ts',
     ]);
 
     const tests = await nx(['run', 'e2e-snippets:test'], workspace.root);
-    expect(tests.output).toMatch(/Tests\s+2 passed/);
+    expect(tests.output).toMatch(/Tests\s+3 passed/);
     expect(tests.code).toBe(0);
     expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
     // The repo's own gates script: rehearsed on a database built from the service's migrations.
@@ -52,32 +57,38 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       const url = new URL(SERVER_URL);
       url.pathname = `/${name}`;
       const env = { DATABASE_URL: url.toString() };
-      const applied = await run(SNIPPETS, ['run', '--expect', '0001_fix_trade_currency', '0002_purge_stale_keys'], repoDir, env);
-      expect(applied.output).toContain('applied 2 snippet(s)');
+      // Production's database has the service's schema.
+      const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      await migrate(drizzle({ client }) as never).finally(() => client.end());
+      const applied = await run(SNIPPETS, ['run', '--expect', '0001_fix_trade_currency', '0002_purge_stale_keys', '0003_backfill_deal_refs'], repoDir, env);
+      expect(applied.output).toContain('applied 3 snippet(s)');
       expect(applied.code).toBe(0);
       const status = JSON.parse((await run(SNIPPETS, ['status', '--json'], repoDir, env)).output);
       expect(status.repo).toBe('e2e-snippets');
-      expect(status.snippets.map((s: { state: string }) => s.state)).toEqual(['applied', 'applied']);
+      expect(status.snippets.map((s: { state: string }) => s.state)).toEqual(['applied', 'applied', 'applied']);
 
       // Production's ledger export lets the maintainer fold both into one squash.
       await writeFile(path.join(workspace.root, 'ledger.json'), JSON.stringify(status));
       const squashed = await nx(['g', 'squash', '--repo=e2e-snippets', '--ledger=ledger.json'], workspace.root);
-      expect(squashed.output).toContain('CREATE snippet-repos/e2e-snippets/snippets/0003_squashed_0001_0002.ts');
+      expect(squashed.output).toContain('CREATE snippet-repos/e2e-snippets/snippets/0004_squashed_0001_0003.ts');
       expect(squashed.code).toBe(0);
       expect(await listFiles(path.join(repoDir, 'snippets'))).toEqual([
         '.gitkeep',
-        '0003_squashed_0001_0002.ts',
+        '0004_squashed_0001_0003.ts',
         'archive/0001_fix_trade_currency.test.ts',
         'archive/0001_fix_trade_currency.ts',
         'archive/0002_purge_stale_keys.test.ts',
         'archive/0002_purge_stale_keys.ts',
+        'archive/0003_backfill_deal_refs.test.ts',
+        'archive/0003_backfill_deal_refs.ts',
       ]);
       expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
       const after = JSON.parse((await run(SNIPPETS, ['status', '--json'], repoDir, env)).output);
       expect(after.snippets.map((s: { id: string; state: string }) => `${s.id}:${s.state}`)).toEqual([
         '0001_fix_trade_currency:squashed',
         '0002_purge_stale_keys:squashed',
-        '0003_squashed_0001_0002:applied',
+        '0003_backfill_deal_refs:squashed',
+        '0004_squashed_0001_0003:applied',
       ]);
       expect((await run(SNIPPETS, ['run'], repoDir, env)).output).toContain('nothing to run');
     } finally {
@@ -96,11 +107,13 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       expect((await nx(['g', 'snippet', 'settle-trades', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
       expect((await plop(['delete-snippet', 'purge-old-keys'])).code).toBe(0);
       expect((await nx(['g', 'snippet', 'purge-old-keys', '--repo=e2e-snippets', '--kind=delete'], workspace.root)).code).toBe(0);
+      expect((await plop(['batched-snippet', 'touch-trades', 'trades'])).code).toBe(0);
+      expect((await nx(['g', 'snippet', 'touch-trades', '--repo=e2e-snippets', '--kind=batched', '--table=trades'], workspace.root)).code).toBe(0);
 
-      const written = (await listFiles(extracted)).filter((f) => /settle_trades|purge_old_keys/.test(f) || f === 'snippets.lock');
+      const written = (await listFiles(extracted)).filter((f) => /settle_trades|purge_old_keys|touch_trades/.test(f) || f === 'snippets.lock');
       // Each snippet and its test, plus the lock.
-      expect(written).toHaveLength(5);
-      expect(written.filter((f) => /^snippets\/\d{4}_(settle_trades|purge_old_keys)(\.test)?\.ts$/.test(f))).toHaveLength(4);
+      expect(written).toHaveLength(7);
+      expect(written.filter((f) => /^snippets\/\d{4}_(settle_trades|purge_old_keys|touch_trades)(\.test)?\.ts$/.test(f))).toHaveLength(6);
       for (const file of written) {
         expect(await readFile(path.join(extracted, file)), file).toEqual(await readFile(path.join(repoDir, file)));
       }

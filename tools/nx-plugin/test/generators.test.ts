@@ -105,7 +105,8 @@ describe('snippet generator', () => {
     [{ name: '0001_fix' }, "snippet name '0001_fix' is not valid"],
     [{ repo: 'nope' }, "--repo 'nope' is not a snippet repo (no snippet-repos/nope/snippets.config.ts); create it with `nx g snippet-repo nope`"],
     [{ repo: '../libs' }, "--repo '../libs' is not a snippet repo"],
-    [{ kind: 'batched' as const }, '--kind batched needs the runner\'s batch helper'],
+    [{ kind: 'batched' as const }, '--kind batched needs --table, the table to walk in batches (e.g. --table=trades)'],
+    [{ kind: 'batched' as const, table: 'trades; drop table x' }, "--table 'trades; drop table x' is not a table name"],
   ])('refuses %o and writes nothing', async (override, message) => {
     const before = tree.listChanges().length;
     await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets', ...override })).rejects.toThrow(message);

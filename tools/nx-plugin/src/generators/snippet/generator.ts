@@ -7,6 +7,7 @@ export interface SnippetGeneratorSchema {
   name: string;
   repo: string;
   kind?: SnippetKind;
+  table?: string;
 }
 
 /** `nx g snippet NAME --repo=REPO`: the same renderer `npx plop snippet` calls in an extracted repo. */
@@ -16,6 +17,7 @@ export default async function snippetGenerator(tree: Tree, schema: SnippetGenera
   const output = renderSnippet({
     name: schema.name,
     kind: schema.kind,
+    table: schema.table,
     existing: readSnippetSources(tree, snippetsDir),
     archived: snippetIds(tree, joinPathFragments(snippetsDir, 'archive')),
   });
