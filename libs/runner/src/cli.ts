@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { baseline } from './commands/baseline.ts';
 import { history } from './commands/history.ts';
+import { impact } from './commands/impact.ts';
 import { manifest } from './commands/manifest.ts';
 import { planCommand } from './commands/plan.ts';
 import { revert } from './commands/revert.ts';
@@ -201,6 +202,27 @@ function buildProgram(): Command {
       if (opts.json) return printJson(report);
       if (!report.baselined.length) return console.log(`nothing to baseline: everything through ${opts.through} is recorded`);
       for (const id of report.baselined) console.log(`${colors.cyan('=')} ${id}  baselined`);
+    });
+
+  program
+    .command('impact')
+    .description('what a delete would remove, null or be blocked by through foreign keys (read-only)')
+    .requiredOption('--table <table>', 'the table rows would be deleted from')
+    .requiredOption('--where <sql>', 'the condition of the delete')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { table: string; where: string; json?: boolean }) => {
+      const report = await impact(input(), opts.table, opts.where);
+      if (opts.json) return printJson(report);
+      console.log(`delete from ${report.table} where ${opts.where}:`);
+      if (!report.tables.length) console.log('no rows');
+      else
+        console.log(
+          table([
+            ['TABLE', 'DELETED', 'NULLED', 'DEFAULTED', 'SAMPLE KEYS'],
+            ...report.tables.map((t) => [t.table, String(t.deleted), String(t.nulled), String(t.defaulted), t.sample.join('; ')]),
+          ]),
+        );
+      for (const b of report.blocked) console.log(colors.red(`blocked: ${b.rows} row(s) of ${b.table} reference ${b.references} through ${b.constraint} (e.g. ${b.sample.join('; ')})`));
     });
 
   program

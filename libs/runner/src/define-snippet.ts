@@ -1,5 +1,6 @@
 import type { SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { DeleteSafelyOptions, ImpactReport } from './impact.ts';
 
 /** The drizzle database a snippet works with: inside its transaction, on either driver. */
 export type SnippetDb = PgDatabase<PgQueryResultHKT, Record<string, unknown>>;
@@ -28,6 +29,10 @@ export interface SnippetContext<Params extends Record<string, unknown> = Record<
    * with `transaction: 'batched'`.
    */
   batch(spec: BatchSpec): Promise<BatchResult>;
+  /** What `delete from table where ...` would delete, null or be blocked by, per table, through foreign keys. */
+  impact(table: string, where: SQL): Promise<ImpactReport>;
+  /** Deletes only if the cascade stays within the root table and `allowCascadeTo`; returns the impact. */
+  deleteSafely(table: string, where: SQL, options?: DeleteSafelyOptions): Promise<ImpactReport>;
 }
 
 /** A key value of the batched table: numbers for int4 keys, strings for int8, text or uuid. */

@@ -7,6 +7,7 @@ import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, insertLedgerRows, markReverted, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { holdsRepoLock } from './lock.ts';
+import { analyseImpact, deleteSafely } from './impact.ts';
 import { deleteCheckpoint, emptyCheckpoint, readCheckpoint, runBatches, type BatchProgress, type BatchRunner } from './batching.ts';
 import { compareFingerprints, schemaFingerprint } from './schema-fingerprint.ts';
 
@@ -70,6 +71,8 @@ function buildContext(
 ): SnippetContext {
   return {
     batch,
+    impact: (table, where) => analyseImpact(tx, table, where),
+    deleteSafely: (table, where, deleteOptions) => deleteSafely(tx, table, where, deleteOptions),
     db: tx,
     sql,
     rows: (query) => queryRows(tx, query),
