@@ -80,7 +80,7 @@ describe('snippet generator', () => {
     expect(first).toContain('description: "Backfill settlement currency"');
     expect(first).not.toContain('dependsOn');
     expect(second).toContain('dependsOn: ["0001_backfill_settlement_currency"]');
-    expect(second).toContain('delete from');
+    expect(second).toContain('deleteSafely(');
     expect(tree.read(`${root}/snippets/0002_merge_duplicate_deals.test.ts`, 'utf-8')).toContain("new URL('./0002_merge_duplicate_deals.ts', import.meta.url)");
 
     const lock = readJson(tree, `${root}/snippets.lock`);
