@@ -144,13 +144,15 @@ export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRu
         break;
       } catch (error) {
         const code = pgErrorCode(error);
-        if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 3)) {
+        if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 5)) {
           if (error instanceof SnippetFailed) throw error;
           throw new SnippetFailed(`${runner.snippetId}: batch of ${name} after ${walk.cursor ?? 'the start'} failed: ${describeCause(error)}; finished batches are kept, run again to resume`, runner.snippetId, 'up', { cause: error });
         }
         attempt++;
         size = Math.max(MIN_SIZE, Math.floor(size / 2));
-        runner.log(`${name}: batch hit ${describeCause(error)}; retry ${attempt} with ${size} rows`);
+        const backoff = 250 * 2 ** (attempt - 1);
+        runner.log(`${name}: batch hit ${describeCause(error)}; retry ${attempt} with ${size} rows in ${backoff} ms`);
+        await sleep(backoff);
       }
     }
     const seconds = (performance.now() - started) / 1000;

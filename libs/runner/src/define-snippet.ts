@@ -68,7 +68,7 @@ export interface BatchSpec {
   maxSize?: number;
   /** A pause between batches, to leave room for the service. Default 0. */
   pauseMs?: number;
-  /** Retries of a batch that hit a lock or statement timeout, each with half the size. Default 3. */
+  /** Retries of a batch that hit a lock or statement timeout, each with half the size and a growing pause. Default 5. */
   maxRetries?: number;
   /** Checked before each batch (e.g. replication lag); work pauses while it fails. */
   healthCheck?: () => Promise<boolean | { ok: boolean; message?: string }>;

@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, runCli } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
-import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';
+import postgres from 'postgres';
+import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
 
 const ROWS = 20_000;
 
 /** An increment-by-one backfill: any row processed twice, or never, shows in `hits`. */
-function backfill(options: { size?: number; maxSize?: number; touches?: string[]; extra?: string } = {}): string {
+function backfill(options: { size?: number; maxSize?: number; touches?: string[]; extra?: string; spec?: string } = {}): string {
   return `import { defineSnippet } from '@snippets/runner';
 
 export default defineSnippet({
@@ -21,6 +22,7 @@ export default defineSnippet({
       size: ${options.size ?? 1000},
       maxSize: ${options.maxSize ?? 100_000},
       pauseMs: Number(process.env.BATCH_PAUSE_MS ?? 0),
+      ${options.spec ?? ''}
       async process({ rows, sql, from, to }) {
         await rows(sql\`update counters set hits = hits + 1 where id > \${from ?? 0} and id <= \${to}\`);
         ${options.extra ?? ''}
@@ -62,6 +64,22 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
     const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
     expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
     expect(await database.query('select * from snippets.checkpoints')).toEqual([]);
+  });
+
+  it('pauses while the health check fails, then carries on', async () => {
+    repo = await createFixtureRepo({
+      '0001_count.ts': backfill({
+        spec: `healthCheck: async () => {
+          globalThis.checks = (globalThis.checks ?? 0) + 1;
+          return globalThis.checks === 2 ? { ok: false, message: 'replica lag 12s' } : true;
+        },`,
+      }),
+    });
+    await cli(['manifest']);
+    const result = await cli(['run']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('[0001_count] health check failed: replica lag 12s; pausing 500 ms');
+    expect(await hits()).toEqual([`1:${ROWS}`]);
   });
 
   it('fails a batch that changes an undeclared table, keeping the batches before it', async () => {
@@ -108,6 +126,34 @@ describe.each<Driver>(['postgres', 'pglite'])('a batched snippet killed mid-run 
       expect(rerun.code).toBe(0);
       expect(rerun.stdout).toMatch(/resuming after [1-9]\d* rows/);
       const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1 order by 1');
+      expect(counts).toEqual([{ hits: 1, n: ROWS }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});
+
+describe('a batch blocked by a lock the service holds', () => {
+  it('is retried with a smaller size once the lock is gone', async () => {
+    const database = await createTestDatabase('postgres');
+    const repo = await createFixtureRepo({ '0001_count.ts': backfill({ size: 1000, maxSize: 1000 }) }, defaultConfig().replace("lock: '5s'", "lock: '300ms'"));
+    try {
+      await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
+      await runCli(['manifest'], { cwd: repo.dir });
+      const holder = postgres(database.url, { max: 1 });
+      const reserved = await holder.reserve();
+      await reserved`begin`;
+      await reserved`select * from counters where id = 5500 for update`;
+      const running = runCli(['run'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await reserved`rollback`;
+      reserved.release();
+      await holder.end();
+      const result = await running;
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/counters: batch hit canceling statement due to lock timeout; retry 1 with 500 rows in 250 ms/);
+      const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1');
       expect(counts).toEqual([{ hits: 1, n: ROWS }]);
     } finally {
       await repo.dispose();
