@@ -187,17 +187,7 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
         verify,
         dryRun: options.dryRun,
       };
-      if (!options.dryRun) {
-        await insertLedgerRows(tx, [ledgerRow(snippet, options, result)]);
-        await appendEvent(tx, {
-          repo: options.repo,
-          snippetId: snippet.id,
-          kind: 'applied',
-          checksum: snippet.checksum,
-          ...options.audit,
-          detail: { durationMs: result.durationMs, rowsChanged, verify },
-        });
-      }
+      if (!options.dryRun) await recordApplied(tx, snippet, options, result);
       return result;
     },
     true,
@@ -245,6 +235,19 @@ export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options
   );
 }
 
+/** The ledger row and the audit event of an applied snippet, in the caller's transaction. */
+async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, result: ApplyResult, detail: Record<string, unknown> = {}): Promise<void> {
+  await insertLedgerRows(tx, [ledgerRow(snippet, options, result)]);
+  await appendEvent(tx, {
+    repo: options.repo,
+    snippetId: snippet.id,
+    kind: 'applied',
+    checksum: snippet.checksum,
+    ...options.audit,
+    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify, ...detail },
+  });
+}
+
 function ledgerRow(snippet: LoadedSnippet, options: ExecuteOptions, result: ApplyResult) {
   return {
     repo: options.repo,
@@ -281,7 +284,9 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Exec
         async (tx) => {
           await prepareTransaction(tx, options);
           const before = await changeCounts(tx);
-          const changes = async () => changesBetween(before, await changeCounts(tx));
+          // Read once: `work` asks just before saving the checkpoint, after all its writes.
+          let seen: TableChanges | undefined;
+          const changes = async () => (seen ??= changesBetween(before, await changeCounts(tx)));
           await work(tx, changes);
           checkTouches(snippet, await changes());
         },
@@ -308,15 +313,7 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Exec
         dryRun: options.dryRun,
       };
       if (!options.dryRun) {
-        await insertLedgerRows(tx, [ledgerRow(snippet, options, result)]);
-        await appendEvent(tx, {
-          repo: options.repo,
-          snippetId: snippet.id,
-          kind: 'applied',
-          checksum: snippet.checksum,
-          ...options.audit,
-          detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify, batches: state.walks },
-        });
+        await recordApplied(tx, snippet, options, result, { batches: state.walks });
         await deleteCheckpoint(tx, options.repo, snippet.id);
       }
       return result;

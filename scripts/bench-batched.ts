@@ -1,0 +1,136 @@
+/**
+ * `npm run bench:batched`: a batched backfill over a large table against the same change
+ * as one UPDATE (the baseline), with a concurrent single-row writer's latency during each,
+ * the p99 batch transaction time, a row-by-row loop, and impact() against a rolled-back
+ * DELETE. BENCH_ROWS sets the table size (default 5,000,000).
+ */
+import { mkdtemp, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { auditFromEnv, discoverSnippetFiles, ensureLedger, loadSnippets, openDatabase, applySnippet, withRollback } from '../libs/runner/src/engine.ts';
+import { analyseImpact } from '../libs/runner/src/impact.ts';
+
+const SERVER = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000);
+const LOOP_ROWS = 20_000;
+const database = `bench_batched_${process.pid}`;
+const url = Object.assign(new URL(SERVER), { pathname: `/${database}` }).toString();
+
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? 0;
+
+/** Single-row updates of random rows, every 10 ms, while `work` runs: the service's writes. */
+async function withWriter<T>(table: string, work: () => Promise<T>): Promise<{ result: T; p99: number; max: number }> {
+  const writer = postgres(url, { max: 1, onnotice: () => {} });
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const id = 1 + Math.floor(Math.random() * ROWS);
+      const start = performance.now();
+      await writer.unsafe(`update ${table} set note = 'touched' where id = $1`, [id]);
+      latencies.push(performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  try {
+    const result = await work();
+    return { result, p99: percentile(latencies, 99), max: Math.max(0, ...latencies) };
+  } finally {
+    running = false;
+    await loop;
+    await writer.end();
+  }
+}
+
+const admin = postgres(SERVER, { max: 1, onnotice: () => {} });
+const repoDir = await mkdtemp(path.join(os.tmpdir(), 'bench-batched-'));
+try {
+  await admin.unsafe(`create database ${database}`);
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  for (const table of ['items_single', 'items_batched']) {
+    await client.unsafe(`create table ${table} (id bigint primary key, value int not null, note text, doubled int)`);
+    await client.unsafe(`insert into ${table} select g, g % 1000, null, null from generate_series(1, ${ROWS}) g`);
+    await client.unsafe(`vacuum analyze ${table}`);
+  }
+  await client.unsafe(`create table items_loop (id bigint primary key, value int not null, note text, doubled int)`);
+  await client.unsafe(`insert into items_loop select g, g % 1000, null, null from generate_series(1, ${LOOP_ROWS}) g`);
+
+  // Baseline: the whole change as one statement.
+  const single = await withWriter('items_single', async () => {
+    const start = performance.now();
+    await client.unsafe('update items_single set doubled = value * 2');
+    return performance.now() - start;
+  });
+
+  // The batched snippet, run by the runner's own executor.
+  await symlink(path.resolve('node_modules'), path.join(repoDir, 'node_modules'), 'dir');
+  await writeFile(path.join(repoDir, 'package.json'), JSON.stringify({ type: 'module' }));
+  await mkdir(path.join(repoDir, 'snippets'));
+  await writeFile(
+    path.join(repoDir, 'snippets/0001_double.ts'),
+    `import { defineSnippet } from '@snippets/runner';
+export default defineSnippet({
+  description: 'double every value', transaction: 'batched', touches: ['items_batched'],
+  async up({ batch, sql }) {
+    await batch({ table: 'items_batched', where: sql\`doubled is null\`, size: 10000, targetMs: 50, async process({ rows, sql, from, to }) {
+      await rows(sql\`update items_batched set doubled = value * 2 where id > \${from ?? 0} and id <= \${to}\`);
+    } });
+  },
+});
+`,
+  );
+  const [snippet] = await loadSnippets(await discoverSnippetFiles(repoDir, 'snippets'));
+  const db = await openDatabase({ driver: 'postgres', url, display: database });
+  await ensureLedger(db.db);
+  const batchTimes: number[] = [];
+  let last = 0;
+  const batched = await withWriter('items_batched', async () => {
+    const start = performance.now();
+    last = start;
+    await applySnippet(db.db, snippet!, {
+      repo: 'bench', audit: auditFromEnv(), timeouts: { statementMs: 600_000, lockMs: 10_000, runLockWaitMs: 0 },
+      onLog: () => {}, requireRepoLock: false, dryRun: false,
+      onProgress: () => { const now = performance.now(); batchTimes.push(now - last); last = now; },
+    });
+    return performance.now() - start;
+  });
+
+  // A row-by-row loop, as a hand-written script would do it.
+  const loopStart = performance.now();
+  const ids = await client.unsafe<{ id: string }[]>('select id from items_loop order by id');
+  for (const { id } of ids) await client.unsafe('update items_loop set doubled = value * 2 where id = $1', [id]);
+  const loopRate = LOOP_ROWS / ((performance.now() - loopStart) / 1000);
+
+  // impact() against the real DELETE it predicts, rolled back.
+  await client.unsafe(`create table parents (id int primary key)`);
+  await client.unsafe(`create table children (id int primary key, parent_id int references parents on delete cascade)`);
+  await client.unsafe(`create index on children (parent_id)`);
+  await client.unsafe(`insert into parents select generate_series(1, 100000)`);
+  await client.unsafe(`insert into children select g, (g % 100000) + 1 from generate_series(1, 300000) g`);
+  await client.unsafe(`analyze parents; analyze children`);
+  const where = sql`id <= 10000`;
+  const impactStart = performance.now();
+  await withRollback(db.db, (tx) => analyseImpact(tx, 'parents', where));
+  const impactMs = performance.now() - impactStart;
+  const deleteStart = performance.now();
+  await withRollback(db.db, async (tx) => void (await tx.execute(sql`delete from parents where ${where}`)));
+  const deleteMs = performance.now() - deleteStart;
+  await db.close();
+  await client.end();
+
+  const singleRate = ROWS / (single.result / 1000);
+  const batchedRate = ROWS / (batched.result / 1000);
+  console.log(`${ROWS.toLocaleString('en')} rows, ${os.cpus().length} cores`);
+  console.log(`single UPDATE (baseline)       ${Math.round(singleRate).toLocaleString('en').padStart(10)} rows/s   writer p99 ${single.p99.toFixed(1)} ms, max ${single.max.toFixed(0)} ms`);
+  console.log(`batched backfill               ${Math.round(batchedRate).toLocaleString('en').padStart(10)} rows/s   ${(batchedRate / singleRate).toFixed(2)}× baseline   writer p99 ${batched.p99.toFixed(1)} ms, max ${batched.max.toFixed(0)} ms`);
+  console.log(`batched p99 batch transaction  ${percentile(batchTimes, 99).toFixed(1)} ms over ${batchTimes.length} batches`);
+  console.log(`row-by-row loop                ${Math.round(loopRate).toLocaleString('en').padStart(10)} rows/s   batched is ${(batchedRate / loopRate).toFixed(0)}× faster`);
+  console.log(`impact() vs rolled-back DELETE ${impactMs.toFixed(0)} ms vs ${deleteMs.toFixed(0)} ms   ${(impactMs / deleteMs).toFixed(2)}×`);
+} finally {
+  await admin.unsafe(`drop database if exists ${database} with (force)`);
+  await admin.end();
+  await rm(repoDir, { recursive: true, force: true });
+}
