@@ -110,10 +110,11 @@ describe.each<Driver>(['postgres', 'pglite'])('a batched snippet killed mid-run 
       await runCli(['manifest'], { cwd: repo.dir });
       // 100 batches with a pause between them: the kill lands mid-run.
       const env = { ...process.env, DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' };
-      const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: 'ignore' });
+      const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: ['ignore', 'pipe', 'ignore'] });
       const exited = new Promise((resolve) => child.on('exit', resolve));
-      // A random moment once some batches have committed.
-      await new Promise((resolve) => setTimeout(resolve, (driver === 'pglite' ? 6000 : 3000) + Math.random() * 1500));
+      // The first progress line comes after the first batch committed; kill at a random moment after it.
+      await new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('counters:') && resolve()));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 1500));
       child.kill('SIGKILL');
       await exited;
 
@@ -145,14 +146,21 @@ describe('a batch blocked by a lock the service holds', () => {
       const reserved = await holder.reserve();
       await reserved`begin`;
       await reserved`select * from counters where id = 5500 for update`;
-      const running = runCli(['run'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env: { ...process.env, DATABASE_URL: database.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      // Let go of the row once the runner has hit the lock and backed off.
+      await new Promise<void>((resolve) =>
+        child.stdout!.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('retry 1')) resolve();
+        }),
+      );
       await reserved`rollback`;
       reserved.release();
       await holder.end();
-      const result = await running;
-      expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/counters: batch hit canceling statement due to lock timeout; retry 1 with 500 rows in 250 ms/);
+      expect(await exited).toBe(0);
+      expect(stdout).toMatch(/counters: batch hit canceling statement due to lock timeout; retry 1 with 500 rows in 250 ms/);
       const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1');
       expect(counts).toEqual([{ hits: 1, n: ROWS }]);
     } finally {
