@@ -1,4 +1,4 @@
-// `npx plop snippet NAME`, `npx plop delete-snippet NAME`, `npx plop batched-snippet NAME TABLE`
+// `npx plop snippet NAME`, `npx plop delete-snippet NAME TABLE`, `npx plop batched-snippet NAME TABLE`
 // and `npx plop squash LEDGER` write the same files as `nx g snippet [--kind=delete|batched]`
 // and `nx g squash` in the workspace: both call the renderers of @snippets/runner.
 import { register } from 'tsx/esm/api';
@@ -7,31 +7,27 @@ register();
 const { scaffoldSnippetInDir, squashInDir } = await import('@snippets/runner/scaffold');
 
 export default function (plop) {
-  const snippetGenerator = (kind, description) => ({
+  const namePrompt = { type: 'input', name: 'name', message: 'What does the snippet do (e.g. backfill-settlement-currency)?' };
+  const tablePrompt = (message) => ({ type: 'input', name: 'table', message });
+  const snippetGenerator = (kind, description, prompts) => ({
     description,
-    prompts: [{ type: 'input', name: 'name', message: 'What does the snippet do (e.g. backfill-settlement-currency)?' }],
+    prompts,
     actions: [
       (answers) => {
-        const { id, files } = scaffoldSnippetInDir(process.cwd(), { name: answers.name, kind });
+        const { id, files } = scaffoldSnippetInDir(process.cwd(), { name: answers.name, kind, table: answers.table });
         return `${id}: wrote ${Object.keys(files).join(', ')}`;
       },
     ],
   });
-  plop.setGenerator('snippet', snippetGenerator('basic', 'Add the next numbered snippet and its test, and update snippets.lock'));
-  plop.setGenerator('delete-snippet', snippetGenerator('delete', 'Add a snippet that deletes approved rows, with its test'));
-  plop.setGenerator('batched-snippet', {
-    description: 'Add a snippet that walks a big table in resumable batches, with its test',
-    prompts: [
-      { type: 'input', name: 'name', message: 'What does the snippet do (e.g. backfill-settlement-currency)?' },
-      { type: 'input', name: 'table', message: 'Which table does it walk (e.g. trades)?' },
-    ],
-    actions: [
-      (answers) => {
-        const { id, files } = scaffoldSnippetInDir(process.cwd(), { name: answers.name, kind: 'batched', table: answers.table });
-        return `${id}: wrote ${Object.keys(files).join(', ')}`;
-      },
-    ],
-  });
+  plop.setGenerator('snippet', snippetGenerator('basic', 'Add the next numbered snippet and its test, and update snippets.lock', [namePrompt]));
+  plop.setGenerator(
+    'delete-snippet',
+    snippetGenerator('delete', 'Add a snippet that deletes approved rows, checking the cascade first', [namePrompt, tablePrompt('Which table does it delete from (e.g. api_keys)?')]),
+  );
+  plop.setGenerator(
+    'batched-snippet',
+    snippetGenerator('batched', 'Add a snippet that walks a big table in resumable batches', [namePrompt, tablePrompt('Which table does it walk (e.g. trades)?')]),
+  );
 
   plop.setGenerator('squash', {
     description: 'Fold the snippets production has run into one squash; the originals move to snippets/archive/',

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
-import { ExitCode, SnippetsError } from '@snippets/runner';
+import { describeCause, ExitCode, SnippetsError } from '@snippets/runner';
 import { check } from './check.ts';
 import { dropAllScratchDatabases } from './scratch-db.ts';
 
@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${colors.red('snippet-gates:')} ${error.message}\n`);
       return ExitCode.badInput;
     }
-    process.stderr.write(`${colors.red('snippet-gates: unexpected error:')} ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${colors.red('snippet-gates: unexpected error:')} ${describeCause(error)}\n`);
     if (process.env.SNIPPETS_DEBUG) console.error(error);
     return ExitCode.snippetFailed;
   }

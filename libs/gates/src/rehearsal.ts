@@ -19,7 +19,7 @@ import {
   type SchemaDifference,
   type TableChanges,
 } from '@snippets/runner/engine';
-import { InputError } from '@snippets/runner';
+import { describeCause, InputError } from '@snippets/runner';
 import { detectDumpFormat, restoreDump } from './dumps.ts';
 import { withScratchDatabase } from './scratch-db.ts';
 
@@ -88,8 +88,8 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
       }
       const tables = new Set(snippet.definition.touches.map(qualify));
       const before = new Map<string, string>();
-      for (const table of tables) before.set(table, await tableDigest(tx, table));
       try {
+        for (const table of tables) before.set(table, await tableDigest(tx, table));
         // The run enforces touches, so the declared tables are all up can have changed.
         await applySnippet(tx, snippet, options);
         if (!snippet.definition.down) continue;
@@ -101,7 +101,7 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
         results.set(snippet.id, { reversible: true, restored: differing.length === 0, differingTables: differing });
         await applySnippet(tx, snippet, options);
       } catch (error) {
-        const reason = error instanceof SnippetsError ? error.message : String(error);
+        const reason = error instanceof SnippetsError ? error.message : describeCause(error);
         for (const later of pending.slice(index)) {
           if (!results.has(later.id) && later.definition.down) results.set(later.id, { reversible: 'unknown', reason });
         }

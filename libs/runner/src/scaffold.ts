@@ -82,6 +82,9 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   if (kind === 'batched' && !table) {
     throw new InputError('--kind batched needs --table, the table to walk in batches (e.g. --table=trades)', { subject: 'table' });
   }
+  if (kind === 'delete' && !table) {
+    throw new InputError('--kind delete needs --table, the table to delete from (e.g. --table=api_keys)', { subject: 'table' });
+  }
   if (table !== undefined && !/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(table)) {
     throw new InputError(`--table '${table}' is not a table name; pass e.g. --table=trades or --table=billing.trades`, { subject: 'table' });
   }

@@ -29,7 +29,7 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
 
   it('adds snippets whose own tests pass, which the runner then applies on PostgreSQL', async () => {
     expect((await nx(['g', 'snippet', 'fix-trade-currency', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
-    expect((await nx(['g', 'snippet', 'purge-stale-keys', '--repo=e2e-snippets', '--kind=delete'], workspace.root)).code).toBe(0);
+    expect((await nx(['g', 'snippet', 'purge-stale-keys', '--repo=e2e-snippets', '--kind=delete', '--table=api_keys'], workspace.root)).code).toBe(0);
     expect((await nx(['g', 'snippet', 'backfill-deal-refs', '--repo=e2e-snippets', '--kind=batched', '--table=deals'], workspace.root)).code).toBe(0);
     expect(await listFiles(path.join(repoDir, 'snippets'))).toEqual([
       '.gitkeep',
@@ -105,8 +105,8 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       const plop = (args: string[]) => run(path.join(WORKSPACE_ROOT, 'node_modules/.bin/plop'), args, extracted);
       expect((await plop(['snippet', 'settle-trades'])).code).toBe(0);
       expect((await nx(['g', 'snippet', 'settle-trades', '--repo=e2e-snippets'], workspace.root)).code).toBe(0);
-      expect((await plop(['delete-snippet', 'purge-old-keys'])).code).toBe(0);
-      expect((await nx(['g', 'snippet', 'purge-old-keys', '--repo=e2e-snippets', '--kind=delete'], workspace.root)).code).toBe(0);
+      expect((await plop(['delete-snippet', 'purge-old-keys', 'api_keys'])).code).toBe(0);
+      expect((await nx(['g', 'snippet', 'purge-old-keys', '--repo=e2e-snippets', '--kind=delete', '--table=api_keys'], workspace.root)).code).toBe(0);
       expect((await plop(['batched-snippet', 'touch-trades', 'trades'])).code).toBe(0);
       expect((await nx(['g', 'snippet', 'touch-trades', '--repo=e2e-snippets', '--kind=batched', '--table=trades'], workspace.root)).code).toBe(0);
 
@@ -128,7 +128,7 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     [['g', 'snippet', 'fix emails', '--repo=e2e-snippets'], "snippet name 'fix emails' is not valid"],
     [['g', 'snippet', 'fix-emails', '--repo=no-such-repo'], "--repo 'no-such-repo' is not a snippet repo"],
     [['g', 'snippet-repo', 'e2e-snippets', '--service=@snippets/example-service', '--serviceImage=x/y'], 'snippet-repos/e2e-snippets already exists'],
-    [['g', 'squash', '--repo=e2e-snippets', '--ledger=ledger.json', '--through=0099_nope'], "--through '0099_nope' is not a snippet in snippets/"],
+    [['g', 'squash', '--repo=e2e-snippets', '--ledger=no-such-export.json'], "--ledger 'no-such-export.json' does not exist"],
     [['g', 'snippet-repo', 'Bad Name', '--service=@snippets/example-service', '--serviceImage=x/y'], "snippet repo name 'Bad Name' is not valid"],
   ])('nx %j fails clearly and writes nothing', async (args, message) => {
     const before = await listFiles(path.join(workspace.root, 'snippet-repos'));

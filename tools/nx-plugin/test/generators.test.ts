@@ -73,7 +73,7 @@ describe('snippet generator', () => {
 
   it('numbers snippets, chains each to the previous one, writes its test and updates snippets.lock', async () => {
     await snippetGenerator(tree, { name: 'backfill-settlement-currency', repo: 'payments-snippets' });
-    await snippetGenerator(tree, { name: 'merge_duplicate_deals', repo: 'payments-snippets', kind: 'delete' });
+    await snippetGenerator(tree, { name: 'merge_duplicate_deals', repo: 'payments-snippets', kind: 'delete', table: 'deals' });
 
     const first = tree.read(`${root}/snippets/0001_backfill_settlement_currency.ts`, 'utf-8')!;
     const second = tree.read(`${root}/snippets/0002_merge_duplicate_deals.ts`, 'utf-8')!;
@@ -107,6 +107,7 @@ describe('snippet generator', () => {
     [{ repo: '../libs' }, "--repo '../libs' is not a snippet repo"],
     [{ kind: 'batched' as const }, '--kind batched needs --table, the table to walk in batches (e.g. --table=trades)'],
     [{ kind: 'batched' as const, table: 'trades; drop table x' }, "--table 'trades; drop table x' is not a table name"],
+    [{ kind: 'delete' as const }, '--kind delete needs --table, the table to delete from (e.g. --table=api_keys)'],
   ])('refuses %o and writes nothing', async (override, message) => {
     const before = tree.listChanges().length;
     await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets', ...override })).rejects.toThrow(message);
