@@ -60,7 +60,3 @@ async function dropScratch(name: string): Promise<void> {
 export async function dropAllScratchDatabases(): Promise<void> {
   await Promise.allSettled([...alive.keys()].map(dropScratch));
 }
-
-export async function databaseExists(serverUrl: string, name: string): Promise<boolean> {
-  return withAdmin(serverUrl, async (admin) => (await admin`select 1 from pg_database where datname = ${name}`).length > 0);
-}

@@ -119,8 +119,6 @@ const SCHEMA_STEPS: string[][] = [
   ],
 ];
 
-export const LEDGER_SCHEMA_VERSION = SCHEMA_STEPS.length;
-
 /** ('snip', 0): no repo lock key is 0 in practice, and a clash would only make one wait. */
 const LEDGER_DDL_LOCK = [0x736e6970, 0] as const;
 
