@@ -86,6 +86,7 @@ function rehearsalGates(r: RehearsalEvidence, budgetMs: number): GateResult[] {
   for (const s of r.snippets) {
     if (s.undo.reversible === false) irreversible.push(s.id);
     else if (s.undo.reversible === true && !s.undo.restored) undoFailures.push(`${s.id}: down did not restore ${s.undo.differingTables.join(', ')}`);
+    else if (s.undo.reversible === 'unknown') undoFailures.push(`${s.id}: its up then down could not be checked: ${s.undo.reason}`);
   }
   const undo = result('undo', undoFailures, 'every down restores what its up changed', 'a down does not undo its up', base);
   if (irreversible.length) undo.details.push(`irreversible (no down): ${irreversible.join(', ')}`);

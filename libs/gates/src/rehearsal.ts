@@ -9,6 +9,7 @@ import {
   openDatabase,
   parseDatabaseUrl,
   queryRows,
+  readLedger,
   revertSnippet,
   schemaFingerprint,
   applySnippet,
@@ -163,7 +164,10 @@ export async function rehearse(
       const setupMs = performance.now() - started;
       await checkSchemaVersion(database, input.config, base, input.journal);
 
-      const ids = (await discoverSnippetFiles(input.repoDir, input.config.snippetsDir)).map((f) => f.id);
+      // Everything not yet run is expected, as production's pipeline would list it; a
+      // reverted snippet stays in the tree but never runs again.
+      const reverted = new Set((await readLedger(database.db, input.config.repo)).filter((r) => r.status === 'reverted').map((r) => r.id));
+      const ids = (await discoverSnippetFiles(input.repoDir, input.config.snippetsDir)).map((f) => f.id).filter((id) => !reverted.has(id));
       const plan = await planCommand({ cwd: input.repoDir, env }, { expect: ids });
       const schemaBefore = await schemaFingerprint(database.db);
       if (plan.refusals.length) {

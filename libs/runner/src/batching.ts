@@ -1,19 +1,21 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
-import { describeCause, SnippetFailed } from './errors.ts';
+import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
 import { pgErrorCode } from './pg-errors.ts';
 
 /** Where a batched snippet is, persisted in snippets.checkpoints with every batch. */
 export interface CheckpointState {
+  /** The snippet file's sha256: batches of one version never mix with another's. */
+  checksum: string;
   walks: Record<string, { cursor: BatchKey | null; done: boolean; rows: number; batches: number }>;
   /** Rows changed per table by all committed batches, for the ledger row. */
   changes: TableChanges;
 }
 
-export function emptyCheckpoint(): CheckpointState {
-  return { walks: {}, changes: {} };
+export function emptyCheckpoint(checksum: string): CheckpointState {
+  return { checksum, walks: {}, changes: {} };
 }
 
 export async function readCheckpoint(db: SnippetDb, repo: string, id: string): Promise<CheckpointState | undefined> {
@@ -49,6 +51,8 @@ const MIN_SIZE = 10;
 const MAX_SIZE = 100_000;
 
 export interface BatchRunner {
+  /** Walk names used by this run's `up`, so one name is never walked twice. */
+  walked: Set<string>;
   repo: string;
   snippetId: string;
   state: CheckpointState;
@@ -96,6 +100,10 @@ async function waitUntilHealthy(spec: BatchSpec, runner: BatchRunner): Promise<v
  */
 export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRunner): Promise<BatchResult> {
   const name = spec.name ?? spec.table;
+  if (runner.walked.has(name)) {
+    throw new Error(`batch() walked '${name}' already in this run; give each walk its own name`);
+  }
+  runner.walked.add(name);
   const key = sql.identifier(spec.key ?? 'id');
   const table = identifier(spec.table);
   const where = spec.where ?? sql`true`;
@@ -128,7 +136,7 @@ export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRu
           await spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), keys, from: walk.cursor, to: keys.at(-1)! });
           // The checkpoint commits with the batch's work, or neither does.
           const next = { ...walk, cursor: keys.at(-1)!, rows: walk.rows + keys.length, batches: walk.batches + 1 };
-          committed = { walks: { ...runner.state.walks, [name]: next }, changes: addChanges(runner.state.changes, await changes()) };
+          committed = { ...runner.state, walks: { ...runner.state.walks, [name]: next }, changes: addChanges(runner.state.changes, await changes()) };
           await saveCheckpoint(tx, runner.repo, runner.snippetId, committed);
         });
         if (!committed) {
@@ -145,7 +153,7 @@ export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRu
       } catch (error) {
         const code = pgErrorCode(error);
         if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 5)) {
-          if (error instanceof SnippetFailed) throw error;
+          if (error instanceof SnippetFailed || error instanceof SafetyRefusal) throw error;
           throw new SnippetFailed(`${runner.snippetId}: batch of ${name} after ${walk.cursor ?? 'the start'} failed: ${describeCause(error)}; finished batches are kept, run again to resume`, runner.snippetId, 'up', { cause: error });
         }
         attempt++;

@@ -136,7 +136,7 @@ async function runPhase<T>(snippet: LoadedSnippet, phase: 'up' | 'verify' | 'dow
   try {
     return await work();
   } catch (error) {
-    if (error instanceof SafetyRefusal) throw error;
+    if (error instanceof SafetyRefusal || error instanceof SnippetFailed) throw error;
     throw new SnippetFailed(`${snippet.id}: ${phase} failed: ${describeCause(error)}; the transaction was rolled back`, snippet.id, phase, {
       cause: error,
     });
@@ -272,9 +272,17 @@ function ledgerRow(snippet: LoadedSnippet, options: ExecuteOptions, result: Appl
  */
 async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
   const startedAt = new Date();
-  const state = (await readCheckpoint(db, options.repo, snippet.id)) ?? emptyCheckpoint();
+  const state = (await readCheckpoint(db, options.repo, snippet.id)) ?? emptyCheckpoint(snippet.checksum);
+  if (state.checksum !== snippet.checksum) {
+    throw new SafetyRefusal(
+      `${snippet.displayPath}: an interrupted run of another version of this file committed batches; check what they changed, then delete its row from snippets.checkpoints to start over`,
+      'changed-applied',
+      { subject: snippet.displayPath },
+    );
+  }
   const schemaBefore = await schemaFingerprint(db);
   const runner: BatchRunner = {
+    walked: new Set(),
     repo: options.repo,
     snippetId: snippet.id,
     state,
@@ -295,7 +303,18 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Exec
     onProgress: options.onProgress ?? (() => {}),
     log: (message) => options.onLog(snippet.id, 'info', message),
   };
-  const context = buildContext(db, snippet, options, options.dryRun, (spec) => runBatches(db, spec, runner));
+  // Outside batch() nothing may touch the database: such writes would commit at once and
+  // run again on every resume. Each batch's process() gets its own transaction's db.
+  const outside = () => {
+    throw new Error("in a batched snippet, use the db and rows given to batch()'s process(), not the context's");
+  };
+  const context: SnippetContext = {
+    ...buildContext(db, snippet, options, options.dryRun, (spec) => runBatches(db, spec, runner)),
+    db: new Proxy({} as SnippetDb, { get: outside }),
+    rows: outside,
+    impact: outside,
+    deleteSafely: outside,
+  };
   await runPhase(snippet, 'up', () => snippet.definition.up(context));
 
   return inTransaction(
@@ -312,10 +331,9 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Exec
         verify,
         dryRun: options.dryRun,
       };
-      if (!options.dryRun) {
-        await recordApplied(tx, snippet, options, result, { batches: state.walks });
-        await deleteCheckpoint(tx, options.repo, snippet.id);
-      }
+      if (!options.dryRun) await recordApplied(tx, snippet, options, result, { batches: state.walks });
+      // Also under a dry run: a later apply in the same (rolled-back) transaction starts afresh.
+      await deleteCheckpoint(tx, options.repo, snippet.id);
       return result;
     },
     true,

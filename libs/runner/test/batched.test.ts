@@ -98,6 +98,22 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
     expect(await hits()).toEqual([`0:${ROWS - done}`, `1:${done}`]);
     expect(await database.query('select * from audit_log')).toEqual([]);
     expect(await database.query('select * from snippets.ledger')).toEqual([]);
+
+    // The fixed file is another version: it may not continue the old version's batches.
+    await repo.write('snippets/0001_count.ts', backfill());
+    await cli(['manifest']);
+    const resumed = await cli(['run']);
+    expect(resumed.code).toBe(3);
+    expect(resumed.stderr).toContain('snippets/0001_count.ts: an interrupted run of another version of this file committed batches');
+  });
+
+  it('refuses database work outside batch(), which would not be exactly once', async () => {
+    repo = await createFixtureRepo({ '0001_count.ts': backfill().replace('async up({ batch, sql }) {', 'async up({ batch, sql, rows }) {\n    await rows(sql`update counters set hits = 99`);') });
+    await cli(['manifest']);
+    const result = await cli(['run']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("0001_count: up failed: in a batched snippet, use the db and rows given to batch()'s process(), not the context's");
+    expect(await hits()).toEqual([`0:${ROWS}`]);
   });
 });
 
