@@ -9,7 +9,9 @@ import {
   openDatabase,
   parseDatabaseUrl,
   queryRows,
+  qualifyTable,
   readLedger,
+  tableRef,
   revertSnippet,
   schemaFingerprint,
   applySnippet,
@@ -53,14 +55,11 @@ export interface RehearsalEvidence {
   schema: SchemaDifference;
 }
 
-const qualify = (table: string) => (table.includes('.') ? table : `public.${table}`);
-
 /** A digest of a table's whole content, to prove `down` put every row back. */
 async function tableDigest(db: SnippetDb, table: string): Promise<string> {
-  const [schema, name] = qualify(table).split('.') as [string, string];
   const [row] = await queryRows<{ digest: string }>(
     db,
-    sql`select md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) as digest from ${sql.identifier(schema)}.${sql.identifier(name)} t`,
+    sql`select md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) as digest from ${tableRef(table)} t`,
   );
   return row!.digest;
 }
@@ -87,7 +86,7 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
       if (!snippet.definition.down) {
         results.set(snippet.id, { reversible: false });
       }
-      const tables = new Set(snippet.definition.touches.map(qualify));
+      const tables = new Set(snippet.definition.touches.map(qualifyTable));
       const before = new Map<string, string>();
       try {
         for (const table of tables) before.set(table, await tableDigest(tx, table));

@@ -1,9 +1,10 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
 import { pgErrorCode } from './pg-errors.ts';
+import { tableRef } from './table-names.ts';
 
 /** Where a batched snippet is, persisted in snippets.checkpoints with every batch. */
 export interface CheckpointState {
@@ -74,11 +75,6 @@ export interface BatchProgress {
   rowsPerSecond: number;
 }
 
-function identifier(qualified: string): SQL {
-  const [schema, name] = qualified.includes('.') ? qualified.split('.') : ['public', qualified];
-  return sql`${sql.identifier(schema!)}.${sql.identifier(name!)}`;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUntilHealthy(spec: BatchSpec, runner: BatchRunner): Promise<void> {
@@ -105,7 +101,7 @@ export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRu
   }
   runner.walked.add(name);
   const key = sql.identifier(spec.key ?? 'id');
-  const table = identifier(spec.table);
+  const table = tableRef(spec.table);
   const where = spec.where ?? sql`true`;
   const walk = (runner.state.walks[name] ??= { cursor: null, done: false, rows: 0, batches: 0 });
   if (walk.done) return { rows: walk.rows, batches: walk.batches };

@@ -7,6 +7,7 @@ import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, insertLedgerRows, markReverted, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { holdsRepoLock } from './lock.ts';
+import { qualifyTable } from './table-names.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
 import { deleteCheckpoint, emptyCheckpoint, readCheckpoint, runBatches, type BatchProgress, type BatchRunner } from './batching.ts';
 import { compareFingerprints, schemaFingerprint } from './schema-fingerprint.ts';
@@ -87,8 +88,11 @@ function buildContext(
 }
 
 async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promise<void> {
-  await tx.execute(sql`select set_config('statement_timeout', ${`${options.timeouts.statementMs}ms`}, true)`);
-  await tx.execute(sql`select set_config('lock_timeout', ${`${options.timeouts.lockMs}ms`}, true)`);
+  // One round trip: this runs at the start of every batch.
+  await tx.execute(
+    sql`select set_config('statement_timeout', ${`${options.timeouts.statementMs}ms`}, true),
+               set_config('lock_timeout', ${`${options.timeouts.lockMs}ms`}, true)`,
+  );
   if (options.requireRepoLock && !(await holdsRepoLock(tx, options.repo))) {
     throw new SafetyRefusal(
       `the connection lost the repo lock of '${options.repo}' (was it reset?); run again`,
@@ -120,10 +124,6 @@ function changesBetween(before: ChangeCounts, after: ChangeCounts): TableChanges
     if (inserted || updated || deleted) changes[table] = { inserted, updated, deleted };
   }
   return changes;
-}
-
-function qualify(table: string): string {
-  return table.includes('.') ? table : `public.${table}`;
 }
 
 function normaliseVerify(outcome: VerifyOutcome): VerifyResult {
@@ -346,7 +346,7 @@ export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
 }
 
 function checkTouches(snippet: LoadedSnippet, rowsChanged: TableChanges): void {
-  const allowed = new Set(snippet.definition.touches.map(qualify));
+  const allowed = new Set(snippet.definition.touches.map(qualifyTable));
   const undeclared = Object.keys(rowsChanged).filter((table) => !allowed.has(table));
   if (undeclared.length) {
     throw new SnippetFailed(

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
+import { qualifyTable, tableRef } from './table-names.ts';
 
 /**
  * What a DELETE would do through foreign keys, found the way Django's deletion Collector
@@ -79,15 +80,6 @@ async function primaryKeys(db: SnippetDb): Promise<Map<string, string[]>> {
   return new Map(rows.map((r) => [r.table, r.columns]));
 }
 
-export function qualifyTable(table: string): string {
-  return table.includes('.') ? table : `public.${table}`;
-}
-
-function ref(table: string): SQL {
-  const [schema, name] = table.split('.') as [string, string];
-  return sql`${sql.identifier(schema)}.${sql.identifier(name)}`;
-}
-
 type Row = Record<string, unknown> & { ctid: string };
 
 /** Columns a table's rows must carry: those other tables reference, and its primary key. */
@@ -99,7 +91,7 @@ function neededColumns(table: string, keys: ForeignKey[], pks: Map<string, strin
 
 function selectRows(table: string, columns: string[], predicate: SQL): SQL {
   const list = columns.length ? sql.join([sql`ctid::text as ctid`, ...columns.map((c) => sql`${sql.identifier(c)}::text as ${sql.identifier(c)}`)], sql`, `) : sql`ctid::text as ctid`;
-  return sql`select ${list} from ${ref(table)} where ${predicate}`;
+  return sql`select ${list} from ${tableRef(table)} where ${predicate}`;
 }
 
 /** Rows of `fk.child` whose foreign key points at any of `parents`, a chunk of keys at a time. */
@@ -201,6 +193,6 @@ export async function deleteSafely(db: SnippetDb, table: string, where: SQL, opt
     const list = unexpected.map((t) => `${t.table} (${t.deleted} deleted, ${t.nulled} nulled, ${t.defaulted} defaulted)`).join(', ');
     throw new Error(`delete from ${report.table} would reach ${list}; nothing was deleted, add the table to allowCascadeTo if that is intended`);
   }
-  await db.execute(sql`delete from ${ref(report.table)} where ${where}`);
+  await db.execute(sql`delete from ${tableRef(report.table)} where ${where}`);
   return report;
 }

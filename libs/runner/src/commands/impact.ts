@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../database.ts';
 import { InputError } from '../errors.ts';
 import { withRollback } from '../executor.ts';
-import { analyseImpact, qualifyTable, type ImpactReport } from '../impact.ts';
+import { analyseImpact, type ImpactReport } from '../impact.ts';
+import { qualifyTable } from '../table-names.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
 /**
