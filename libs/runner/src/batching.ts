@@ -1,22 +1,18 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
+import { splitKeyRanges } from './key-ranges.ts';
 import { pgErrorCode } from './pg-errors.ts';
 import { tableRef } from './table-names.ts';
 
-/** Where a batched snippet is, persisted in snippets.checkpoints with every batch. */
+/** A batched snippet's checkpoint row: which version of the file its ranges belong to. */
 export interface CheckpointState {
   /** The snippet file's sha256: batches of one version never mix with another's. */
   checksum: string;
-  walks: Record<string, { cursor: BatchKey | null; done: boolean; rows: number; batches: number }>;
-  /** Rows changed per table by all committed batches, for the ledger row. */
-  changes: TableChanges;
-}
-
-export function emptyCheckpoint(checksum: string): CheckpointState {
-  return { checksum, walks: {}, changes: {} };
+  /** Changes committed before the walks were split into ranges (a v2 checkpoint), for the ledger row. */
+  changes?: TableChanges;
 }
 
 export async function readCheckpoint(db: SnippetDb, repo: string, id: string): Promise<CheckpointState | undefined> {
@@ -24,18 +20,27 @@ export async function readCheckpoint(db: SnippetDb, repo: string, id: string): P
   return row?.cursor;
 }
 
-async function saveCheckpoint(db: SnippetDb, repo: string, id: string, state: CheckpointState): Promise<void> {
-  const rows = Object.values(state.walks).reduce((n, w) => n + w.rows, 0);
-  const batches = Object.values(state.walks).reduce((n, w) => n + w.batches, 0);
-  await db.execute(sql`
-    insert into snippets.checkpoints (repo, id, cursor, batches_done, rows_done, updated_at)
-    values (${repo}, ${id}, ${JSON.stringify(state)}::jsonb, ${batches}, ${rows}, now())
-    on conflict (repo, id) do update set cursor = excluded.cursor, batches_done = excluded.batches_done,
-      rows_done = excluded.rows_done, updated_at = excluded.updated_at`);
+/** Starts a batched run's checkpoint; its walks add their ranges to it as they begin. */
+export async function createCheckpoint(db: SnippetDb, repo: string, id: string, checksum: string): Promise<void> {
+  const state: CheckpointState = { checksum };
+  await db.execute(sql`insert into snippets.checkpoints (repo, id, cursor) values (${repo}, ${id}, ${JSON.stringify(state)}::jsonb)`);
 }
 
+/** Removes the checkpoint and, by cascade, its ranges: in the transaction that writes the ledger row. */
 export async function deleteCheckpoint(db: SnippetDb, repo: string, id: string): Promise<void> {
   await db.execute(sql`delete from snippets.checkpoints where repo = ${repo} and id = ${id}`);
+}
+
+/** Every change the run's batches committed, over all ranges, plus any from a v2 checkpoint. */
+export async function committedChanges(db: SnippetDb, repo: string, id: string, state: CheckpointState): Promise<TableChanges> {
+  const rows = await queryRows<{ changes: TableChanges }>(db, sql`select changes from snippets.ranges where repo = ${repo} and id = ${id} order by walk, range_no`);
+  return rows.reduce((sum, r) => addChanges(sum, r.changes), state.changes ?? {});
+}
+
+/** Walks with a range not yet done; the ledger row may only be written when there are none. */
+export async function unfinishedWalks(db: SnippetDb, repo: string, id: string): Promise<string[]> {
+  const rows = await queryRows<{ walk: string }>(db, sql`select distinct walk from snippets.ranges where repo = ${repo} and id = ${id} and not done order by walk`);
+  return rows.map((r) => r.walk);
 }
 
 export function addChanges(total: TableChanges, more: TableChanges): TableChanges {
@@ -50,18 +55,21 @@ export function addChanges(total: TableChanges, more: TableChanges): TableChange
 const RETRYABLE = new Set(['55P03', '57014', '40P01', '40001']); // lock timeout, statement timeout, deadlock, serialization
 const MIN_SIZE = 10;
 const MAX_SIZE = 100_000;
+/** How long a worker with no free range waits before looking again: others hold the rest. */
+const IDLE_MS = 100;
 
+/** How one process takes part in a batched snippet's walks. */
 export interface BatchRunner {
-  /** Walk names used by this run's `up`, so one name is never walked twice. */
-  walked: Set<string>;
   repo: string;
   snippetId: string;
-  state: CheckpointState;
-  /**
-   * Runs one batch transaction (timeouts, repo lock check, touches check after `work`).
-   * `changes()` tells `work` what the transaction has changed so far.
-   */
-  transaction(work: (tx: SnippetDb, changes: () => Promise<TableChanges>) => Promise<void>): Promise<void>;
+  /** `help`: this process joins another runner's walks; it never records the snippet. */
+  role: 'run' | 'help';
+  /** Walk names used by this run's `up`, so one name is never walked twice. */
+  walked: Set<string>;
+  /** This process's connections, each working ranges concurrently; the first opens walks. */
+  workers: SnippetDb[];
+  /** Runs one batch transaction on `db` (timeouts; touches check after `work`); `changes()` is what it changed so far. */
+  transaction<T>(db: SnippetDb, work: (tx: SnippetDb, changes: () => Promise<TableChanges>) => Promise<T>): Promise<T>;
   onProgress(progress: BatchProgress): void;
   log(message: string): void;
 }
@@ -69,13 +77,78 @@ export interface BatchRunner {
 export interface BatchProgress {
   snippetId: string;
   walk: string;
+  /** Rows done by every worker of the walk, in any process. */
   rows: number;
   total: number;
   batches: number;
+  /** This process's rate. */
   rowsPerSecond: number;
+  /** Rows in the batch that just committed, done by this process. */
+  batchRows: number;
 }
 
+/** batch() in a helper whose run has finished (its checkpoint is gone): nothing is left to do. */
+export class RunFinished extends Error {
+  constructor(snippetId: string) {
+    super(`${snippetId}: the checkpoint is gone; another runner finished this snippet`);
+  }
+}
+
+interface WalkProgress {
+  ranges: number;
+  open: number;
+  total: number;
+  rows: number;
+  batches: number;
+}
+
+interface Walk {
+  name: string;
+  table: SQL;
+  key: SQL;
+  where: SQL;
+  spec: BatchSpec;
+  startedAt: number;
+  /** Rows this process did in this walk, for its rate. */
+  processed: number;
+  /** Set when a worker fails, so the others stop after their current batch. */
+  stopped: boolean;
+}
+
+type BatchOutcome = { kind: 'idle'; open: number } | { kind: 'batch'; range: number; count: number; progress: WalkProgress };
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function walkProgress(db: SnippetDb, runner: BatchRunner, walk: string): Promise<WalkProgress> {
+  const [row] = await queryRows<Record<keyof WalkProgress, string | number>>(
+    db,
+    sql`select count(*) as ranges, count(*) filter (where not done) as open, coalesce(sum(rows_total), 0) as total,
+               coalesce(sum(rows_done), 0) as rows, coalesce(sum(batches_done), 0) as batches
+        from snippets.ranges where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk}`,
+  );
+  return { ranges: Number(row?.ranges), open: Number(row?.open), total: Number(row?.total), rows: Number(row?.rows), batches: Number(row?.batches) };
+}
+
+/**
+ * Finds the walk's ranges, splitting the key space when this is the first worker to get
+ * here. Undefined when the checkpoint is gone: the run finished.
+ */
+async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress | undefined> {
+  return runner.transaction(runner.workers[0]!, async (tx) => {
+    // Locking the checkpoint row makes the workers that arrive together split the walk once.
+    const [checkpoint] = await queryRows(tx, sql`select 1 from snippets.checkpoints where repo = ${runner.repo} and id = ${runner.snippetId} for update`);
+    if (!checkpoint) return undefined;
+    const progress = await walkProgress(tx, runner, walk.name);
+    if (progress.ranges) return progress;
+    const ranges = await splitKeyRanges(tx, walk.table, walk.key, walk.where);
+    for (const [index, range] of ranges.entries()) {
+      await tx.execute(sql`
+        insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total)
+        values (${runner.repo}, ${runner.snippetId}, ${walk.name}, ${index}, ${JSON.stringify(range.lo)}::jsonb, ${JSON.stringify(range.hi)}::jsonb, ${range.rows})`);
+    }
+    return walkProgress(tx, runner, walk.name);
+  });
+}
 
 async function waitUntilHealthy(spec: BatchSpec, runner: BatchRunner): Promise<void> {
   if (!spec.healthCheck) return;
@@ -90,82 +163,126 @@ async function waitUntilHealthy(spec: BatchSpec, runner: BatchRunner): Promise<v
 }
 
 /**
- * Walks `spec.table` in key order from the checkpoint, a batch per transaction committed
- * with the new checkpoint. The size adapts toward `targetMs`; a batch that hits a lock or
- * statement timeout is retried with half the size.
+ * One batch: claims a free range (the one this worker had, if still free), takes the next
+ * `size` keys after its cursor, runs `process`, and moves the cursor in the same
+ * transaction, so the work and the checkpoint commit together or not at all. The range
+ * stays locked until then; a killed worker's lock goes with its connection.
  */
-export async function runBatches(db: SnippetDb, spec: BatchSpec, runner: BatchRunner): Promise<BatchResult> {
+async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, walk: Walk, runner: BatchRunner, preferred: number, size: number): Promise<BatchOutcome> {
+  const [range] = await queryRows<{ range_no: number; lo: BatchKey | null; hi: BatchKey | null; cursor: BatchKey | null; changes: TableChanges }>(
+    tx,
+    sql`select range_no, lo, hi, cursor, changes from snippets.ranges
+        where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and not done
+        order by range_no = ${preferred} desc, range_no
+        limit 1 for update skip locked`,
+  );
+  if (!range) return { kind: 'idle', open: (await walkProgress(tx, runner, walk.name)).open };
+
+  const from = range.cursor ?? range.lo;
+  const lower = from === null ? sql`true` : sql`${walk.key} > ${from}`;
+  const upper = range.hi === null ? sql`true` : sql`${walk.key} <= ${range.hi}`;
+  const [found] = await queryRows<{ n: number; last: BatchKey }>(
+    tx,
+    sql`select count(*) over ()::int as n, k as last
+        from (select ${walk.key} as k from ${walk.table} where ${lower} and ${upper} and (${walk.where}) order by ${walk.key} limit ${size}) batch
+        order by k desc limit 1`,
+  );
+  const count = found?.n ?? 0;
+  if (found) await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: found.last });
+  const total = count ? addChanges(range.changes, await changes()) : range.changes;
+  await tx.execute(sql`
+    update snippets.ranges
+    set cursor = ${JSON.stringify(found?.last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
+        changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = now()
+    where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}`);
+  return { kind: 'batch', range: range.range_no, count, progress: await walkProgress(tx, runner, walk.name) };
+}
+
+/**
+ * A worker: batch after batch until no range is left open. The size adapts toward
+ * `targetMs`; a batch that hits a lock or statement timeout is retried with half the size.
+ */
+async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: BatchRunner): Promise<void> {
+  const { spec } = walk;
+  const maxSize = Math.max(MIN_SIZE, spec.maxSize ?? MAX_SIZE);
+  let size = Math.min(Math.max(spec.size ?? 1000, MIN_SIZE), maxSize);
+  const targetMs = spec.targetMs ?? 200;
+  let preferred = index;
+  let attempt = 0;
+  while (!walk.stopped) {
+    await waitUntilHealthy(spec, runner);
+    const started = performance.now();
+    let outcome: BatchOutcome;
+    try {
+      outcome = await runner.transaction(db, (tx, changes) => oneBatch(tx, changes, walk, runner, preferred, size));
+    } catch (error) {
+      const code = pgErrorCode(error);
+      if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 5)) {
+        walk.stopped = true;
+        if (error instanceof SnippetFailed || error instanceof SafetyRefusal) throw error;
+        throw new SnippetFailed(`${runner.snippetId}: a batch of ${walk.name} failed: ${describeCause(error)}; finished batches are kept, run again to resume`, runner.snippetId, 'up', {
+          cause: error,
+        });
+      }
+      attempt++;
+      size = Math.max(MIN_SIZE, Math.floor(size / 2));
+      const backoff = 250 * 2 ** (attempt - 1);
+      runner.log(`${walk.name}: batch hit ${describeCause(error)}; retry ${attempt} with ${size} rows in ${backoff} ms`);
+      await sleep(backoff);
+      continue;
+    }
+    attempt = 0;
+    if (outcome.kind === 'idle') {
+      if (outcome.open === 0) return;
+      await sleep(IDLE_MS);
+      continue;
+    }
+    preferred = outcome.range;
+    const took = performance.now() - started;
+    // Adapt: halve a slow batch, grow a fast full one, toward the target duration.
+    if (took > targetMs * 1.5) size = Math.max(MIN_SIZE, Math.floor(size / 2));
+    else if (took < targetMs / 2 && outcome.count === size) size = Math.min(maxSize, size * 2);
+    walk.processed += outcome.count;
+    const { rows, total, batches } = outcome.progress;
+    const seconds = (performance.now() - walk.startedAt) / 1000;
+    runner.onProgress({ snippetId: runner.snippetId, walk: walk.name, rows, total: Math.max(total, rows), batches, rowsPerSecond: walk.processed / Math.max(seconds, 0.001), batchRows: outcome.count });
+    if (spec.pauseMs) await sleep(spec.pauseMs);
+  }
+}
+
+/**
+ * batch(): walks `spec.table` in key order, split into key ranges that this process's
+ * workers, and any helper processes, claim a batch at a time. Returns when every range
+ * is done, whoever did it.
+ */
+export async function runBatches(spec: BatchSpec, runner: BatchRunner): Promise<BatchResult> {
   const name = spec.name ?? spec.table;
   if (runner.walked.has(name)) {
     throw new Error(`batch() walked '${name}' already in this run; give each walk its own name`);
   }
   runner.walked.add(name);
-  const key = sql.identifier(spec.key ?? 'id');
-  const table = tableRef(spec.table);
-  const where = spec.where ?? sql`true`;
-  const walk = (runner.state.walks[name] ??= { cursor: null, done: false, rows: 0, batches: 0 });
-  if (walk.done) return { rows: walk.rows, batches: walk.batches };
-  if (walk.batches) runner.log(`${name}: resuming after ${walk.rows} rows in ${walk.batches} batches`);
-
-  const after = (cursor: BatchKey | null) => (cursor === null ? sql`true` : sql`${key} > ${cursor}`);
-  const [{ count } = { count: 0 }] = await queryRows<{ count: number }>(db, sql`select count(*)::int as count from ${table} where ${after(walk.cursor)} and (${where})`);
-  const total = walk.rows + Number(count);
-  const maxSize = Math.max(MIN_SIZE, spec.maxSize ?? MAX_SIZE);
-  let size = Math.min(Math.max(spec.size ?? 1000, MIN_SIZE), maxSize);
-  const targetMs = spec.targetMs ?? 200;
-  const started = performance.now();
-  const rowsAtStart = walk.rows;
-
-  for (;;) {
-    await waitUntilHealthy(spec, runner);
-    let attempt = 0;
-    let finished = false;
-    for (;;) {
-      const batchStarted = performance.now();
-      try {
-        let keys: BatchKey[] = [];
-        let committed: CheckpointState | undefined;
-        await runner.transaction(async (tx, changes) => {
-          const found = await queryRows<{ k: BatchKey }>(tx, sql`select ${key} as k from ${table} where ${after(walk.cursor)} and (${where}) order by ${key} limit ${size}`);
-          keys = found.map((r) => r.k);
-          if (keys.length === 0) return;
-          await spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), keys, from: walk.cursor, to: keys.at(-1)! });
-          // The checkpoint commits with the batch's work, or neither does.
-          const next = { ...walk, cursor: keys.at(-1)!, rows: walk.rows + keys.length, batches: walk.batches + 1 };
-          committed = { ...runner.state, walks: { ...runner.state.walks, [name]: next }, changes: addChanges(runner.state.changes, await changes()) };
-          await saveCheckpoint(tx, runner.repo, runner.snippetId, committed);
-        });
-        if (!committed) {
-          finished = true;
-        } else {
-          Object.assign(walk, committed.walks[name]);
-          runner.state.changes = committed.changes;
-        }
-        const took = performance.now() - batchStarted;
-        // Adapt: halve a slow batch, grow a fast one, toward the target duration.
-        if (took > targetMs * 1.5) size = Math.max(MIN_SIZE, Math.floor(size / 2));
-        else if (took < targetMs / 2 && keys.length === size) size = Math.min(maxSize, size * 2);
-        break;
-      } catch (error) {
-        const code = pgErrorCode(error);
-        if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 5)) {
-          if (error instanceof SnippetFailed || error instanceof SafetyRefusal) throw error;
-          throw new SnippetFailed(`${runner.snippetId}: batch of ${name} after ${walk.cursor ?? 'the start'} failed: ${describeCause(error)}; finished batches are kept, run again to resume`, runner.snippetId, 'up', { cause: error });
-        }
-        attempt++;
-        size = Math.max(MIN_SIZE, Math.floor(size / 2));
-        const backoff = 250 * 2 ** (attempt - 1);
-        runner.log(`${name}: batch hit ${describeCause(error)}; retry ${attempt} with ${size} rows in ${backoff} ms`);
-        await sleep(backoff);
-      }
-    }
-    const seconds = (performance.now() - started) / 1000;
-    runner.onProgress({ snippetId: runner.snippetId, walk: name, rows: walk.rows, total, batches: walk.batches, rowsPerSecond: (walk.rows - rowsAtStart) / Math.max(seconds, 0.001) });
-    if (finished) break;
-    if (spec.pauseMs) await sleep(spec.pauseMs);
+  const walk: Walk = {
+    name,
+    table: tableRef(spec.table),
+    key: sql`${sql.identifier(spec.key ?? 'id')}`,
+    where: spec.where ?? sql`true`,
+    spec,
+    startedAt: performance.now(),
+    processed: 0,
+    stopped: false,
+  };
+  const opened = await openWalk(runner, walk);
+  if (!opened) throw new RunFinished(runner.snippetId);
+  if (opened.open && opened.batches) {
+    runner.log(`${name}: ${runner.role === 'help' ? 'joining' : 'resuming'} after ${opened.rows} rows in ${opened.batches} batches`);
   }
-  walk.done = true;
-  return { rows: walk.rows, batches: walk.batches };
+  if (opened.open) {
+    const outcomes = await Promise.allSettled(runner.workers.map((db, index) => workRanges(db, index, walk, runner)));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+  const finished = await walkProgress(runner.workers[0]!, runner, name);
+  return { rows: finished.rows, batches: finished.batches };
 }
 
 export interface CheckpointProgress {
@@ -176,9 +293,11 @@ export interface CheckpointProgress {
 
 /** Batched snippets under way (or interrupted), readable from any process. */
 export async function readCheckpoints(db: SnippetDb, repo: string): Promise<Map<string, CheckpointProgress>> {
-  const rows = await queryRows<{ id: string; rows_done: string; batches_done: number; updated_at: string | Date }>(
+  const rows = await queryRows<{ id: string; rows: string; batches: string; updated_at: string | Date }>(
     db,
-    sql`select id, rows_done, batches_done, updated_at from snippets.checkpoints where repo = ${repo}`,
+    sql`select c.id, coalesce(sum(r.rows_done), 0) as rows, coalesce(sum(r.batches_done), 0) as batches, greatest(max(r.updated_at), c.updated_at) as updated_at
+        from snippets.checkpoints c left join snippets.ranges r on r.repo = c.repo and r.id = c.id
+        where c.repo = ${repo} group by c.id, c.updated_at`,
   );
-  return new Map(rows.map((r) => [r.id, { rows: Number(r.rows_done), batches: Number(r.batches_done), updatedAt: new Date(r.updated_at) }]));
+  return new Map(rows.map((r) => [r.id, { rows: Number(r.rows), batches: Number(r.batches), updatedAt: new Date(r.updated_at) }]));
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { baseline } from './commands/baseline.ts';
 import { history } from './commands/history.ts';
 import { impact } from './commands/impact.ts';
@@ -46,6 +46,12 @@ function logSink(json: boolean): LogSink {
     const line = `  ${colors.dim(`[${id}]`)} ${level === 'warn' ? colors.yellow(message) : message}\n`;
     (json ? process.stderr : process.stdout).write(line);
   };
+}
+
+function parseWorkers(value: string): number {
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InvalidArgumentError('give a whole number from 1 to 64.');
+  return workers;
 }
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -109,14 +115,20 @@ function buildProgram(): Command {
     .description('apply every pending snippet, each exactly once, in its own transaction')
     .addOption(new Option('--expect <ids...>', 'refuse unless the pending set is exactly these ids (CI passes the merge\'s snippets)'))
     .option('--dry-run', 'run everything, then roll it all back; records nothing')
+    .option('--workers <n>', "connections working a batched snippet's key ranges at once (PostgreSQL)", parseWorkers, 1)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { expect?: string[]; dryRun?: boolean; json?: boolean }) => {
+    .action(async (opts: { expect?: string[]; dryRun?: boolean; workers: number; json?: boolean }) => {
       const json = Boolean(opts.json);
       const progress = progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
       const report = await run(input(), {
         expect: splitIds(opts.expect),
         dryRun: opts.dryRun,
+        workers: opts.workers,
         onLog: logSink(json),
+        onHelp: (s) => {
+          progress.stop();
+          if (!json) console.log(`${colors.cyan('⇉')} ${s.id}  ${colors.dim('helping the runner that holds the lock')}`);
+        },
         onProgress: (p) => progress.update(p),
         onStart: (s) => {
           progress.stop();
@@ -125,6 +137,7 @@ function buildProgram(): Command {
       }).finally(() => progress.stop());
       if (json) printJson(report);
       else {
+        for (const h of report.helped) console.log(`${colors.cyan('⇉')} ${h.id}  helped: ${h.rows} rows in ${h.batches} batches`);
         for (const a of report.applied) {
           console.log(`${colors.green('✓')} ${a.id}  ${formatChanges(a.rowsChanged)}  ${colors.dim(`${a.durationMs}ms`)}`);
         }

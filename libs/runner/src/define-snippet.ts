@@ -24,9 +24,10 @@ export interface SnippetContext<Params extends Record<string, unknown> = Record<
   /** True under `snippets run --dry-run`: the work is rolled back afterwards. */
   dryRun: boolean;
   /**
-   * Visits the rows of a table in key order, a batch per transaction, each committed with
-   * its checkpoint: a killed run resumes after the last finished batch. Only in snippets
-   * with `transaction: 'batched'`.
+   * Visits the rows of a table by key, a batch per transaction, each committed with its
+   * checkpoint: a killed run resumes after the last finished batch. The key space is split
+   * into ranges that `--workers` and helper processes claim, so batches may run in
+   * parallel and out of key order. Only in snippets with `transaction: 'batched'`.
    */
   batch(spec: BatchSpec): Promise<BatchResult>;
   /** What `delete from table where ...` would delete, null or be blocked by, per table, through foreign keys. */
@@ -43,11 +44,11 @@ export interface BatchWork {
   db: SnippetDb;
   sql: typeof sql;
   rows<Row extends Record<string, unknown> = Record<string, unknown>>(query: SQL): Promise<Row[]>;
-  /** The keys of this batch, ascending. */
-  keys: BatchKey[];
-  /** The last key of the previous batch (exclusive), null for the first. */
+  /** How many rows `where` selects in this batch: the keys in (from, to]. */
+  count: number;
+  /** The batch's lower bound, exclusive: the key before it, null at the start of the table. */
   from: BatchKey | null;
-  /** The last key of this batch (inclusive). */
+  /** The last key of this batch, inclusive. */
   to: BatchKey;
 }
 

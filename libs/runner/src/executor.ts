@@ -9,7 +9,17 @@ import type { LoadedSnippet } from './load-snippets.ts';
 import { holdsRepoLock } from './lock.ts';
 import { qualifyTable } from './table-names.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
-import { deleteCheckpoint, emptyCheckpoint, readCheckpoint, runBatches, type BatchProgress, type BatchRunner } from './batching.ts';
+import {
+  committedChanges,
+  createCheckpoint,
+  deleteCheckpoint,
+  readCheckpoint,
+  runBatches,
+  RunFinished,
+  unfinishedWalks,
+  type BatchProgress,
+  type BatchRunner,
+} from './batching.ts';
 import { compareFingerprints, schemaFingerprint } from './schema-fingerprint.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
@@ -23,6 +33,8 @@ export interface ExecuteOptions {
   onProgress?: (progress: BatchProgress) => void;
   /** Checked inside each transaction; false only for the test helper, which takes no lock. */
   requireRepoLock: boolean;
+  /** Extra connections that work a batched snippet's ranges beside the first (`--workers`). */
+  workers?: SnippetDb[];
 }
 
 export interface VerifyResult {
@@ -265,79 +277,121 @@ function ledgerRow(snippet: LoadedSnippet, options: ExecuteOptions, result: Appl
   };
 }
 
-/**
- * Runs a batched snippet: `up` drives `batch()`, whose every batch commits with its
- * checkpoint, so a killed run resumes after the last finished batch. Then `verify`, the
- * schema check and the ledger row commit together, and the checkpoint is removed.
- */
-async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
-  const startedAt = new Date();
-  const state = (await readCheckpoint(db, options.repo, snippet.id)) ?? emptyCheckpoint(snippet.checksum);
-  if (state.checksum !== snippet.checksum) {
-    throw new SafetyRefusal(
-      `${snippet.displayPath}: an interrupted run of another version of this file committed batches; check what they changed, then delete its row from snippets.checkpoints to start over`,
-      'changed-applied',
-      { subject: snippet.displayPath },
-    );
-  }
-  const schemaBefore = await schemaFingerprint(db);
-  const runner: BatchRunner = {
-    walked: new Set(),
+function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, role: BatchRunner['role']): BatchRunner {
+  return {
     repo: options.repo,
     snippetId: snippet.id,
-    state,
-    transaction: (work) =>
+    role,
+    walked: new Set(),
+    workers: [db, ...(options.workers ?? [])],
+    transaction: (worker, work) =>
       inTransaction(
-        db,
+        worker,
         async (tx) => {
-          await prepareTransaction(tx, options);
+          // No repo-lock check: the claimed range's row lock is what makes a batch exclusive,
+          // and helpers and extra workers never hold the repo lock.
+          await prepareTransaction(tx, { ...options, requireRepoLock: false });
           const before = await changeCounts(tx);
           // Read once: `work` asks just before saving the checkpoint, after all its writes.
           let seen: TableChanges | undefined;
           const changes = async () => (seen ??= changesBetween(before, await changeCounts(tx)));
-          await work(tx, changes);
+          const result = await work(tx, changes);
           checkTouches(snippet, await changes());
+          return result;
         },
         true,
       ),
     onProgress: options.onProgress ?? (() => {}),
     log: (message) => options.onLog(snippet.id, 'info', message),
   };
-  // Outside batch() nothing may touch the database: such writes would commit at once and
-  // run again on every resume. Each batch's process() gets its own transaction's db.
+}
+
+/**
+ * The context `up` gets in a batched snippet. Outside batch() nothing may touch the
+ * database: such writes would commit at once and run again on every resume.
+ */
+function batchedContext(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, dryRun: boolean, runner: BatchRunner): SnippetContext {
   const outside = () => {
     throw new Error("in a batched snippet, use the db and rows given to batch()'s process(), not the context's");
   };
-  const context: SnippetContext = {
-    ...buildContext(db, snippet, options, options.dryRun, (spec) => runBatches(db, spec, runner)),
+  return {
+    ...buildContext(db, snippet, options, dryRun, (spec) => runBatches(spec, runner)),
     db: new Proxy({} as SnippetDb, { get: outside }),
     rows: outside,
     impact: outside,
     deleteSafely: outside,
   };
-  await runPhase(snippet, 'up', () => snippet.definition.up(context));
+}
+
+/**
+ * Runs a batched snippet: `up` drives `batch()`, whose every batch commits with its
+ * range's cursor, so a killed run resumes after the last finished batch, and other
+ * processes can help (see `helpBatched`). Then `verify`, the schema check and the ledger
+ * row commit together, and the checkpoint is removed.
+ */
+async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions & { dryRun: boolean }): Promise<ApplyResult> {
+  const startedAt = new Date();
+  const state = await readCheckpoint(db, options.repo, snippet.id);
+  if (state && state.checksum !== snippet.checksum) {
+    throw new SafetyRefusal(
+      `${snippet.displayPath}: an interrupted run of another version of this file committed batches; check what they changed, then delete its row from snippets.checkpoints to start over`,
+      'changed-applied',
+      { subject: snippet.displayPath },
+    );
+  }
+  if (!state) await createCheckpoint(db, options.repo, snippet.id, snippet.checksum);
+  const schemaBefore = await schemaFingerprint(db);
+  const runner = batchRunner(db, snippet, options, 'run');
+  await runPhase(snippet, 'up', () => snippet.definition.up(batchedContext(db, snippet, options, options.dryRun, runner)));
 
   return inTransaction(
     db,
     async (tx) => {
       await prepareTransaction(tx, options);
+      const unfinished = await unfinishedWalks(tx, options.repo, snippet.id);
+      if (unfinished.length) throw new Error(`walks ${unfinished.join(', ')} still have ranges to do`); // batch() returns only when none are left
       const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun));
       await checkSchemaUnchanged(tx, snippet, schemaBefore);
-      const result: ApplyResult = {
-        id: snippet.id,
-        startedAt,
-        durationMs: Date.now() - startedAt.getTime(),
-        rowsChanged: state.changes,
-        verify,
-        dryRun: options.dryRun,
-      };
-      if (!options.dryRun) await recordApplied(tx, snippet, options, result, { batches: state.walks });
+      const rowsChanged = await committedChanges(tx, options.repo, snippet.id, state ?? { checksum: snippet.checksum });
+      const result: ApplyResult = { id: snippet.id, startedAt, durationMs: Date.now() - startedAt.getTime(), rowsChanged, verify, dryRun: options.dryRun };
+      if (!options.dryRun) await recordApplied(tx, snippet, options, result);
       // Also under a dry run: a later apply in the same (rolled-back) transaction starts afresh.
       await deleteCheckpoint(tx, options.repo, snippet.id);
       return result;
     },
     true,
   );
+}
+
+export interface HelpResult {
+  id: string;
+  rows: number;
+  batches: number;
+}
+
+/**
+ * Joins another runner's batched snippet: runs `up` with this process's workers claiming
+ * ranges beside the runner's, until its walks are done or its checkpoint is gone. Records
+ * nothing but a `helped` event; the runner holding the repo lock writes the ledger row.
+ */
+export async function helpBatched(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions): Promise<HelpResult> {
+  let rows = 0;
+  let batches = 0;
+  const onProgress = (progress: BatchProgress) => {
+    rows += progress.batchRows;
+    batches++;
+    options.onProgress?.(progress);
+  };
+  const runner = batchRunner(db, snippet, { ...options, onProgress }, 'help');
+  try {
+    await runPhase(snippet, 'up', () => snippet.definition.up(batchedContext(db, snippet, options, false, runner)));
+  } catch (error) {
+    if (!(error instanceof SnippetFailed && error.cause instanceof RunFinished)) throw error;
+  }
+  if (rows) {
+    await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0) } });
+  }
+  return { id: snippet.id, rows, batches };
 }
 
 /** Runs `work` in a transaction that is always rolled back: how `run --dry-run` undoes a whole run. */

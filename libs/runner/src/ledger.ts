@@ -48,7 +48,8 @@ export type EventKind =
   | 'revert-failed'
   | 'verified'
   | 'verify-failed'
-  | 'squashed';
+  | 'squashed'
+  | 'helped';
 
 export const events = snippetsSchema.table('events', {
   seq: bigserial('seq', { mode: 'number' }).primaryKey(),
@@ -116,6 +117,32 @@ const SCHEMA_STEPS: string[][] = [
     // v2: a squash recorded on a database that never ran the snippets it replaces.
     `alter table snippets.ledger drop constraint ledger_status_check`,
     `alter table snippets.ledger add constraint ledger_status_check check (status in ('applied', 'baselined', 'reverted', 'squashed'))`,
+  ],
+  [
+    // v3: a batched walk is split into key ranges that workers claim one batch at a time
+    // (FOR UPDATE SKIP LOCKED), each range carrying its own cursor and counts.
+    `create table snippets.ranges (
+      repo text not null,
+      id text not null,
+      walk text not null,
+      range_no integer not null,
+      lo jsonb,
+      hi jsonb,
+      cursor jsonb,
+      rows_total bigint not null default 0,
+      rows_done bigint not null default 0,
+      batches_done integer not null default 0,
+      changes jsonb not null default '{}',
+      done boolean not null default false,
+      updated_at timestamptz not null default now(),
+      primary key (repo, id, walk, range_no),
+      foreign key (repo, id) references snippets.checkpoints (repo, id) on delete cascade)`,
+    // A walk checkpointed by a v2 runner becomes one range, so its run resumes where it was.
+    `insert into snippets.ranges (repo, id, walk, range_no, cursor, rows_total, rows_done, batches_done, done)
+     select c.repo, c.id, w.key, 0, w.value->'cursor', coalesce((w.value->>'rows')::bigint, 0),
+            coalesce((w.value->>'rows')::bigint, 0), coalesce((w.value->>'batches')::int, 0), coalesce((w.value->>'done')::boolean, false)
+     from snippets.checkpoints c, jsonb_each(coalesce(c.cursor->'walks', '{}')) w`,
+    `alter table snippets.checkpoints drop column batches_done, drop column rows_done`,
   ],
 ];
 

@@ -3,7 +3,6 @@ import { sha256 } from './checksum.ts';
 import type { SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
 import { SafetyRefusal } from './errors.ts';
-import { pgErrorCode } from './pg-errors.ts';
 
 /** First key of every advisory lock the runner takes ('snip'), so they never clash with the service's. */
 const LOCK_NAMESPACE = 0x736e6970;
@@ -12,26 +11,35 @@ function repoLockKey(repo: string): number {
   return Buffer.from(sha256(`repo:${repo}`), 'hex').readInt32BE(0);
 }
 
+/** How often a runner waiting for the repo lock tries again. */
+const RETRY_MS = 200;
+
 /**
  * Runs `fn` holding the repo's session-level advisory lock, so concurrent runners of one
- * repo serialise. Waits up to `waitMs` for another holder (0 waits forever).
+ * repo serialise. Waits up to `waitMs` for another holder (0 waits forever); meanwhile
+ * `whileWaiting` may do useful work (helping the holder's batched snippet) and returns
+ * true when it did, which restarts the wait: the holder is alive and making progress.
  */
-export async function withRepoLock<T>(db: SnippetDb, repo: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+export async function withRepoLock<T>(
+  db: SnippetDb,
+  repo: string,
+  waitMs: number,
+  fn: () => Promise<T>,
+  whileWaiting: () => Promise<boolean> = async () => false,
+): Promise<T> {
   const key = repoLockKey(repo);
-  await db.execute(sql`select set_config('lock_timeout', ${`${Math.round(waitMs)}ms`}, false)`);
-  try {
-    await db.execute(sql`select pg_advisory_lock(${LOCK_NAMESPACE}, ${key})`);
-  } catch (error) {
-    if (pgErrorCode(error) === '55P03') {
+  let deadline = waitMs ? Date.now() + waitMs : Infinity;
+  for (;;) {
+    const [row] = await queryRows<{ got: boolean }>(db, sql`select pg_try_advisory_lock(${LOCK_NAMESPACE}, ${key}) as got`);
+    if (row?.got) break;
+    if (Date.now() >= deadline) {
       throw new SafetyRefusal(
         `another snippets runner of repo '${repo}' held the lock for longer than ${Math.round(waitMs / 1000)}s; wait for it to finish or raise timeouts.runLockWait`,
         'lock-held',
-        { cause: error },
       );
     }
-    throw error;
-  } finally {
-    await db.execute(sql`select set_config('lock_timeout', '0', false)`);
+    if (await whileWaiting()) deadline = waitMs ? Date.now() + waitMs : Infinity;
+    else await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
   }
   try {
     return await fn();

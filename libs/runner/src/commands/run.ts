@@ -1,13 +1,15 @@
 import type { BatchProgress } from '../batching.ts';
 import type { SnippetDb } from '../define-snippet.ts';
-import { SafetyRefusal, SnippetFailed } from '../errors.ts';
-import { applySnippet, recordSquash, withRollback, type ApplyResult, type LogSink } from '../executor.ts';
+import { InputError, SafetyRefusal, SnippetFailed } from '../errors.ts';
+import { sql } from 'drizzle-orm';
+import { openDatabase, queryRows, type Database, type DatabaseTarget } from '../database.ts';
+import { applySnippet, helpBatched, recordSquash, withRollback, type ApplyResult, type ExecuteOptions, type HelpResult, type LogSink } from '../executor.ts';
 import { appendEvent, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
 import type { LoadedSnippet } from '../load-snippets.ts';
 import { withRepoLock } from '../lock.ts';
 import type { Refusal } from '../plan.ts';
 import { withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
-import { planAgainst, prepareRun } from './plan.ts';
+import { planAgainst, prepareRun, type PreparedRun } from './plan.ts';
 
 export interface RunOptions {
   expect?: string[];
@@ -17,6 +19,10 @@ export interface RunOptions {
   onStart?: (snippet: LoadedSnippet) => void;
   /** Progress of batched snippets, after every batch. */
   onProgress?: (progress: BatchProgress) => void;
+  /** Called when, waiting for the repo lock, this process joins another runner's batched snippet. */
+  onHelp?: (snippet: LoadedSnippet) => void;
+  /** Connections working a batched snippet's key ranges at once. Default 1. */
+  workers?: number;
 }
 
 export interface RunReport {
@@ -28,6 +34,55 @@ export interface RunReport {
   failed: { id: string; phase: SnippetFailed['phase']; message: string; rowsChanged?: SnippetFailed['rowsChanged'] } | null;
   /** Pending snippets not attempted because an earlier one failed. */
   notRun: string[];
+  /** Batched snippets of another runner this process worked on while waiting for the lock. */
+  helped: HelpResult[];
+}
+
+const MAX_WORKERS = 64;
+
+/** The extra connections of `--workers N`: PostgreSQL only, PGlite is one connection. */
+async function openWorkers(target: DatabaseTarget, workers: number): Promise<Database[]> {
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new InputError(`--workers ${workers}: give a whole number from 1 to ${MAX_WORKERS}`, { subject: '--workers' });
+  }
+  if (workers > 1 && target.driver === 'pglite') {
+    throw new InputError(`--workers ${workers}: ${target.display} is one connection; use --workers 1, or a PostgreSQL DATABASE_URL for parallel workers`, {
+      subject: '--workers',
+    });
+  }
+  const extra: Database[] = [];
+  try {
+    for (let i = 1; i < workers; i++) extra.push(await openDatabase(target));
+  } catch (error) {
+    await Promise.all(extra.map((d) => d.close()));
+    throw error;
+  }
+  return extra;
+}
+
+/**
+ * While another runner holds the repo lock: if it is in the middle of a batched snippet
+ * this process has the same file of, work its ranges too. True when rows got done.
+ */
+async function helpWhileWaiting(db: SnippetDb, snippets: LoadedSnippet[], options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): Promise<boolean> {
+  const [{ ready } = { ready: false }] = await queryRows<{ ready: boolean }>(db, sql`select to_regclass('snippets.ranges') is not null as ready`);
+  if (!ready) return false;
+  const inProgress = await queryRows<{ id: string; checksum: string }>(
+    db,
+    sql`select id, cursor->>'checksum' as checksum from snippets.checkpoints where repo = ${options.repo} order by id`,
+  );
+  for (const { id, checksum } of inProgress) {
+    const snippet = snippets.find((s) => s.id === id && s.checksum === checksum && s.definition.transaction === 'batched');
+    if (!snippet) continue;
+    onHelp?.(snippet);
+    const helped = await helpBatched(db, snippet, options);
+    if (!helped.rows) continue;
+    const earlier = report.helped.find((h) => h.id === id);
+    if (earlier) Object.assign(earlier, { rows: earlier.rows + helped.rows, batches: earlier.batches + helped.batches });
+    else report.helped.push(helped);
+    return true;
+  }
+  return false;
 }
 
 function eventBase(session: RepoSession): Pick<NewEvent, 'repo' | 'executedBy' | 'host' | 'gitSha' | 'image' | 'approvedBy' | 'ciRunUrl'> {
@@ -52,76 +107,90 @@ async function refuse(db: SnippetDb, session: RepoSession, refusals: Refusal[]):
  * `snippets run`: under the repo's advisory lock, re-reads the ledger, refuses on any
  * safety check, then applies each pending snippet in its own transaction and stops at
  * the first failure. `dryRun` runs the same work in one transaction and rolls it back.
+ * While another runner holds the lock, helps it with its batched snippet, if any.
  */
 export async function run(input: SessionInput, options: RunOptions): Promise<RunReport> {
   const prepared = await prepareRun(input, options);
   const { session } = prepared;
   const dryRun = options.dryRun ?? false;
-  return withDatabase(session.target, (database) =>
-    withRepoLock(database.db, session.config.repo, session.config.timeouts.runLockWaitMs, async () => {
-      const { pending, refusals } = await planAgainst(prepared, database, options);
-      if (refusals.length) await refuse(database.db, session, refusals);
+  const report: RunReport = { repo: session.config.repo, database: session.target.display, dryRun, applied: [], failed: null, notRun: [], helped: [] };
+  return withDatabase(session.target, async (database) => {
+    // A dry run is one transaction, which one connection holds.
+    const workers = await openWorkers(session.target, dryRun ? 1 : (options.workers ?? 1));
+    const executeOptions = {
+      repo: session.config.repo,
+      audit: session.audit,
+      timeouts: session.config.timeouts,
+      onLog: options.onLog,
+      onProgress: options.onProgress,
+      requireRepoLock: true,
+      dryRun,
+      workers: workers.map((w) => w.db),
+    };
+    // A dry run never helps: its work must roll back, and another runner's batches commit.
+    const whileWaiting = () => (dryRun ? Promise.resolve(false) : helpWhileWaiting(database.db, prepared.snippets, executeOptions, report, options.onHelp));
+    try {
+      const locked = () => runPending(prepared, database, options, executeOptions, report);
+      return await withRepoLock(database.db, session.config.repo, session.config.timeouts.runLockWaitMs, locked, whileWaiting);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+}
 
-      const report: RunReport = {
-        repo: session.config.repo,
-        database: database.display,
-        dryRun,
-        applied: [],
-        failed: null,
-        notRun: [],
-      };
-      const executeOptions = {
-        repo: session.config.repo,
-        audit: session.audit,
-        timeouts: session.config.timeouts,
-        onLog: options.onLog,
-        onProgress: options.onProgress,
-        requireRepoLock: true,
-        dryRun,
-      };
+/** Plans under the lock and applies the pending snippets in order, stopping at the first failure. */
+async function runPending(
+  prepared: PreparedRun,
+  database: Database,
+  options: RunOptions,
+  executeOptions: ExecuteOptions & { dryRun: boolean },
+  report: RunReport,
+): Promise<RunReport> {
+  const { session } = prepared;
+  const { dryRun } = executeOptions;
+  const { pending, refusals } = await planAgainst(prepared, database, options);
+  if (refusals.length) await refuse(database.db, session, refusals);
 
-      const runAll = async (db: SnippetDb) => {
-        for (const [index, snippet] of pending.entries()) {
-          options.onStart?.(snippet);
-          if (!dryRun) {
-            await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum });
-          }
-          try {
-            const execute = snippet.replaces ? recordSquash : applySnippet;
-            report.applied.push(await execute(db, snippet, executeOptions));
-          } catch (error) {
-            if (error instanceof SafetyRefusal && !dryRun) {
-              await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
-            }
-            if (!(error instanceof SnippetFailed)) throw error;
-            report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged };
-            report.notRun = pending.slice(index + 1).map((s) => s.id);
-            if (!dryRun) {
-              await appendEvent(db, {
-                ...eventBase(session),
-                snippetId: snippet.id,
-                kind: 'failed',
-                checksum: snippet.checksum,
-                reason: error.message,
-                detail: { phase: error.phase },
-              });
-            }
-            return;
-          }
-        }
-      };
-
-      if (dryRun) {
-        // One transaction for the whole dry run, so each snippet sees the ones before it.
-        await withRollback(database.db, async (tx) => {
-          await ensureLedger(tx); // batched snippets checkpoint; all of it is rolled back
-          await runAll(tx);
-        });
-      } else {
-        if (pending.length) await ensureLedger(database.db);
-        await runAll(database.db);
+  const runAll = async (db: SnippetDb) => {
+    for (const [index, snippet] of pending.entries()) {
+      options.onStart?.(snippet);
+      if (!dryRun) {
+        await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum });
       }
-      return report;
-    }),
-  );
+      try {
+        const execute = snippet.replaces ? recordSquash : applySnippet;
+        report.applied.push(await execute(db, snippet, executeOptions));
+      } catch (error) {
+        if (error instanceof SafetyRefusal && !dryRun) {
+          await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
+        }
+        if (!(error instanceof SnippetFailed)) throw error;
+        report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged };
+        report.notRun = pending.slice(index + 1).map((s) => s.id);
+        if (!dryRun) {
+          await appendEvent(db, {
+            ...eventBase(session),
+            snippetId: snippet.id,
+            kind: 'failed',
+            checksum: snippet.checksum,
+            reason: error.message,
+            detail: { phase: error.phase },
+          });
+        }
+        return;
+      }
+    }
+  };
+
+  if (dryRun) {
+    // One transaction for the whole dry run, so each snippet sees the ones before it.
+    await withRollback(database.db, async (tx) => {
+      await ensureLedger(tx); // batched snippets checkpoint; all of it is rolled back
+      await runAll(tx);
+    });
+  } else {
+    if (pending.length) await ensureLedger(database.db);
+    await runAll(database.db);
+  }
+  return report;
 }
