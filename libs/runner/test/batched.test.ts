@@ -8,7 +8,7 @@ import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fi
 const ROWS = 20_000;
 
 /** An increment-by-one backfill: any row processed twice, or never, shows in `hits`. */
-function backfill(options: { size?: number; maxSize?: number; touches?: string[]; extra?: string; spec?: string } = {}): string {
+function backfill(options: { size?: number; maxSize?: number; touches?: string[]; extra?: string; spec?: string; set?: string } = {}): string {
   return `import { defineSnippet } from '@snippets/runner';
 
 export default defineSnippet({
@@ -24,7 +24,7 @@ export default defineSnippet({
       pauseMs: Number(process.env.BATCH_PAUSE_MS ?? 0),
       ${options.spec ?? ''}
       async process({ rows, sql, from, to }) {
-        await rows(sql\`update counters set hits = hits + 1 where id > \${from ?? 0} and id <= \${to}\`);
+        await rows(sql\`update counters set hits = hits + 1${options.set ?? ''} where id > \${from ?? 0} and id <= \${to}\`);
         ${options.extra ?? ''}
       },
     });
@@ -179,6 +179,90 @@ describe('a batch blocked by a lock the service holds', () => {
       expect(stdout).toMatch(/counters: batch hit canceling statement due to lock timeout; retry 1 with 500 rows in 250 ms/);
       const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1');
       expect(counts).toEqual([{ hits: 1, n: ROWS }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});
+
+describe('parallel workers on postgres', () => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  // Each batch stamps the backend that did it, so a test can see the work was shared.
+  const stamped = () => backfill({ size: 200, maxSize: 200, set: ', worker = pg_backend_pid()' });
+  const counts = () => database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1 order by 1');
+  const workers = async () => (await database.query<{ n: number }>('select count(distinct worker)::int as n from counters'))[0]!.n;
+
+  beforeEach(async () => {
+    database = await createTestDatabase('postgres');
+    await database.query(`create table counters (id serial primary key, hits int not null default 0, worker int); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
+  });
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  it('run --workers 4 shares the key ranges between four connections, every row once', async () => {
+    repo = await createFixtureRepo({ '0001_count.ts': stamped() });
+    await runCli(['manifest'], { cwd: repo.dir });
+    const result = await runCli(['run', '--workers', '4'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await counts()).toEqual([{ hits: 1, n: ROWS }]);
+    expect(await workers()).toBe(4);
+    const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
+    expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
+    expect(await database.query('select * from snippets.ranges')).toEqual([]);
+  });
+
+  it('four runner processes share one backfill; killing one of them loses and repeats no row', async () => {
+    repo = await createFixtureRepo({ '0001_count.ts': stamped() });
+    await runCli(['manifest'], { cwd: repo.dir });
+    const env = { ...process.env, NO_COLOR: '1', DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' };
+    const runners = Array.from({ length: 4 }, () => {
+      const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      return { child, exited, output: () => output };
+    });
+    // Once three processes are helping the one holding the lock, kill one of the four at random.
+    await expect.poll(() => runners.filter((r) => r.output().includes('helping the runner that holds the lock')).length, { timeout: 60_000, interval: 50 }).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 800));
+    const victim = runners[Math.floor(Math.random() * runners.length)]!;
+    victim.child.kill('SIGKILL');
+    const [{ open } = { open: 0 }] = await database.query<{ open: number }>('select count(*)::int as open from snippets.ranges where not done');
+    expect(open, 'the kill landed before the walk was done').toBeGreaterThan(0);
+    const codes = await Promise.all(runners.map((r) => r.exited));
+
+    // The survivors finish the walk; if the killed one held the lock, one of them takes it over and records the snippet.
+    expect(codes.filter((code, i) => runners[i] !== victim)).toEqual([0, 0, 0]);
+    expect(await counts()).toEqual([{ hits: 1, n: ROWS }]);
+    expect(await workers()).toBeGreaterThanOrEqual(3);
+    const events = await database.query<{ kind: string; n: number }>("select kind, count(*)::int as n from snippets.events where kind in ('applied', 'helped') group by 1 order by 1");
+    expect(events).toEqual([
+      { kind: 'applied', n: 1 },
+      { kind: 'helped', n: expect.any(Number) },
+    ]);
+    const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
+    expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
+  });
+});
+
+describe('parallel workers on pglite', () => {
+  it('refuses --workers above 1: PGlite is one connection', async () => {
+    const database = await createTestDatabase('pglite');
+    const repo = await createFixtureRepo({ '0001_count.ts': backfill() });
+    try {
+      await runCli(['manifest'], { cwd: repo.dir });
+      const result = await runCli(['run', '--workers', '2'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toMatch(/^snippets: --workers 2: pglite:\S+ is one connection; use --workers 1, or a PostgreSQL DATABASE_URL for parallel workers$/);
+      const bad = await runCli(['run', '--workers', 'many'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("option '--workers <n>' argument 'many' is invalid. give a whole number from 1 to 64.");
     } finally {
       await repo.dispose();
       await database.dispose();
