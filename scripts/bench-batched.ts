@@ -22,7 +22,7 @@ const url = Object.assign(new URL(SERVER), { pathname: `/${database}` }).toStrin
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? 0;
 
 /** Single-row updates of random rows, every 10 ms, while `work` runs: the service's writes. */
-async function withWriter<T>(table: string, work: () => Promise<T>): Promise<{ result: T; p99: number; max: number }> {
+async function withWriter<T>(table: string, work: () => Promise<T>): Promise<{ result: T; p99: number; max: number; writes: number }> {
   const writer = postgres(url, { max: 1, onnotice: () => {} });
   const latencies: number[] = [];
   let running = true;
@@ -37,7 +37,10 @@ async function withWriter<T>(table: string, work: () => Promise<T>): Promise<{ r
   })();
   try {
     const result = await work();
-    return { result, p99: percentile(latencies, 99), max: Math.max(0, ...latencies) };
+    running = false;
+    // A write that `work` blocked finishes only after it: wait for it, so it is counted.
+    await loop;
+    return { result, p99: percentile(latencies, 99), max: Math.max(0, ...latencies), writes: latencies.length };
   } finally {
     running = false;
     await loop;
@@ -45,58 +48,95 @@ async function withWriter<T>(table: string, work: () => Promise<T>): Promise<{ r
   }
 }
 
+/** A batched backfill of `table` as a snippet file, run by the runner's own executor. */
+function backfillSnippet(table: string): string {
+  return `import { defineSnippet } from '@snippets/runner';
+export default defineSnippet({
+  description: 'double every value', transaction: 'batched', touches: ['${table}'],
+  async up({ batch, sql }) {
+    await batch({ table: '${table}', where: sql\`doubled is null\`, size: 10000, targetMs: 50, async process({ rows, sql, from, to }) {
+      await rows(sql\`update ${table} set doubled = value * 2 where id > \${from ?? 0} and id <= \${to}\`);
+    } });
+  },
+});
+`;
+}
+
 const admin = postgres(SERVER, { max: 1, onnotice: () => {} });
 const repoDir = await mkdtemp(path.join(os.tmpdir(), 'bench-batched-'));
 try {
   await admin.unsafe(`create database ${database}`);
   const client = postgres(url, { max: 1, onnotice: () => {} });
-  for (const table of ['items_single', 'items_batched']) {
+  for (const table of ['items_single', 'items_plain', 'items_batched', 'items_workers']) {
     await client.unsafe(`create table ${table} (id bigint primary key, value int not null, note text, doubled int)`);
     await client.unsafe(`insert into ${table} select g, g % 1000, null, null from generate_series(1, ${ROWS}) g`);
     await client.unsafe(`vacuum analyze ${table}`);
   }
   await client.unsafe(`create table items_loop (id bigint primary key, value int not null, note text, doubled int)`);
   await client.unsafe(`insert into items_loop select g, g % 1000, null, null from generate_series(1, ${LOOP_ROWS}) g`);
+  // Every measured run starts just after a checkpoint, so none pays for another's dirty pages.
+  const freshStart = () => client.unsafe('checkpoint');
 
   // Baseline: the whole change as one statement.
+  await freshStart();
   const single = await withWriter('items_single', async () => {
     const start = performance.now();
     await client.unsafe('update items_single set doubled = value * 2');
     return performance.now() - start;
   });
 
-  // The batched snippet, run by the runner's own executor.
+  // Plain 10,000-row keyset batches, hand-written: what batching costs without the runner.
+  await freshStart();
+  const plainStart = performance.now();
+  for (let from = '0'; ; ) {
+    const to = await client.begin(async (tx) => {
+      const [batch] = await tx.unsafe<{ to: string | null }[]>('select max(id) as to from (select id from items_plain where id > $1 and doubled is null order by id limit 10000) b', [from]);
+      if (batch?.to) await tx.unsafe('update items_plain set doubled = value * 2 where id > $1 and id <= $2', [from, batch.to]);
+      return batch?.to ?? null;
+    });
+    if (!to) break;
+    from = to;
+  }
+  const plainMs = performance.now() - plainStart;
+
   await symlink(path.resolve('node_modules'), path.join(repoDir, 'node_modules'), 'dir');
   await writeFile(path.join(repoDir, 'package.json'), JSON.stringify({ type: 'module' }));
   await mkdir(path.join(repoDir, 'snippets'));
-  await writeFile(
-    path.join(repoDir, 'snippets/0001_double.ts'),
-    `import { defineSnippet } from '@snippets/runner';
-export default defineSnippet({
-  description: 'double every value', transaction: 'batched', touches: ['items_batched'],
-  async up({ batch, sql }) {
-    await batch({ table: 'items_batched', where: sql\`doubled is null\`, size: 10000, targetMs: 50, async process({ rows, sql, from, to }) {
-      await rows(sql\`update items_batched set doubled = value * 2 where id > \${from ?? 0} and id <= \${to}\`);
-    } });
-  },
-});
-`,
-  );
-  const [snippet] = await loadSnippets(await discoverSnippetFiles(repoDir, 'snippets'));
+  await writeFile(path.join(repoDir, 'snippets/0001_double.ts'), backfillSnippet('items_batched'));
+  await writeFile(path.join(repoDir, 'snippets/0002_double_with_workers.ts'), backfillSnippet('items_workers'));
+  const [snippet, workersSnippet] = await loadSnippets(await discoverSnippetFiles(repoDir, 'snippets'));
   const db = await openDatabase({ driver: 'postgres', url, display: database });
+  const secondWorker = await openDatabase({ driver: 'postgres', url, display: database });
   await ensureLedger(db.db);
+  const options = {
+    repo: 'bench',
+    audit: auditFromEnv(),
+    timeouts: { statementMs: 600_000, lockMs: 10_000, runLockWaitMs: 0 },
+    onLog: () => {},
+    requireRepoLock: false,
+    dryRun: false,
+  };
   const batchTimes: number[] = [];
   let last = 0;
+  await freshStart();
   const batched = await withWriter('items_batched', async () => {
     const start = performance.now();
     last = start;
-    await applySnippet(db.db, snippet!, {
-      repo: 'bench', audit: auditFromEnv(), timeouts: { statementMs: 600_000, lockMs: 10_000, runLockWaitMs: 0 },
-      onLog: () => {}, requireRepoLock: false, dryRun: false,
-      onProgress: () => { const now = performance.now(); batchTimes.push(now - last); last = now; },
-    });
+    const onProgress = () => {
+      const now = performance.now();
+      batchTimes.push(now - last);
+      last = now;
+    };
+    await applySnippet(db.db, snippet!, { ...options, onProgress });
     return performance.now() - start;
   });
+  await freshStart();
+  const withWorkers = await withWriter('items_workers', async () => {
+    const start = performance.now();
+    await applySnippet(db.db, workersSnippet!, { ...options, workers: [secondWorker.db] });
+    return performance.now() - start;
+  });
+  await secondWorker.close();
 
   // A row-by-row loop, as a hand-written script would do it.
   const loopStart = performance.now();
@@ -121,13 +161,18 @@ export default defineSnippet({
   await db.close();
   await client.end();
 
-  const singleRate = ROWS / (single.result / 1000);
-  const batchedRate = ROWS / (batched.result / 1000);
+  const rate = (ms: number) => ROWS / (ms / 1000);
+  const singleRate = rate(single.result);
+  const figure = (label: string, rowsPerSecond: number) =>
+    `${label.padEnd(31)}${Math.round(rowsPerSecond).toLocaleString('en').padStart(10)} rows/s   ${(rowsPerSecond / singleRate).toFixed(2)}× baseline`;
+  const writer = (w: { p99: number; max: number; writes: number }) => `writer p99 ${w.p99.toFixed(1)} ms, max ${w.max.toFixed(0)} ms over ${w.writes} writes`;
   console.log(`${ROWS.toLocaleString('en')} rows, ${os.cpus().length} cores`);
-  console.log(`single UPDATE (baseline)       ${Math.round(singleRate).toLocaleString('en').padStart(10)} rows/s   writer p99 ${single.p99.toFixed(1)} ms, max ${single.max.toFixed(0)} ms`);
-  console.log(`batched backfill               ${Math.round(batchedRate).toLocaleString('en').padStart(10)} rows/s   ${(batchedRate / singleRate).toFixed(2)}× baseline   writer p99 ${batched.p99.toFixed(1)} ms, max ${batched.max.toFixed(0)} ms`);
+  console.log(`${figure('single UPDATE (baseline)', singleRate)}   ${writer(single)}`);
+  console.log(figure('plain 10,000-row keyset loop', rate(plainMs)));
+  console.log(`${figure('batched backfill', rate(batched.result))}   ${writer(batched)}`);
+  console.log(`${figure('batched, --workers 2', rate(withWorkers.result))}   ${writer(withWorkers)}`);
   console.log(`batched p99 batch transaction  ${percentile(batchTimes, 99).toFixed(1)} ms over ${batchTimes.length} batches`);
-  console.log(`row-by-row loop                ${Math.round(loopRate).toLocaleString('en').padStart(10)} rows/s   batched is ${(batchedRate / loopRate).toFixed(0)}× faster`);
+  console.log(`row-by-row loop                ${Math.round(loopRate).toLocaleString('en').padStart(10)} rows/s   batched is ${(rate(batched.result) / loopRate).toFixed(0)}× faster`);
   console.log(`impact() vs rolled-back DELETE ${impactMs.toFixed(0)} ms vs ${deleteMs.toFixed(0)} ms   ${(impactMs / deleteMs).toFixed(2)}×`);
 } finally {
   await admin.unsafe(`drop database if exists ${database} with (force)`);

@@ -115,7 +115,7 @@ interface Walk {
   stopped: boolean;
 }
 
-type BatchOutcome = { kind: 'idle'; open: number } | { kind: 'batch'; range: number; count: number; progress: WalkProgress };
+type BatchOutcome = { kind: 'idle'; open: number } | { kind: 'batch'; range: number; count: number; progress: Pick<WalkProgress, 'rows' | 'batches' | 'total'> };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -163,6 +163,23 @@ async function waitUntilHealthy(spec: BatchSpec, runner: BatchRunner): Promise<v
 }
 
 /**
+ * The next batch of a range after `from`: its row count and last key. A full batch is one
+ * index scan that stops at the size-th key; only a range's last, partial batch counts.
+ */
+async function nextBatch(tx: SnippetDb, walk: Walk, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<{ count: number; last: BatchKey | null }> {
+  const lower = from === null ? sql`true` : sql`${walk.key} > ${from}`;
+  const upper = hi === null ? sql`true` : sql`${walk.key} <= ${hi}`;
+  const rows = sql`from ${walk.table} where ${lower} and ${upper} and (${walk.where})`;
+  const [full] = await queryRows<{ k: BatchKey }>(tx, sql`select ${walk.key} as k ${rows} order by ${walk.key} offset ${size - 1} limit 1`);
+  if (full) return { count: size, last: full.k };
+  const [partial] = await queryRows<{ n: number; k: BatchKey | null }>(
+    tx,
+    sql`select (select count(*)::int ${rows}) as n, (select ${walk.key} ${rows} order by ${walk.key} desc limit 1) as k`,
+  );
+  return { count: partial?.n ?? 0, last: partial?.k ?? null };
+}
+
+/**
  * One batch: claims a free range (the one this worker had, if still free), takes the next
  * `size` keys after its cursor, runs `process`, and moves the cursor in the same
  * transaction, so the work and the checkpoint commit together or not at all. The range
@@ -179,23 +196,22 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
   if (!range) return { kind: 'idle', open: (await walkProgress(tx, runner, walk.name)).open };
 
   const from = range.cursor ?? range.lo;
-  const lower = from === null ? sql`true` : sql`${walk.key} > ${from}`;
-  const upper = range.hi === null ? sql`true` : sql`${walk.key} <= ${range.hi}`;
-  const [found] = await queryRows<{ n: number; last: BatchKey }>(
-    tx,
-    sql`select count(*) over ()::int as n, k as last
-        from (select ${walk.key} as k from ${walk.table} where ${lower} and ${upper} and (${walk.where}) order by ${walk.key} limit ${size}) batch
-        order by k desc limit 1`,
-  );
-  const count = found?.n ?? 0;
-  if (found) await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: found.last });
+  const { count, last } = await nextBatch(tx, walk, from, range.hi, size);
+  if (last !== null) await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last });
   const total = count ? addChanges(range.changes, await changes()) : range.changes;
-  await tx.execute(sql`
-    update snippets.ranges
-    set cursor = ${JSON.stringify(found?.last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
-        changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = now()
-    where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}`);
-  return { kind: 'batch', range: range.range_no, count, progress: await walkProgress(tx, runner, walk.name) };
+  // The other ranges' sums come from the statement's snapshot, this range's from its new row.
+  const others = (column: SQL) =>
+    sql`(select coalesce(sum(${column}), 0) from snippets.ranges o where o.repo = r.repo and o.id = r.id and o.walk = r.walk and o.range_no <> r.range_no)`;
+  const [progress] = await queryRows<{ rows: string; batches: string; total: string }>(
+    tx,
+    sql`update snippets.ranges r
+        set cursor = ${JSON.stringify(last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
+            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = now()
+        where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}
+        returning r.rows_done + ${others(sql`o.rows_done`)} as rows, r.batches_done + ${others(sql`o.batches_done`)} as batches,
+                  r.rows_total + ${others(sql`o.rows_total`)} as total`,
+  );
+  return { kind: 'batch', range: range.range_no, count, progress: { rows: Number(progress?.rows), batches: Number(progress?.batches), total: Number(progress?.total) } };
 }
 
 /**

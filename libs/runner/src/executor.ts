@@ -291,6 +291,7 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
           // No repo-lock check: the claimed range's row lock is what makes a batch exclusive,
           // and helpers and extra workers never hold the repo lock.
           await prepareTransaction(tx, { ...options, requireRepoLock: false });
+          // Not empty at a transaction's start: PostgreSQL keeps counting until it flushes its statistics.
           const before = await changeCounts(tx);
           // Read once: `work` asks just before saving the checkpoint, after all its writes.
           let seen: TableChanges | undefined;
