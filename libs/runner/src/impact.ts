@@ -42,134 +42,136 @@ interface ForeignKey {
   action: 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
 }
 
+interface Catalog {
+  keys: ForeignKey[];
+  /** Primary key columns by table; a table without one is missing. */
+  pks: Map<string, string[]>;
+}
+
 const ACTIONS: Record<string, ForeignKey['action']> = { c: 'cascade', n: 'set null', d: 'set default', r: 'restrict', a: 'no action' };
-const CHUNK = 500;
 const SAMPLE = 5;
 
-async function foreignKeys(db: SnippetDb): Promise<ForeignKey[]> {
-  const rows = await queryRows<{ name: string; child: string; parent: string; child_columns: string[]; parent_columns: string[]; action: string }>(
+/** Every foreign key and primary key in one round trip, as JSON text so both drivers read it alike. */
+async function readCatalog(db: SnippetDb, root: string): Promise<Catalog> {
+  const [row] = await queryRows<{ keys: string; pks: string }>(
     db,
-    sql`select con.conname as name,
-               format('%s.%s', cn.nspname, c.relname) as child, format('%s.%s', pn.nspname, p.relname) as parent,
-               array(select a.attname::text from unnest(con.conkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.n order by k.i) as child_columns,
-               array(select a.attname::text from unnest(con.confkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n order by k.i) as parent_columns,
-               con.confdeltype as action
-        from pg_constraint con
-        join pg_class c on c.oid = con.conrelid join pg_namespace cn on cn.oid = c.relnamespace
-        join pg_class p on p.oid = con.confrelid join pg_namespace pn on pn.oid = p.relnamespace
-        where con.contype = 'f'`,
+    sql`select
+          (select coalesce(json_agg(json_build_object(
+                    'name', con.conname,
+                    'child', format('%s.%s', cn.nspname, c.relname), 'parent', format('%s.%s', pn.nspname, p.relname),
+                    'childColumns', array(select a.attname::text from unnest(con.conkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.n order by k.i),
+                    'parentColumns', array(select a.attname::text from unnest(con.confkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n order by k.i),
+                    'action', con.confdeltype) order by con.oid), '[]')::text
+           from pg_constraint con
+           join pg_class c on c.oid = con.conrelid join pg_namespace cn on cn.oid = c.relnamespace
+           join pg_class p on p.oid = con.confrelid join pg_namespace pn on pn.oid = p.relnamespace
+           where con.contype = 'f') as keys,
+          (select coalesce(json_object_agg(format('%s.%s', n.nspname, c.relname),
+                    array(select a.attname::text from unnest(i.indkey) with ordinality k(n, o) join pg_attribute a on a.attrelid = c.oid and a.attnum = k.n order by k.o)), '{}')::text
+           from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace
+           -- only tables a report can name: the root and those holding a foreign key
+           where i.indisprimary and (format('%s.%s', n.nspname, c.relname) = ${root} or exists (select from pg_constraint f where f.contype = 'f' and f.conrelid = c.oid))) as pks`,
   );
-  return rows.map((r) => ({
-    name: r.name,
-    child: r.child,
-    parent: r.parent,
-    childColumns: r.child_columns,
-    parentColumns: r.parent_columns,
-    action: ACTIONS[r.action] ?? 'no action',
-  }));
+  const keys = (JSON.parse(row!.keys) as (Omit<ForeignKey, 'action'> & { action: string })[]).map((k) => ({ ...k, action: ACTIONS[k.action] ?? 'no action' }));
+  return { keys, pks: new Map(Object.entries(JSON.parse(row!.pks) as Record<string, string[]>)) };
 }
 
-async function primaryKeys(db: SnippetDb): Promise<Map<string, string[]>> {
-  const rows = await queryRows<{ table: string; columns: string[] }>(
-    db,
-    sql`select format('%s.%s', n.nspname, c.relname) as table,
-               array(select a.attname::text from unnest(i.indkey) with ordinality k(n, o) join pg_attribute a on a.attrelid = c.oid and a.attnum = k.n order by k.o) as columns
-        from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace
-        where i.indisprimary`,
+/** The key of row `c` as the report shows it: its primary key, or its ctid without one. */
+function keyText(pk: string[] | undefined): SQL {
+  return pk?.length ? sql`concat_ws(',', ${sql.join(pk.map((c) => sql`c.${sql.identifier(c)}`), sql`, `)})` : sql`c.ctid::text`;
+}
+
+/**
+ * Rows `c` of `fk.child` referencing the rows of `fk.parent` (number `parent` in `doomed`)
+ * that go away. `doomed` holds ctids, so the parent row is read back by ctid, which is
+ * cheaper than carrying every referenced column through the recursion.
+ */
+function referencing(fk: ForeignKey, doomed: SQL, parent: number): SQL {
+  const on = sql.join(
+    fk.childColumns.map((c, i) => sql`c.${sql.identifier(c)} = p.${sql.identifier(fk.parentColumns[i]!)}`),
+    sql` and `,
   );
-  return new Map(rows.map((r) => [r.table, r.columns]));
+  return sql`${doomed} w join ${tableRef(fk.parent)} p on p.ctid = w.id join ${tableRef(fk.child)} c on ${on} where w.tbl = ${parent}`;
 }
 
-type Row = Record<string, unknown> & { ctid: string };
-
-/** Columns a table's rows must carry: those other tables reference, and its primary key. */
-function neededColumns(table: string, keys: ForeignKey[], pks: Map<string, string[]>): string[] {
-  const columns = new Set(pks.get(table) ?? []);
-  for (const fk of keys) if (fk.parent === table) fk.parentColumns.forEach((c) => columns.add(c));
-  return [...columns];
-}
-
-function selectRows(table: string, columns: string[], predicate: SQL): SQL {
-  const list = columns.length ? sql.join([sql`ctid::text as ctid`, ...columns.map((c) => sql`${sql.identifier(c)}::text as ${sql.identifier(c)}`)], sql`, `) : sql`ctid::text as ctid`;
-  return sql`select ${list} from ${tableRef(table)} where ${predicate}`;
-}
-
-/** Rows of `fk.child` whose foreign key points at any of `parents`, a chunk of keys at a time. */
-async function referencing(db: SnippetDb, fk: ForeignKey, parents: Row[], columns: string[]): Promise<Row[]> {
-  const found: Row[] = [];
-  const tuples = parents
-    .map((row) => fk.parentColumns.map((c) => row[c] as string | null))
-    .filter((values) => values.every((v) => v !== null));
-  const childKey = sql`(${sql.join(fk.childColumns.map((c) => sql`${sql.identifier(c)}::text`), sql`, `)})`;
-  for (let i = 0; i < tuples.length; i += CHUNK) {
-    const chunk = tuples.slice(i, i + CHUNK).map((values) => sql`(${sql.join(values.map((v) => sql`${v}::text`), sql`, `)})`);
-    found.push(...(await queryRows<Row>(db, selectRows(fk.child, columns, sql`${childKey} in (${sql.join(chunk, sql`, `)})`))));
-  }
-  return found;
-}
-
-function sampleOf(rows: Row[], pk: string[] | undefined): string[] {
-  return rows.slice(0, SAMPLE).map((row) => (pk?.length ? pk.map((c) => row[c]).join(',') : row.ctid));
-}
+/** One line of the report, counted in SQL: a table's deleted rows, its nulled or defaulted ones, or one blocking key. */
+type Group = { kind: 'deleted' | 'set null' | 'set default'; table: string } | { kind: 'blocked'; key: ForeignKey };
 
 /**
  * The full effect of `delete from table where ...`, read only: counts per table of rows
  * deleted, set null or set to default, and the references that would block it.
+ *
+ * One statement does it all in the database: temporary tables would be simpler, but
+ * PostgreSQL refuses CREATE TABLE, even a temporary one, in a read-only transaction.
  */
 export async function analyseImpact(db: SnippetDb, table: string, where: SQL): Promise<ImpactReport> {
   const root = qualifyTable(table);
-  const keys = await foreignKeys(db);
-  const pks = await primaryKeys(db);
-  const deleted = new Map<string, Map<string, Row>>();
-  const queue: { table: string; rows: Row[] }[] = [];
+  const { keys, pks } = await readCatalog(db, root);
 
-  const collect = (tableName: string, rows: Row[]) => {
-    const seen = deleted.get(tableName) ?? new Map<string, Row>();
-    deleted.set(tableName, seen);
-    const fresh = rows.filter((r) => !seen.has(r.ctid));
-    for (const row of fresh) seen.set(row.ctid, row);
-    if (fresh.length) queue.push({ table: tableName, rows: fresh });
+  // The tables cascades can reach, numbered: their number tags rows in `doomed`.
+  const tables = [root];
+  for (let i = 0; i < tables.length; i++) {
+    for (const fk of keys) if (fk.parent === tables[i] && fk.action === 'cascade' && !tables.includes(fk.child)) tables.push(fk.child);
+  }
+  const cascades = keys.filter((k) => k.action === 'cascade' && tables.includes(k.parent));
+  const others = keys.filter((k) => k.action !== 'cascade' && tables.includes(k.parent));
+
+  // Rows going away as (table number, ctid). UNION, not UNION ALL: a row found again ends
+  // its branch, so cycles and self references stop. The recursive term may read `doomed`
+  // only once, hence `w`.
+  const steps = cascades.map((fk) => sql`select ${tables.indexOf(fk.child)}::int, c.ctid from ${referencing(fk, sql`w`, tables.indexOf(fk.parent))}`);
+  const recursion = steps.length ? sql` union (with w as (select * from doomed) ${sql.join(steps, sql` union all `)})` : sql``;
+
+  // Rows that stay but reference rows that go: one group per child table and action (a row
+  // changed through two keys counts once), one per blocking key.
+  const groups: Group[] = tables.map((t) => ({ kind: 'deleted', table: t }));
+  const groupOf = (fk: ForeignKey): number => {
+    const kind = fk.action;
+    if (kind !== 'set null' && kind !== 'set default') return groups.push({ kind: 'blocked', key: fk }) - 1;
+    const index = groups.findIndex((g) => g.kind === kind && g.table === fk.child);
+    return index >= 0 ? index : groups.push({ kind, table: fk.child }) - 1;
   };
-  collect(root, await queryRows<Row>(db, selectRows(root, neededColumns(root, keys, pks), where)));
+  const staying = others.map((fk) => {
+    const child = tables.indexOf(fk.child);
+    const stays = child >= 0 ? sql` and not exists (select from doomed g where g.tbl = ${child} and g.id = c.ctid)` : sql``;
+    return sql`select ${groupOf(fk)}::int, c.ctid, ${keyText(pks.get(fk.child))} from ${referencing(fk, sql`doomed`, tables.indexOf(fk.parent))}${stays}`;
+  });
+  const affected = staying.length ? sql.join(staying, sql` union `) : sql`select null::int, null::tid, null::text where false`;
 
-  // Follow cascades to a fixed point: each row enters once, so cycles end.
-  while (queue.length) {
-    const { table: parent, rows } = queue.shift()!;
-    for (const fk of keys.filter((k) => k.parent === parent && k.action === 'cascade')) {
-      collect(fk.child, await referencing(db, fk, rows, neededColumns(fk.child, keys, pks)));
-    }
-  }
+  // Per group its count and a few keys. Deleted rows' keys are read back by ctid, for a
+  // handful of rows only.
+  const deletedGroups = tables.map(
+    (t, i) => sql`select ${i}::int as grp, count(*)::int as rows, array(select ${keyText(pks.get(t))} from ${tableRef(t)} c
+                   where c.ctid = any(array(select id from doomed where tbl = ${i} limit ${SAMPLE})) order by c.ctid) as sample
+                  from doomed where tbl = ${i}`,
+  );
+  const counts = await queryRows<{ grp: number; rows: number; sample: string[] }>(
+    db,
+    sql`with recursive
+          doomed(tbl, id) as (select 0, ctid from ${tableRef(root)} where ${where}${recursion}),
+          affected(grp, id, key) as (${affected})
+        ${sql.join(deletedGroups, sql` union all `)}
+        union all
+        select grp, count(*)::int, (array_agg(key order by id))[1:${SAMPLE}] from affected group by grp`,
+  );
 
-  // Then what the deletions do to rows that stay.
-  const changed = new Map<string, { nulled: Map<string, Row>; defaulted: Map<string, Row> }>();
-  const blocked: ImpactBlocker[] = [];
-  for (const fk of keys.filter((k) => k.action !== 'cascade' && deleted.has(k.parent))) {
-    const parents = [...deleted.get(fk.parent)!.values()];
-    const going = deleted.get(fk.child);
-    const staying = (await referencing(db, fk, parents, pks.get(fk.child) ?? [])).filter((r) => !going?.has(r.ctid));
-    if (!staying.length) continue;
-    if (fk.action === 'restrict' || fk.action === 'no action') {
-      blocked.push({ table: fk.child, constraint: fk.name, references: fk.parent, rows: staying.length, sample: sampleOf(staying, pks.get(fk.child)) });
-      continue;
-    }
-    const entry = changed.get(fk.child) ?? { nulled: new Map(), defaulted: new Map() };
-    changed.set(fk.child, entry);
-    for (const row of staying) (fk.action === 'set null' ? entry.nulled : entry.defaulted).set(row.ctid, row);
-  }
-
-  const tables = [...new Set([...deleted.keys(), ...changed.keys()])].sort().map((name) => {
-    const gone = [...(deleted.get(name)?.values() ?? [])];
-    const nulled = [...(changed.get(name)?.nulled.values() ?? [])];
-    const defaulted = [...(changed.get(name)?.defaulted.values() ?? [])];
+  const found = new Map(counts.map((c) => [c.grp, c]));
+  const tally = (kind: Group['kind'], table: string) => found.get(groups.findIndex((g) => g.kind === kind && 'table' in g && g.table === table)) ?? { rows: 0, sample: [] };
+  const report = [...new Set(groups.flatMap((g) => ('table' in g ? [g.table] : [])))].sort().map((name) => {
+    const [gone, nulled, defaulted] = [tally('deleted', name), tally('set null', name), tally('set default', name)];
     return {
       table: name,
-      deleted: gone.length,
-      nulled: nulled.length,
-      defaulted: defaulted.length,
-      sample: sampleOf([...gone, ...nulled, ...defaulted], pks.get(name)),
+      deleted: gone.rows,
+      nulled: nulled.rows,
+      defaulted: defaulted.rows,
+      sample: [...gone.sample, ...nulled.sample, ...defaulted.sample].slice(0, SAMPLE),
     };
   });
-  return { table: root, tables: tables.filter((t) => t.deleted || t.nulled || t.defaulted), blocked };
+  const blocked = groups.flatMap((g, i) => {
+    const { rows, sample } = found.get(i) ?? { rows: 0, sample: [] };
+    return g.kind === 'blocked' && rows ? [{ table: g.key.child, constraint: g.key.name, references: g.key.parent, rows, sample }] : [];
+  });
+  return { table: root, tables: report.filter((t) => t.deleted || t.nulled || t.defaulted), blocked };
 }
 
 /** What `deleteSafely` may cascade into; anything else refuses the delete before it starts. */

@@ -22,6 +22,9 @@ const TRICKY_SCHEMA = `
   create table order_line (tenant int, order_id int, line int, primary key (tenant, order_id, line),
     foreign key (tenant, order_id) references tenant_order on delete cascade);
   create table guarded (id int primary key, a_id int references chain_a);
+  create table shelf (id int primary key);
+  create table shelf_item (shelf_id int references shelf on delete cascade, label text);
+  create table shelf_tag (id int primary key, shelf_id int default 1 references shelf on delete set default);
   insert into chain_a select g from generate_series(1, 20) g;
   insert into chain_b select g, (g % 20) + 1 from generate_series(1, 60) g;
   insert into chain_c select g, (g % 60) + 1 from generate_series(1, 180) g;
@@ -33,6 +36,9 @@ const TRICKY_SCHEMA = `
   insert into tenant_order select t, o from generate_series(1, 3) t, generate_series(1, 5) o;
   insert into order_line select t, o, l from generate_series(1, 3) t, generate_series(1, 5) o, generate_series(1, 4) l;
   insert into guarded values (1, 20);
+  insert into shelf select g from generate_series(1, 5) g;
+  insert into shelf_item select (g % 5) + 1, 'item ' || g from generate_series(1, 25) g;
+  insert into shelf_tag select g, (g % 5) + 1 from generate_series(1, 10) g;
 `;
 
 /** The truth: run the DELETE in a transaction, read PostgreSQL's counts, roll it back. */
@@ -80,6 +86,7 @@ describe.each<Driver>(['postgres', 'pglite'])('cascade impact on %s', (driver) =
     ['node', 'a self reference', sql`id = 1`],
     ['ring_x', 'a cycle', sql`id = 3`],
     ['tenant_order', 'composite keys', sql`tenant = 2 and id in (1, 2)`],
+    ['shelf', 'no primary key and SET DEFAULT', sql`id in (2, 3)`],
   ] as const)('%s (%s) matches what a real DELETE does', async (table, _shape, where) => {
     const truth = await realDelete(database, table, where);
     expect(Object.keys(truth).length).toBeGreaterThan(0);
