@@ -140,7 +140,7 @@ async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress |
     if (!checkpoint) return undefined;
     const progress = await walkProgress(tx, runner, walk.name);
     if (progress.ranges) return progress;
-    const ranges = await splitKeyRanges(tx, walk.table, walk.key, walk.where);
+    const ranges = await splitKeyRanges(tx, walk.spec.table, walk.key, walk.where);
     for (const [index, range] of ranges.entries()) {
       await tx.execute(sql`
         insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total)

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKey, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
+import { qualifyTable, tableRef } from './table-names.ts';
 
 /**
  * A slice of a walk's key space, `(lo, hi]`; null is unbounded. Workers claim ranges, so
@@ -10,31 +11,43 @@ import { queryRows } from './database.ts';
 export interface KeyRange {
   lo: BatchKey | null;
   hi: BatchKey | null;
-  /** Rows the range held when the walk started, for progress. */
+  /** About how many rows the range held when the walk started, for progress. */
   rows: number;
 }
 
 const ROWS_PER_RANGE = 2_000;
 const MAX_RANGES = 64;
-/** Above this, boundaries come from a sample of the table's pages instead of every key. */
+/** Above this many rows (by the planner's estimate), boundaries come from a sample of pages. */
 const EXACT_UP_TO = 200_000;
+const QUANTILES = Array.from({ length: MAX_RANGES - 1 }, (_, i) => ((i + 1) / MAX_RANGES).toFixed(6)).join(', ');
 
-/** Splits the rows `where` selects into ranges of about equal size, at key quantiles. */
-export async function splitKeyRanges(db: SnippetDb, table: SQL, key: SQL, where: SQL): Promise<KeyRange[]> {
-  const [{ count } = { count: 0 }] = await queryRows<{ count: number }>(db, sql`select count(*)::int as count from ${table} where ${where}`);
-  const wanted = Math.min(MAX_RANGES, Math.max(1, Math.ceil(count / ROWS_PER_RANGE)));
-  if (wanted === 1) return [{ lo: null, hi: null, rows: count }];
-
-  const fractions = Array.from({ length: wanted - 1 }, (_, i) => ((i + 1) / wanted).toFixed(6)).join(', ');
-  // SYSTEM sampling reads whole pages: cheap on a big table, and quantiles need no precision.
-  const percent = Math.min(100, (100 * EXACT_UP_TO) / count);
-  const source = count > EXACT_UP_TO ? sql`${table} tablesample system (${sql.raw(percent.toFixed(4))})` : table;
-  const [row] = await queryRows<{ bounds: (BatchKey | null)[] | null }>(
+/**
+ * Splits the rows `where` selects into ranges of about equal size, at key quantiles, in
+ * one query. A big table is sampled (SYSTEM reads whole pages, so it costs a fraction of a
+ * scan) and its row count extrapolated: quantiles and progress need no precision.
+ */
+export async function splitKeyRanges(db: SnippetDb, tableName: string, key: SQL, where: SQL): Promise<KeyRange[]> {
+  const [schema, name] = qualifyTable(tableName).split('.') as [string, string];
+  const [stats] = await queryRows<{ estimate: number }>(
     db,
-    sql`select percentile_disc(array[${sql.raw(fractions)}]::float8[]) within group (order by ${key}) as bounds from ${source} where ${where}`,
+    sql`select c.reltuples::float8 as estimate from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema} and c.relname = ${name}`,
   );
-  const bounds = (row?.bounds ?? []).filter((b, i, all): b is BatchKey => b !== null && b !== all[i - 1]);
+  // -1 when the table was never analysed: then every key is read.
+  const estimate = Number(stats?.estimate ?? -1);
+  const table = tableRef(tableName);
+  const percent = estimate > EXACT_UP_TO ? (100 * EXACT_UP_TO) / estimate : 100;
+  const source = percent < 100 ? sql`${table} tablesample system (${sql.raw(percent.toFixed(4))})` : table;
+  const [row] = await queryRows<{ n: number; bounds: (BatchKey | null)[] | null }>(
+    db,
+    sql`select count(*)::int as n, percentile_disc(array[${sql.raw(QUANTILES)}]::float8[]) within group (order by ${key}) as bounds
+        from ${source} where ${where}`,
+  );
+  const total = Math.round(((row?.n ?? 0) * 100) / percent);
+  const wanted = Math.min(MAX_RANGES, Math.max(1, Math.ceil(total / ROWS_PER_RANGE)));
+  // The quantile at i/wanted is the (i * MAX_RANGES / wanted)-th of the 1/MAX_RANGES steps.
+  const picked = Array.from({ length: wanted - 1 }, (_, i) => row?.bounds?.[Math.round(((i + 1) * MAX_RANGES) / wanted) - 1] ?? null);
+  const bounds = picked.filter((b, i, all): b is BatchKey => b !== null && b !== all[i - 1]);
   const edges = [null, ...bounds, null];
-  const rows = Math.ceil(count / (edges.length - 1));
+  const rows = Math.ceil(total / (edges.length - 1));
   return edges.slice(1).map((hi, i) => ({ lo: edges[i]!, hi, rows }));
 }
