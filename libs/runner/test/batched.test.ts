@@ -269,3 +269,37 @@ describe('parallel workers on pglite', () => {
     }
   });
 });
+
+describe('a batched run interrupted under ledger schema v2', () => {
+  it('resumes from its checkpoint after the upgrade to key ranges', async () => {
+    const database = await createTestDatabase('postgres');
+    const repo = await createFixtureRepo({ '0001_count.ts': backfill() });
+    try {
+      await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
+      const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      await cli(['manifest']);
+      const { checksum } = JSON.parse((await cli(['plan', '--json'])).stdout).pending[0];
+      // What a v2 runner left when it was killed: the first 5,000 rows done, its checkpoint in one JSON cursor.
+      await cli(['baseline', '--through', '0001_count']);
+      await database.query(`delete from snippets.ledger; delete from snippets.events; drop table snippets.ranges;
+        alter table snippets.checkpoints add column batches_done integer not null default 0, add column rows_done bigint not null default 0;
+        update snippets.meta set value = '2' where key = 'schema_version';
+        update counters set hits = 1 where id <= 5000`);
+      const v2 = { checksum, walks: { counters: { cursor: 5000, done: false, rows: 5000, batches: 5 } }, changes: { 'public.counters': { inserted: 0, updated: 5000, deleted: 0 } } };
+      await database.query(`insert into snippets.checkpoints (repo, id, cursor, batches_done, rows_done) values ('fixture', '0001_count', $1::text::jsonb, 5, 5000)`, [JSON.stringify(v2)]);
+
+      const result = await cli(['run']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('counters: resuming after 5000 rows in 5 batches');
+      const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1');
+      expect(counts).toEqual([{ hits: 1, n: ROWS }]);
+      const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
+      expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
+      expect(await database.query("select value from snippets.meta where key = 'schema_version'")).toEqual([{ value: '3' }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});
