@@ -3,7 +3,7 @@ import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snipp
 import { queryRows } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
-import { splitKeyRanges } from './key-ranges.ts';
+import { splitKeyRanges, unusableKey } from './key-ranges.ts';
 import { pgErrorCode } from './pg-errors.ts';
 import { tableRef } from './table-names.ts';
 
@@ -20,10 +20,16 @@ export async function readCheckpoint(db: SnippetDb, repo: string, id: string): P
   return row?.cursor;
 }
 
-/** Starts a batched run's checkpoint; its walks add their ranges to it as they begin. */
-export async function createCheckpoint(db: SnippetDb, repo: string, id: string, checksum: string): Promise<void> {
+/**
+ * Starts or resumes a batched run's checkpoint (its walks add their ranges as they begin)
+ * and names this connection its leader: helpers join only while the leader holds the repo
+ * lock, so they never work for a run that is not under way.
+ */
+export async function leadCheckpoint(db: SnippetDb, repo: string, id: string, checksum: string): Promise<void> {
   const state: CheckpointState = { checksum };
-  await db.execute(sql`insert into snippets.checkpoints (repo, id, cursor) values (${repo}, ${id}, ${JSON.stringify(state)}::jsonb)`);
+  await db.execute(sql`
+    insert into snippets.checkpoints (repo, id, cursor) values (${repo}, ${id}, ${JSON.stringify(state)}::jsonb || jsonb_build_object('leader', pg_backend_pid()))
+    on conflict (repo, id) do update set cursor = checkpoints.cursor || jsonb_build_object('leader', pg_backend_pid())`);
 }
 
 /** Removes the checkpoint and, by cascade, its ranges: in the transaction that writes the ledger row. */
@@ -135,12 +141,16 @@ async function walkProgress(db: SnippetDb, runner: BatchRunner, walk: string): P
  */
 async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress | undefined> {
   return runner.transaction(runner.workers[0]!, async (tx) => {
-    // Locking the checkpoint row makes the workers that arrive together split the walk once.
+    const unusable = await unusableKey(tx, walk.spec.table, walk.spec.key ?? 'id');
+    if (unusable) throw new Error(unusable);
+    // Locking the checkpoint row makes the workers that arrive together split the walk
+    // once; the others wait as long as the split takes (it has the statement timeout).
+    await tx.execute(sql`select set_config('lock_timeout', '0', true)`);
     const [checkpoint] = await queryRows(tx, sql`select 1 from snippets.checkpoints where repo = ${runner.repo} and id = ${runner.snippetId} for update`);
     if (!checkpoint) return undefined;
     const progress = await walkProgress(tx, runner, walk.name);
     if (progress.ranges) return progress;
-    const ranges = await splitKeyRanges(tx, walk.spec.table, walk.key, walk.where);
+    const ranges = await splitKeyRanges(tx, walk.spec.table, walk.spec.key ?? 'id', walk.where);
     for (const [index, range] of ranges.entries()) {
       await tx.execute(sql`
         insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total)
@@ -150,9 +160,10 @@ async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress |
   });
 }
 
-async function waitUntilHealthy(spec: BatchSpec, runner: BatchRunner): Promise<void> {
+async function waitUntilHealthy(walk: Walk, runner: BatchRunner): Promise<void> {
+  const { spec } = walk;
   if (!spec.healthCheck) return;
-  for (let wait = 500; ; wait = Math.min(wait * 2, 30_000)) {
+  for (let wait = 500; !walk.stopped; wait = Math.min(wait * 2, 30_000)) {
     const outcome = await spec.healthCheck();
     const ok = typeof outcome === 'boolean' ? outcome : outcome.ok;
     if (ok) return;
@@ -226,7 +237,8 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
   let preferred = index;
   let attempt = 0;
   while (!walk.stopped) {
-    await waitUntilHealthy(spec, runner);
+    await waitUntilHealthy(walk, runner);
+    if (walk.stopped) return;
     const started = performance.now();
     let outcome: BatchOutcome;
     try {
@@ -309,11 +321,15 @@ export interface CheckpointProgress {
 
 /** Batched snippets under way (or interrupted), readable from any process. */
 export async function readCheckpoints(db: SnippetDb, repo: string): Promise<Map<string, CheckpointProgress>> {
+  const [{ ranged } = { ranged: false }] = await queryRows<{ ranged: boolean }>(db, sql`select to_regclass('snippets.ranges') is not null as ranged`);
+  // A ledger not yet upgraded (status never upgrades it) keeps the totals on the checkpoint.
   const rows = await queryRows<{ id: string; rows: string; batches: string; updated_at: string | Date }>(
     db,
-    sql`select c.id, coalesce(sum(r.rows_done), 0) as rows, coalesce(sum(r.batches_done), 0) as batches, greatest(max(r.updated_at), c.updated_at) as updated_at
-        from snippets.checkpoints c left join snippets.ranges r on r.repo = c.repo and r.id = c.id
-        where c.repo = ${repo} group by c.id, c.updated_at`,
+    ranged
+      ? sql`select c.id, coalesce(sum(r.rows_done), 0) as rows, coalesce(sum(r.batches_done), 0) as batches, greatest(max(r.updated_at), c.updated_at) as updated_at
+            from snippets.checkpoints c left join snippets.ranges r on r.repo = c.repo and r.id = c.id
+            where c.repo = ${repo} group by c.id, c.updated_at`
+      : sql`select id, rows_done as rows, batches_done as batches, updated_at from snippets.checkpoints where repo = ${repo}`,
   );
   return new Map(rows.map((r) => [r.id, { rows: Number(r.rows), batches: Number(r.batches), updatedAt: new Date(r.updated_at) }]));
 }

@@ -11,7 +11,7 @@ import { qualifyTable } from './table-names.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
 import {
   committedChanges,
-  createCheckpoint,
+  leadCheckpoint,
   deleteCheckpoint,
   readCheckpoint,
   runBatches,
@@ -340,7 +340,7 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Exec
       { subject: snippet.displayPath },
     );
   }
-  if (!state) await createCheckpoint(db, options.repo, snippet.id, snippet.checksum);
+  await leadCheckpoint(db, options.repo, snippet.id, snippet.checksum);
   const schemaBefore = await schemaFingerprint(db);
   const runner = batchRunner(db, snippet, options, 'run');
   await runPhase(snippet, 'up', () => snippet.definition.up(batchedContext(db, snippet, options, options.dryRun, runner)));

@@ -19,6 +19,7 @@ const ROWS_PER_RANGE = 2_000;
 const MAX_RANGES = 64;
 /** Above this many rows (by the planner's estimate), boundaries come from a sample of pages. */
 const EXACT_UP_TO = 200_000;
+const ROWS_PER_PAGE_GUESS = 100;
 const QUANTILES = Array.from({ length: MAX_RANGES - 1 }, (_, i) => ((i + 1) / MAX_RANGES).toFixed(6)).join(', ');
 
 /**
@@ -26,16 +27,18 @@ const QUANTILES = Array.from({ length: MAX_RANGES - 1 }, (_, i) => ((i + 1) / MA
  * one query. A big table is sampled (SYSTEM reads whole pages, so it costs a fraction of a
  * scan) and its row count extrapolated: quantiles and progress need no precision.
  */
-export async function splitKeyRanges(db: SnippetDb, tableName: string, key: SQL, where: SQL): Promise<KeyRange[]> {
+export async function splitKeyRanges(db: SnippetDb, tableName: string, keyName: string, where: SQL): Promise<KeyRange[]> {
   const [schema, name] = qualifyTable(tableName).split('.') as [string, string];
-  const [stats] = await queryRows<{ estimate: number }>(
+  const key = sql`${sql.identifier(keyName)}`;
+  const [stats] = await queryRows<{ estimate: number; pages: number }>(
     db,
-    sql`select c.reltuples::float8 as estimate from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema} and c.relname = ${name}`,
+    sql`select c.reltuples::float8 as estimate, (pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 as pages
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema} and c.relname = ${name}`,
   );
-  // -1 when the table was never analysed: then every key is read.
-  const estimate = Number(stats?.estimate ?? -1);
-  const table = tableRef(tableName);
+  // A table never analysed has no row estimate (-1); its size in pages stands in for it.
+  const estimate = Number(stats?.estimate ?? -1) >= 0 ? Number(stats!.estimate) : Number(stats?.pages ?? 0) * ROWS_PER_PAGE_GUESS;
   const percent = estimate > EXACT_UP_TO ? (100 * EXACT_UP_TO) / estimate : 100;
+  const table = tableRef(tableName);
   const source = percent < 100 ? sql`${table} tablesample system (${sql.raw(percent.toFixed(4))})` : table;
   const [row] = await queryRows<{ n: number; bounds: (BatchKey | null)[] | null }>(
     db,
@@ -50,4 +53,27 @@ export async function splitKeyRanges(db: SnippetDb, tableName: string, key: SQL,
   const edges = [null, ...bounds, null];
   const rows = Math.ceil(total / (edges.length - 1));
   return edges.slice(1).map((hi, i) => ({ lo: edges[i]!, hi, rows }));
+}
+
+/** Key types whose values survive the checkpoint's JSON exactly and order the same in SQL and JSON. */
+const KEY_TYPES = new Set(['smallint', 'integer', 'bigint', 'numeric', 'text', 'character varying', 'uuid']);
+
+/**
+ * Why `keyName` cannot drive a walk of `tableName`, or undefined when it can: it must be
+ * NOT NULL (a NULL key is never visited) and of a type the cursor stores exactly (a
+ * timestamp would lose its microseconds in JavaScript).
+ */
+export async function unusableKey(db: SnippetDb, tableName: string, keyName: string): Promise<string | undefined> {
+  const [schema, name] = qualifyTable(tableName).split('.') as [string, string];
+  const [column] = await queryRows<{ type: string; not_null: boolean }>(
+    db,
+    sql`select format_type(a.atttypid, null) as type, a.attnotnull as not_null
+        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ${schema} and c.relname = ${name} and a.attname = ${keyName} and a.attnum > 0 and not a.attisdropped`,
+  );
+  const fix = 'use a unique NOT NULL integer, text or uuid column, such as the primary key';
+  if (!column) return `batch(): table ${qualifyTable(tableName)} has no column '${keyName}'; ${fix}`;
+  if (!KEY_TYPES.has(column.type)) return `batch(): key '${keyName}' of ${qualifyTable(tableName)} is ${column.type}; ${fix}`;
+  if (!column.not_null) return `batch(): key '${keyName}' of ${qualifyTable(tableName)} may be NULL, and rows with a NULL key would never be visited; ${fix}`;
+  return undefined;
 }

@@ -107,6 +107,18 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
     expect(resumed.stderr).toContain('snippets/0001_count.ts: an interrupted run of another version of this file committed batches');
   });
 
+  it('refuses a key that may be NULL before any batch: such rows would never be visited', async () => {
+    await database.query('alter table counters add column code int unique');
+    repo = await createFixtureRepo({ '0001_count.ts': backfill({ spec: "key: 'code'," }) });
+    await cli(['manifest']);
+    const result = await cli(['run']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "0001_count: up failed: batch(): key 'code' of public.counters may be NULL, and rows with a NULL key would never be visited; use a unique NOT NULL integer, text or uuid column, such as the primary key",
+    );
+    expect(await hits()).toEqual([`0:${ROWS}`]);
+  });
+
   it('refuses database work outside batch(), which would not be exactly once', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': backfill().replace('async up({ batch, sql }) {', 'async up({ batch, sql, rows }) {\n    await rows(sql`update counters set hits = 99`);') });
     await cli(['manifest']);

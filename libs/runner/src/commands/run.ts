@@ -6,7 +6,7 @@ import { openDatabase, queryRows, type Database, type DatabaseTarget } from '../
 import { applySnippet, helpBatched, recordSquash, withRollback, type ApplyResult, type ExecuteOptions, type HelpResult, type LogSink } from '../executor.ts';
 import { appendEvent, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
 import type { LoadedSnippet } from '../load-snippets.ts';
-import { withRepoLock } from '../lock.ts';
+import { repoLockHeldBy, withRepoLock } from '../lock.ts';
 import type { Refusal } from '../plan.ts';
 import { withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 import { planAgainst, prepareRun, type PreparedRun } from './plan.ts';
@@ -61,28 +61,49 @@ async function openWorkers(target: DatabaseTarget, workers: number): Promise<Dat
 }
 
 /**
- * While another runner holds the repo lock: if it is in the middle of a batched snippet
- * this process has the same file of, work its ranges too. True when rows got done.
+ * What a runner does while another one holds the repo lock: if that one is in the middle
+ * of a batched snippet this process has the same file of, work its ranges too. The
+ * returned function says whether rows got done. A snippet whose batch failed here is left
+ * to the lock holder, which records the failure.
  */
-async function helpWhileWaiting(db: SnippetDb, snippets: LoadedSnippet[], options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): Promise<boolean> {
-  const [{ ready } = { ready: false }] = await queryRows<{ ready: boolean }>(db, sql`select to_regclass('snippets.ranges') is not null as ready`);
-  if (!ready) return false;
-  const inProgress = await queryRows<{ id: string; checksum: string }>(
-    db,
-    sql`select id, cursor->>'checksum' as checksum from snippets.checkpoints where repo = ${options.repo} order by id`,
-  );
-  for (const { id, checksum } of inProgress) {
-    const snippet = snippets.find((s) => s.id === id && s.checksum === checksum && s.definition.transaction === 'batched');
-    if (!snippet) continue;
-    onHelp?.(snippet);
-    const helped = await helpBatched(db, snippet, options);
-    if (!helped.rows) continue;
-    const earlier = report.helped.find((h) => h.id === id);
-    if (earlier) Object.assign(earlier, { rows: earlier.rows + helped.rows, batches: earlier.batches + helped.batches });
-    else report.helped.push(helped);
-    return true;
-  }
-  return false;
+function helper(db: SnippetDb, snippets: LoadedSnippet[], options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): () => Promise<boolean> {
+  const announced = new Set<string>();
+  const failed = new Set<string>();
+  return async () => {
+    const [{ ready } = { ready: false }] = await queryRows<{ ready: boolean }>(db, sql`select to_regclass('snippets.ranges') is not null as ready`);
+    if (!ready) return false;
+    // Only a run under way: its leader holds the repo lock (so it passed its plan's checks)
+    // and a range is still open. An interrupted run is resumed by whoever gets the lock.
+    const inProgress = await queryRows<{ id: string; checksum: string }>(
+      db,
+      sql`select c.id, c.cursor->>'checksum' as checksum from snippets.checkpoints c
+          where c.repo = ${options.repo}
+            and exists (select 1 from snippets.ranges r where r.repo = c.repo and r.id = c.id and not r.done)
+            and ${repoLockHeldBy(options.repo, sql`(c.cursor->>'leader')::int`)}
+          order by c.id`,
+    );
+    for (const { id, checksum } of inProgress) {
+      const snippet = snippets.find((s) => s.id === id && s.checksum === checksum && s.definition.transaction === 'batched');
+      if (!snippet || failed.has(id)) continue;
+      if (!announced.has(id)) onHelp?.(snippet);
+      announced.add(id);
+      let helped: HelpResult;
+      try {
+        helped = await helpBatched(db, snippet, options);
+      } catch (error) {
+        if (!(error instanceof SnippetFailed)) throw error;
+        failed.add(id);
+        options.onLog(id, 'warn', `stopped helping: ${error.message}`);
+        continue;
+      }
+      if (!helped.rows) continue;
+      const earlier = report.helped.find((h) => h.id === id);
+      if (earlier) Object.assign(earlier, { rows: earlier.rows + helped.rows, batches: earlier.batches + helped.batches });
+      else report.helped.push(helped);
+      return true;
+    }
+    return false;
+  };
 }
 
 function eventBase(session: RepoSession): Pick<NewEvent, 'repo' | 'executedBy' | 'host' | 'gitSha' | 'image' | 'approvedBy' | 'ciRunUrl'> {
@@ -128,7 +149,8 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
       workers: workers.map((w) => w.db),
     };
     // A dry run never helps: its work must roll back, and another runner's batches commit.
-    const whileWaiting = () => (dryRun ? Promise.resolve(false) : helpWhileWaiting(database.db, prepared.snippets, executeOptions, report, options.onHelp));
+    const help = helper(database.db, prepared.snippets, executeOptions, report, options.onHelp);
+    const whileWaiting = () => (dryRun ? Promise.resolve(false) : help());
     try {
       const locked = () => runPending(prepared, database, options, executeOptions, report);
       return await withRepoLock(database.db, session.config.repo, session.config.timeouts.runLockWaitMs, locked, whileWaiting);
