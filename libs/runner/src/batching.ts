@@ -267,9 +267,12 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
     }
     preferred = outcome.range;
     const took = performance.now() - started;
-    // Adapt: halve a slow batch, grow a fast full one, toward the target duration.
-    if (took > targetMs * 1.5) size = Math.max(MIN_SIZE, Math.floor(size / 2));
-    else if (took < targetMs / 2 && outcome.count === size) size = Math.min(maxSize, size * 2);
+    // Adapt toward the target duration, in proportion (at most halving or doubling at a
+    // time): shrink after a slow batch, grow only after a full one that was fast.
+    if (took > targetMs || outcome.count === size) {
+      const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(took, 1)));
+      size = Math.min(maxSize, Math.max(MIN_SIZE, Math.round(size * factor)));
+    }
     walk.processed += outcome.count;
     const { rows, total, batches } = outcome.progress;
     const seconds = (performance.now() - walk.startedAt) / 1000;
