@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { baseline } from './commands/baseline.ts';
 import { history } from './commands/history.ts';
 import { impact } from './commands/impact.ts';
+import { lockAcquire, lockRelease, lockStatus, parseDuration } from './commands/lock.ts';
 import { manifest } from './commands/manifest.ts';
 import { planCommand } from './commands/plan.ts';
 import { revert } from './commands/revert.ts';
@@ -236,6 +237,46 @@ function buildProgram(): Command {
           ]),
         );
       for (const b of report.blocked) console.log(colors.red(`blocked: ${b.rows} row(s) of ${b.table} reference ${b.references} through ${b.constraint} (e.g. ${b.sample.join('; ')})`));
+    });
+
+  const lock = program.command('lock').description('the release lock: a lease that keeps service releases and snippet runs apart');
+  const holderOption = new Option('--holder <text>', 'who holds it (default SNIPPETS_LOCK_HOLDER, the CI run URL, or user@host)');
+  lock
+    .command('acquire')
+    .description('take the lease, waiting up to --wait for its holder')
+    .requiredOption('--name <name>', 'the lock, e.g. releases')
+    .addOption(holderOption)
+    .option('--ttl <duration>', 'how long the lease lasts without renewal', '30m')
+    .option('--wait <duration>', 'how long to wait for the holder to let go', '0s')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { name: string; holder?: string; ttl: string; wait: string; json?: boolean }) => {
+      const lease = await lockAcquire(input(), { name: opts.name, holder: opts.holder, ttlMs: parseDuration('--ttl', opts.ttl), waitMs: parseDuration('--wait', opts.wait) });
+      if (opts.json) return printJson(lease);
+      console.log(`${colors.green('🔒')} ${lease.name} held by ${lease.holder} until ${lease.expiresAt.toISOString()}`);
+    });
+  lock
+    .command('release')
+    .description('give the lease up (fine when not held; refused when someone else holds it)')
+    .requiredOption('--name <name>', 'the lock, e.g. releases')
+    .addOption(holderOption)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { name: string; holder?: string; json?: boolean }) => {
+      const result = await lockRelease(input(), { name: opts.name, holder: opts.holder });
+      if (opts.json) return printJson(result);
+      console.log(result.released ? `${colors.green('🔓')} ${opts.name} released` : `${opts.name} was not held`);
+    });
+  lock
+    .command('status')
+    .description('who holds the lease, since when, until when')
+    .requiredOption('--name <name>', 'the lock, e.g. releases')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { name: string; json?: boolean }) => {
+      const report = await lockStatus(input(), { name: opts.name });
+      if (opts.json) return printJson(report);
+      const { lease } = report;
+      if (!report.held || !lease) return console.log(lease ? `${report.name} is free (the lease of ${lease.holder} expired at ${lease.expiresAt.toISOString()})` : `${report.name} is free`);
+      const beat = lease.heartbeatAt ? `, last renewed ${lease.heartbeatAt.toISOString()}` : '';
+      console.log(`${report.name} is held by ${lease.holder} since ${lease.acquiredAt.toISOString()}, until ${lease.expiresAt.toISOString()}${beat}`);
     });
 
   program

@@ -47,7 +47,8 @@ export type RefusalCheck =
   | 'lock-held'
   | 'revert-blocked'
   | 'squash-incomplete'
-  | 'schema-changed';
+  | 'schema-changed'
+  | 'release-lock';
 
 /** A snippet's `up`, `verify` or `down` threw or reported failure; its transaction was rolled back. */
 export class SnippetFailed extends SnippetsError {

@@ -49,7 +49,12 @@ export type EventKind =
   | 'verified'
   | 'verify-failed'
   | 'squashed'
-  | 'helped';
+  | 'helped'
+  | 'lock-acquired'
+  | 'lock-released'
+  | 'lock-lost'
+  | 'notified'
+  | 'notify-failed';
 
 export const events = snippetsSchema.table('events', {
   seq: bigserial('seq', { mode: 'number' }).primaryKey(),
@@ -143,6 +148,10 @@ const SCHEMA_STEPS: string[][] = [
             coalesce((w.value->>'rows')::bigint, 0), coalesce((w.value->>'batches')::int, 0), coalesce((w.value->>'done')::boolean, false)
      from snippets.checkpoints c, jsonb_each(coalesce(c.cursor->'walks', '{}')) w`,
     `alter table snippets.checkpoints drop column batches_done, drop column rows_done`,
+  ],
+  [
+    // v4: release locks are leases a holder keeps alive with heartbeats.
+    `alter table snippets.locks add column ttl_ms integer not null default 0, add column heartbeat_at timestamptz`,
   ],
 ];
 

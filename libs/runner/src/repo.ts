@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { auditFromEnv, type AuditContext } from './audit.ts';
-import { loadConfig, type ParsedConfig } from './config.ts';
+import { CONFIG_FILE, loadConfig, type ParsedConfig } from './config.ts';
 import { openDatabase, parseDatabaseUrl, type Database, type DatabaseTarget } from './database.ts';
 import { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
 import { InputError } from './errors.ts';
@@ -25,6 +26,16 @@ export async function openRepo({ cwd, env }: SessionInput): Promise<RepoSession>
   const files = await discoverSnippetFiles(repoRoot, config.snippetsDir);
   const target = parseDatabaseUrl(env.DATABASE_URL, repoRoot);
   return { config, files, target, audit: auditFromEnv(env) };
+}
+
+/**
+ * For commands a service's own pipeline runs too (the release lock, notify): the
+ * database from DATABASE_URL, and the repo's config only where there is one.
+ */
+export async function openTarget({ cwd, env }: SessionInput): Promise<{ config?: ParsedConfig; target: DatabaseTarget; audit: AuditContext }> {
+  const repoRoot = path.resolve(cwd);
+  const config = existsSync(path.join(repoRoot, CONFIG_FILE)) ? await loadConfig(repoRoot) : undefined;
+  return { config, target: parseDatabaseUrl(env.DATABASE_URL, repoRoot), audit: auditFromEnv(env) };
 }
 
 export async function requireManifest(config: ParsedConfig): Promise<Manifest> {

@@ -1,0 +1,100 @@
+import ms from 'ms';
+import { auditFromEnv } from '../audit.ts';
+import { InputError, SafetyRefusal } from '../errors.ts';
+import { appendEvent, ensureLedger, ledgerExists } from '../ledger.ts';
+import { databaseNow, isLive, readLease, release, tryAcquire, type Lease } from '../release-lock.ts';
+import { openTarget, withDatabase, type SessionInput } from '../repo.ts';
+
+export interface LockOptions {
+  name: string;
+  holder?: string;
+}
+
+const LOCK_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const POLL_MS = 1_000;
+
+function checkName(name: string): string {
+  if (!LOCK_NAME.test(name)) throw new InputError(`--name '${name}' is not a lock name; use a lower-case id such as releases`, { subject: '--name' });
+  return name;
+}
+
+/** `--ttl 30m`, `--wait 10s`: a duration, or a one-line error naming the flag. */
+export function parseDuration(flag: string, value: string): number {
+  const parsed = ms(value as ms.StringValue);
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+    throw new InputError(`${flag} '${value}' is not a duration; use e.g. 30s, 10m or 1h`, { subject: flag });
+  }
+  return parsed;
+}
+
+/**
+ * Who holds the lease: `--holder`, else SNIPPETS_LOCK_HOLDER, else the CI run's URL, else
+ * user@host. It must be the same in the step that releases, so it never includes a pid.
+ */
+export function lockHolder(env: Record<string, string | undefined>, holder?: string): string {
+  const audit = auditFromEnv(env);
+  const chosen = holder?.trim() || env.SNIPPETS_LOCK_HOLDER?.trim() || audit.ciRunUrl || `${audit.executedBy}@${audit.host}`;
+  return chosen;
+}
+
+const describe = (lease: Lease) => `held by ${lease.holder} since ${lease.acquiredAt.toISOString()} (until ${lease.expiresAt.toISOString()} unless renewed)`;
+
+/** `snippets lock acquire`: takes the lease, waiting up to `waitMs` for its holder to let go. */
+export async function lockAcquire(input: SessionInput, options: LockOptions & { ttlMs: number; waitMs: number }): Promise<Lease> {
+  const name = checkName(options.name);
+  if (options.ttlMs < 1_000) throw new InputError(`--ttl must be at least 1s; the lease lasts that long without renewal`, { subject: '--ttl' });
+  const holder = lockHolder(input.env, options.holder);
+  const { config, target, audit } = await openTarget(input);
+  return withDatabase(target, async ({ db }) => {
+    await ensureLedger(db);
+    const deadline = Date.now() + options.waitMs;
+    for (;;) {
+      const { acquired, lease } = await tryAcquire(db, name, holder, options.ttlMs);
+      if (acquired) {
+        await appendEvent(db, { repo: config?.repo ?? 'release-lock', kind: 'lock-acquired', ...audit, detail: { name, holder, expiresAt: lease!.expiresAt } });
+        return lease!;
+      }
+      if (Date.now() >= deadline) {
+        throw new SafetyRefusal(`release lock '${name}' is ${lease ? describe(lease) : 'held'}; wait longer with --wait, or have its holder release it`, 'lock-held');
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
+    }
+  });
+}
+
+/** `snippets lock release`: gives the lease up; not holding it is fine, someone else holding it is refused. */
+export async function lockRelease(input: SessionInput, options: LockOptions): Promise<{ released: boolean; lease: Lease | undefined }> {
+  const name = checkName(options.name);
+  const holder = lockHolder(input.env, options.holder);
+  const { config, target, audit } = await openTarget(input);
+  return withDatabase(target, async ({ db }) => {
+    if (!(await ledgerExists(db))) return { released: false, lease: undefined };
+    const result = await release(db, name, holder);
+    if (result.released) {
+      await appendEvent(db, { repo: config?.repo ?? 'release-lock', kind: 'lock-released', ...audit, detail: { name, holder } });
+      return result;
+    }
+    if (isLive(result.lease, await databaseNow(db))) {
+      throw new SafetyRefusal(`release lock '${name}' is ${describe(result.lease)}, not by ${holder}; release it with its holder's --holder`, 'lock-held');
+    }
+    return { released: false, lease: undefined };
+  });
+}
+
+export interface LockStatus {
+  name: string;
+  held: boolean;
+  lease: Lease | null;
+  now: Date;
+}
+
+/** `snippets lock status`: who holds the lease, since when, until when. */
+export async function lockStatus(input: SessionInput, options: { name: string }): Promise<LockStatus> {
+  const name = checkName(options.name);
+  const { target } = await openTarget(input);
+  return withDatabase(target, async ({ db }) => {
+    const lease = (await ledgerExists(db)) ? await readLease(db, name) : undefined;
+    const now = await databaseNow(db);
+    return { name, held: isLive(lease, now), lease: lease ?? null, now };
+  });
+}
