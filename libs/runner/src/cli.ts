@@ -5,12 +5,15 @@ import { history } from './commands/history.ts';
 import { impact } from './commands/impact.ts';
 import { lockAcquire, lockRelease, lockStatus, parseDuration } from './commands/lock.ts';
 import { manifest } from './commands/manifest.ts';
+import { notify } from './commands/notify.ts';
 import { planCommand } from './commands/plan.ts';
 import { revert } from './commands/revert.ts';
-import { run } from './commands/run.ts';
+import { run, type RunReport } from './commands/run.ts';
+import { auditFromEnv } from './audit.ts';
+import { writeRunReports, type RunRecord } from './run-report.ts';
 import { status } from './commands/status.ts';
 import { verify } from './commands/verify.ts';
-import { describeCause, ExitCode, SnippetsError } from './errors.ts';
+import { describeCause, ExitCode, SafetyRefusal, SnippetsError } from './errors.ts';
 import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
 import { colors, printJson, table } from './output.ts';
@@ -47,6 +50,24 @@ function logSink(json: boolean): LogSink {
     const line = `  ${colors.dim(`[${id}]`)} ${level === 'warn' ? colors.yellow(message) : message}\n`;
     (json ? process.stderr : process.stdout).write(line);
   };
+}
+
+interface RunFlags {
+  expect?: string[];
+  expectFromGit?: string;
+  dryRun?: boolean;
+  workers: number;
+  lock?: string;
+  holder?: string;
+  reportDir?: string;
+  json?: boolean;
+}
+
+function runOutcome(report: RunReport): [RunRecord['outcome'], string] {
+  if (report.failed) return ['failed', report.failed.message];
+  if (!report.applied.length) return ['nothing-to-run', 'nothing to run: every snippet is applied'];
+  const verb = report.dryRun ? 'would apply (dry run, rolled back)' : 'applied';
+  return ['applied', `${verb} ${report.applied.map((a) => a.id).join(', ')}`];
 }
 
 function parseWorkers(value: string): number {
@@ -92,9 +113,10 @@ function buildProgram(): Command {
     .command('plan')
     .description('what `run` would do, in order (reads only)')
     .addOption(new Option('--expect <ids...>', 'the exact set of snippets expected to be pending'))
+    .option('--expect-from-git <base..head>', 'expect exactly the snippets added between two revisions (the merge)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { expect?: string[]; json?: boolean }) => {
-      const report = await planCommand(input(), { expect: splitIds(opts.expect) });
+    .action(async (opts: { expect?: string[]; expectFromGit?: string; json?: boolean }) => {
+      const report = await planCommand(input(), { expect: splitIds(opts.expect), expectFromGit: opts.expectFromGit });
       if (opts.json) {
         printJson({
           ...report,
@@ -115,14 +137,26 @@ function buildProgram(): Command {
     .command('run')
     .description('apply every pending snippet, each exactly once, in its own transaction')
     .addOption(new Option('--expect <ids...>', 'refuse unless the pending set is exactly these ids (CI passes the merge\'s snippets)'))
+    .option('--expect-from-git <base..head>', 'expect exactly the snippets added between two revisions (the merge)')
     .option('--dry-run', 'run everything, then roll it all back; records nothing')
     .option('--workers <n>', "connections working a batched snippet's key ranges at once (PostgreSQL)", parseWorkers, 1)
+    .option('--lock <name>', 'run only while holding this release lock, renewing its lease')
+    .addOption(new Option('--holder <text>', 'the lease holder given to `snippets lock acquire`'))
+    .option('--report-dir <dir>', 'write report.json, junit.xml and summary.md there, whatever the outcome')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { expect?: string[]; dryRun?: boolean; workers: number; json?: boolean }) => {
+    .action(async (opts: RunFlags) => {
       const json = Boolean(opts.json);
       const progress = progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
+      const startedAt = new Date();
+      const record = (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) =>
+        opts.reportDir
+          ? writeRunReports(opts.reportDir, { repo: runReport?.repo ?? '', outcome, message, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport })
+          : Promise.resolve();
       const report = await run(input(), {
         expect: splitIds(opts.expect),
+        expectFromGit: opts.expectFromGit,
+        lock: opts.lock,
+        holder: opts.holder,
         dryRun: opts.dryRun,
         workers: opts.workers,
         onLog: logSink(json),
@@ -135,7 +169,14 @@ function buildProgram(): Command {
           progress.stop();
           if (!json) console.log(`${colors.cyan('→')} ${s.id}  ${colors.dim(s.definition.description)}`);
         },
-      }).finally(() => progress.stop());
+      })
+        .catch(async (error: unknown) => {
+          const outcome = error instanceof SafetyRefusal ? 'refused' : 'error';
+          await record(outcome, error instanceof Error ? error.message : String(error), null);
+          throw error;
+        })
+        .finally(() => progress.stop());
+      await record(...runOutcome(report), report);
       if (json) printJson(report);
       else {
         for (const h of report.helped) console.log(`${colors.cyan('⇉')} ${h.id}  helped: ${h.rows} rows in ${h.batches} batches`);
@@ -277,6 +318,16 @@ function buildProgram(): Command {
       if (!report.held || !lease) return console.log(lease ? `${report.name} is free (the lease of ${lease.holder} expired at ${lease.expiresAt.toISOString()})` : `${report.name} is free`);
       const beat = lease.heartbeatAt ? `, last renewed ${lease.heartbeatAt.toISOString()}` : '';
       console.log(`${report.name} is held by ${lease.holder} since ${lease.acquiredAt.toISOString()}, until ${lease.expiresAt.toISOString()}${beat}`);
+    });
+
+  program
+    .command('notify')
+    .description("post the run's outcome to the configured webhooks (never fails the pipeline)")
+    .requiredOption('--report-dir <dir>', 'where `snippets run --report-dir` wrote its report')
+    .addOption(new Option('--outcome <outcome>', 'when there is no report: how the pipeline ended').choices(['success', 'failure']))
+    .option('--message <text>', 'when there is no report: what happened')
+    .action(async (opts: { reportDir: string; outcome?: 'success' | 'failure'; message?: string }) => {
+      await notify(input(), { ...opts, log: (line) => console.log(line) });
     });
 
   program

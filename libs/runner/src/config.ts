@@ -20,6 +20,16 @@ export interface SnippetsConfig {
     migrationsSchema?: string;
     migrationsTable?: string;
   };
+  /**
+   * Where `snippets notify` posts, by the names of the environment variables that hold the
+   * secrets (never the secrets themselves). A channel whose URL variable is unset is skipped.
+   */
+  notify?: {
+    /** A Slack-compatible incoming webhook. Default variable SNIPPETS_SLACK_WEBHOOK_URL. */
+    slack?: { urlEnv?: string };
+    /** A generic JSON webhook, with an optional bearer token. Defaults SNIPPETS_WEBHOOK_URL, SNIPPETS_WEBHOOK_TOKEN. */
+    webhook?: { urlEnv?: string; tokenEnv?: string };
+  };
   /** Durations such as `30s`, `5m`. */
   timeouts?: {
     /** PostgreSQL statement_timeout inside a snippet's transaction. Default `15m`. */
@@ -51,6 +61,7 @@ export interface ParsedConfig {
   manifestFile: string;
   service?: { migrationsFolder: string; migrationsSchema: string; migrationsTable: string };
   timeouts: { statementMs: number; lockMs: number; runLockWaitMs: number };
+  notify: { slackUrlEnv: string; webhookUrlEnv: string; webhookTokenEnv: string };
 }
 
 const duration = (fallback: string) =>
@@ -66,6 +77,8 @@ const duration = (fallback: string) =>
       return parsed;
     });
 
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must name an environment variable, like SNIPPETS_SLACK_WEBHOOK_URL' });
+
 const configSchema = z
   .object({
     repo: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'must be a lower-case id like "payments-snippets"' }),
@@ -78,6 +91,16 @@ const configSchema = z
       })
       .strict()
       .optional(),
+    notify: z
+      .object({
+        slack: z.object({ urlEnv: envName.default('SNIPPETS_SLACK_WEBHOOK_URL') }).strict().default({ urlEnv: 'SNIPPETS_SLACK_WEBHOOK_URL' }),
+        webhook: z
+          .object({ urlEnv: envName.default('SNIPPETS_WEBHOOK_URL'), tokenEnv: envName.default('SNIPPETS_WEBHOOK_TOKEN') })
+          .strict()
+          .default({ urlEnv: 'SNIPPETS_WEBHOOK_URL', tokenEnv: 'SNIPPETS_WEBHOOK_TOKEN' }),
+      })
+      .strict()
+      .default({ slack: { urlEnv: 'SNIPPETS_SLACK_WEBHOOK_URL' }, webhook: { urlEnv: 'SNIPPETS_WEBHOOK_URL', tokenEnv: 'SNIPPETS_WEBHOOK_TOKEN' } }),
     timeouts: z
       .object({ statement: duration('15m'), lock: duration('10s'), runLockWait: duration('10m') })
       .strict()
@@ -120,6 +143,7 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
       ...config.service,
       migrationsFolder: path.resolve(repoRoot, config.service.migrationsFolder),
     },
+    notify: { slackUrlEnv: config.notify.slack.urlEnv, webhookUrlEnv: config.notify.webhook.urlEnv, webhookTokenEnv: config.notify.webhook.tokenEnv },
     timeouts: {
       statementMs: config.timeouts.statement,
       lockMs: config.timeouts.lock,

@@ -5,9 +5,12 @@ import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { plan, type Plan } from '../plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 import { readServiceMigrations } from '../service-migrations.ts';
+import { snippetsAddedBetween } from '../git-range.ts';
 
 export interface PlanOptions {
   expect?: string[];
+  /** BASE..HEAD: expect exactly the snippets the merge added. */
+  expectFromGit?: string;
 }
 
 export interface PlanReport extends Plan {
@@ -20,34 +23,37 @@ export async function prepareRun(input: SessionInput, options: PlanOptions) {
   const session = await openRepo(input);
   const manifest = await requireManifest(session.config);
   const snippets = await loadSnippets(session.files);
+  if (options.expect && options.expectFromGit) {
+    throw new InputError('--expect and --expect-from-git both name the expected snippets; pass one of them', { subject: '--expect-from-git' });
+  }
+  const expect = options.expectFromGit ? await snippetsAddedBetween(session.config.repoRoot, session.config.snippetsDir, options.expectFromGit) : options.expect;
   const known = new Set(snippets.map((s) => s.id));
-  const unknown = (options.expect ?? []).filter((id) => !known.has(id));
+  const unknown = (expect ?? []).filter((id) => !known.has(id));
   if (unknown.length) {
     throw new InputError(`--expect names ${unknown.join(', ')}, not snippets in this repo; pass snippet ids (file stems)`, {
       subject: '--expect',
     });
   }
-  return { session, manifest, snippets };
+  return { session, manifest, snippets, expect };
 }
 
 export type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
 
 /** Reads the database's side of the plan (ledger, service migrations) and plans. Read-only. */
 export async function planAgainst(
-  { session, manifest, snippets }: PreparedRun,
+  { session, manifest, snippets, expect }: PreparedRun,
   database: Database,
-  options: PlanOptions,
 ): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession }> {
   const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);
   const ledger = await readLedger(database.db, session.config.repo);
-  const result = plan({ files: session.files, snippets, ledger, manifest, expect: options.expect, serviceMigrations });
+  const result = plan({ files: session.files, snippets, ledger, manifest, expect, serviceMigrations });
   return { ...result, snippets, session };
 }
 
 export async function planCommand(input: SessionInput, options: PlanOptions): Promise<PlanReport> {
   const prepared = await prepareRun(input, options);
   return withDatabase(prepared.session.target, async (database) => {
-    const { pending, refusals } = await planAgainst(prepared, database, options);
+    const { pending, refusals } = await planAgainst(prepared, database);
     return { repo: prepared.session.config.repo, database: database.display, pending, refusals };
   });
 }

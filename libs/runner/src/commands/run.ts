@@ -7,12 +7,20 @@ import { applySnippet, helpBatched, recordSquash, withRollback, type ApplyResult
 import { appendEvent, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
 import type { LoadedSnippet } from '../load-snippets.ts';
 import { repoLockHeldBy, withRepoLock } from '../lock.ts';
+import { keepLease, type KeptLease } from '../lease-keeper.ts';
+import { lockHolder } from './lock.ts';
 import type { Refusal } from '../plan.ts';
 import { withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 import { planAgainst, prepareRun, type PreparedRun } from './plan.ts';
 
 export interface RunOptions {
   expect?: string[];
+  /** BASE..HEAD: expect exactly the snippets the merge added. */
+  expectFromGit?: string;
+  /** A release lock the run must hold, and keeps renewing, while it works. */
+  lock?: string;
+  /** The lease's holder, as given to `snippets lock acquire`. */
+  holder?: string;
   dryRun?: boolean;
   onLog: LogSink;
   /** Called before each snippet starts, for progress output. */
@@ -36,6 +44,8 @@ export interface RunReport {
   notRun: string[];
   /** Batched snippets of another runner this process worked on while waiting for the lock. */
   helped: HelpResult[];
+  /** The pending set the run was told to expect (`--expect`, `--expect-from-git`), if any. */
+  expected: string[] | null;
 }
 
 const MAX_WORKERS = 64;
@@ -134,7 +144,7 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
   const prepared = await prepareRun(input, options);
   const { session } = prepared;
   const dryRun = options.dryRun ?? false;
-  const report: RunReport = { repo: session.config.repo, database: session.target.display, dryRun, applied: [], failed: null, notRun: [], helped: [] };
+  const report: RunReport = { repo: session.config.repo, database: session.target.display, dryRun, applied: [], failed: null, notRun: [], helped: [], expected: prepared.expect ?? null };
   return withDatabase(session.target, async (database) => {
     // A dry run is one transaction, which one connection holds.
     const workers = await openWorkers(session.target, dryRun ? 1 : (options.workers ?? 1));
@@ -151,10 +161,12 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
     // A dry run never helps: its work must roll back, and another runner's batches commit.
     const help = helper(database.db, prepared.snippets, executeOptions, report, options.onHelp);
     const whileWaiting = () => (dryRun ? Promise.resolve(false) : help());
+    const lease = options.lock ? await keepLease(database, session.target, session.config.repo, options.lock, lockHolder(input.env, options.holder), options.onLog) : undefined;
     try {
-      const locked = () => runPending(prepared, database, options, executeOptions, report);
+      const locked = () => runPending(prepared, database, options, executeOptions, report, lease);
       return await withRepoLock(database.db, session.config.repo, session.config.timeouts.runLockWaitMs, locked, whileWaiting);
     } finally {
+      await lease?.stop();
       await Promise.all(workers.map((w) => w.close()));
     }
   });
@@ -167,14 +179,16 @@ async function runPending(
   options: RunOptions,
   executeOptions: ExecuteOptions & { dryRun: boolean },
   report: RunReport,
+  lease?: KeptLease,
 ): Promise<RunReport> {
   const { session } = prepared;
   const { dryRun } = executeOptions;
-  const { pending, refusals } = await planAgainst(prepared, database, options);
+  const { pending, refusals } = await planAgainst(prepared, database);
   if (refusals.length) await refuse(database.db, session, refusals);
 
   const runAll = async (db: SnippetDb) => {
     for (const [index, snippet] of pending.entries()) {
+      await lease?.check(snippet.id);
       options.onStart?.(snippet);
       if (!dryRun) {
         await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum });
