@@ -9,7 +9,12 @@ export interface SnippetRepoGeneratorSchema {
   serviceImage: string;
   scope?: string;
   migrationsDir?: string;
+  ci?: string;
 }
+
+/** The CI systems a generated repo can carry a pipeline for. */
+export const CI_SYSTEMS = ['github', 'jenkins'] as const;
+type CiSystem = (typeof CI_SYSTEMS)[number];
 
 interface NormalizedOptions {
   name: string;
@@ -20,6 +25,9 @@ interface NormalizedOptions {
   serviceImage: string;
   migrationsDir: string;
   dbName: string;
+  ci: CiSystem;
+  /** Kubernetes Job names are DNS labels (63 characters) that also carry the sha and a time. */
+  jobPrefix: string;
 }
 
 const REPO_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -65,6 +73,8 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
   if (path.isAbsolute(migrationsDir) || migrationsDir.split('/').includes('..')) {
     throw new Error(`--migrationsDir '${migrationsDir}' must be a folder inside the service package, e.g. drizzle`);
   }
+  const ci = schema.ci ?? 'github';
+  if (!(CI_SYSTEMS as readonly string[]).includes(ci)) throw new Error(`--ci '${ci}' is not one of ${CI_SYSTEMS.join(', ')}; pass --ci=github or --ci=jenkins`);
   return {
     name,
     root,
@@ -74,6 +84,8 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
     serviceImage: schema.serviceImage,
     migrationsDir,
     dbName: name.replaceAll('-', '_'),
+    ci: ci as CiSystem,
+    jobPrefix: name.slice(0, 40).replace(/-+$/, ''),
   };
 }
 
@@ -85,17 +97,21 @@ function toolVersions(tree: Tree) {
     gatesVersion: workspacePackageVersion(tree, '@snippets/gates') ?? '0.1.0',
     vitestVersion: root.devDependencies?.vitest ?? '4.1.12',
     plopVersion: root.devDependencies?.plop ?? '4.0.5',
+    typescriptVersion: root.devDependencies?.typescript ?? '5.9.3',
+    typesNodeVersion: root.devDependencies?.['@types/node'] ?? '20.19.43',
   };
 }
 
-/** `nx g snippet-repo NAME --service=PKG --serviceImage=IMAGE`: an independent snippet repo. */
+// Scripts the pipeline runs directly, so git must record them as executable.
+const EXECUTABLES = ['ci/approvers.sh', 'ci/build-image.sh', 'ci/expected-snippets.sh', 'ci/gates.sh', 'ci/registry-login.sh', 'deploy/run.sh', 'deploy/ecs/run-task.sh', 'deploy/kubernetes/run-job.sh'];
+
+/** `nx g snippet-repo NAME --service=PKG --serviceImage=IMAGE [--ci=github|jenkins]`: an independent snippet repo. */
 export default async function snippetRepoGenerator(tree: Tree, schema: SnippetRepoGeneratorSchema): Promise<void> {
   const options = normalizeOptions(tree, schema);
-  generateFiles(tree, path.join(__dirname, 'files'), options.root, {
-    ...options,
-    ...toolVersions(tree),
-    dot: '.',
-    tmpl: '',
-  });
+  const substitutions = { ...options, ...toolVersions(tree), dot: '.', tmpl: '' };
+  generateFiles(tree, path.join(__dirname, 'files'), options.root, substitutions);
+  // The pipeline: one CI system's file, calling the same scripts under ci/ and deploy/.
+  generateFiles(tree, path.join(__dirname, `files-ci-${options.ci}`), options.root, substitutions);
+  for (const script of EXECUTABLES) tree.changePermissions(joinPathFragments(options.root, script), '755');
   tree.write(joinPathFragments(options.root, 'snippets.lock'), renderManifest(buildManifest([])));
 }
