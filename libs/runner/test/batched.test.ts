@@ -291,10 +291,12 @@ describe('a batched run interrupted under ledger schema v2', () => {
       const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
       await cli(['manifest']);
       const { checksum } = JSON.parse((await cli(['plan', '--json'])).stdout).pending[0];
-      // What a v2 runner left when it was killed: the first 5,000 rows done, its checkpoint in one JSON cursor.
+      // What a v2 runner left when it was killed: the first 5,000 rows done, its checkpoint in one JSON cursor
+      // (the tables and columns of later versions taken away again).
       await cli(['baseline', '--through', '0001_count']);
       await database.query(`delete from snippets.ledger; delete from snippets.events; drop table snippets.ranges;
         alter table snippets.checkpoints add column batches_done integer not null default 0, add column rows_done bigint not null default 0;
+        alter table snippets.locks drop column ttl_ms, drop column heartbeat_at;
         update snippets.meta set value = '2' where key = 'schema_version';
         update counters set hits = 1 where id <= 5000`);
       const v2 = { checksum, walks: { counters: { cursor: 5000, done: false, rows: 5000, batches: 5 } }, changes: { 'public.counters': { inserted: 0, updated: 5000, deleted: 0 } } };
@@ -308,7 +310,8 @@ describe('a batched run interrupted under ledger schema v2', () => {
       expect(counts).toEqual([{ hits: 1, n: ROWS }]);
       const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
       expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
-      expect(await database.query("select value from snippets.meta where key = 'schema_version'")).toEqual([{ value: '3' }]);
+      const [{ version }] = await database.query<{ version: number }>("select value::int as version from snippets.meta where key = 'schema_version'");
+      expect(version).toBeGreaterThanOrEqual(3);
     } finally {
       await repo.dispose();
       await database.dispose();
