@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from './config.ts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { baseline } from './commands/baseline.ts';
 import { history } from './commands/history.ts';
@@ -148,10 +150,13 @@ function buildProgram(): Command {
       const json = Boolean(opts.json);
       const progress = progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
       const startedAt = new Date();
-      const record = (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) =>
-        opts.reportDir
-          ? writeRunReports(opts.reportDir, { repo: runReport?.repo ?? '', outcome, message, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport })
-          : Promise.resolve();
+      const record = async (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) => {
+        if (!opts.reportDir) return;
+        // A run refused before it started has no report of its own; the config still names the repo.
+        const repo = runReport?.repo ?? (await loadConfig(path.resolve(input().cwd)).then((c) => c.repo, () => ''));
+        const finishedAt = new Date().toISOString();
+        await writeRunReports(opts.reportDir, { repo, outcome, message, startedAt: startedAt.toISOString(), finishedAt, audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport });
+      };
       const report = await run(input(), {
         expect: splitIds(opts.expect),
         expectFromGit: opts.expectFromGit,

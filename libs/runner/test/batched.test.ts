@@ -310,7 +310,7 @@ describe('a batched run interrupted under ledger schema v2', () => {
       expect(counts).toEqual([{ hits: 1, n: ROWS }]);
       const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
       expect(row!.rows_changed).toEqual({ 'public.counters': { inserted: 0, updated: ROWS, deleted: 0 } });
-      const [{ version }] = await database.query<{ version: number }>("select value::int as version from snippets.meta where key = 'schema_version'");
+      const [{ version } = { version: 0 }] = await database.query<{ version: number }>("select value::int as version from snippets.meta where key = 'schema_version'");
       expect(version).toBeGreaterThanOrEqual(3);
     } finally {
       await repo.dispose();

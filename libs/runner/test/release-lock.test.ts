@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/databases.ts';
@@ -75,9 +77,13 @@ describe('the release lock on postgres', () => {
     repo = await createFixtureRepo({ '0001_fast.ts': effectSnippet('0001_fast') });
     await database.query('create table effects (snippet text)');
     await cli(['manifest']);
-    const free = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1']);
+    const free = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1', '--report-dir', 'reports']);
     expect(free.code).toBe(3);
     expect(free.stderr).toBe("snippets: --lock releases: the release lock is not held, not by pipeline-1; take it first with `snippets lock acquire --name releases`\n");
+    // The refusal is in the reports the pipeline publishes and notifies from.
+    const report = JSON.parse(await readFile(path.join(repo.dir, 'reports/report.json'), 'utf8'));
+    expect(report).toMatchObject({ repo: 'fixture', outcome: 'refused', message: expect.stringContaining('the release lock is not held'), run: null });
+    expect(await readFile(path.join(repo.dir, 'reports/junit.xml'), 'utf8')).toMatch(/<testcase classname="snippets\.fixture" name="run">\s*<failure message="--lock releases: the release lock is not held/);
     await cli(['lock', 'acquire', '--name', 'releases', '--holder', 'service-release']);
     const taken = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1']);
     expect(taken.code).toBe(3);
