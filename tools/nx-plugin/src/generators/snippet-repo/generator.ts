@@ -103,7 +103,7 @@ function toolVersions(tree: Tree) {
 }
 
 // Scripts the pipeline runs directly, so git must record them as executable.
-const EXECUTABLES = ['ci/approvers.sh', 'ci/build-image.sh', 'ci/expected-snippets.sh', 'ci/gates.sh', 'ci/registry-login.sh', 'deploy/run.sh', 'deploy/ecs/run-task.sh', 'deploy/kubernetes/run-job.sh'];
+const EXECUTABLES = ['ci/approvers.sh', 'ci/base.sh', 'ci/build-image.sh', 'ci/expected-snippets.sh', 'ci/gates.sh', 'ci/registry-login.sh', 'deploy/run.sh', 'deploy/ecs/run-task.sh', 'deploy/kubernetes/run-job.sh'];
 
 /** `nx g snippet-repo NAME --service=PKG --serviceImage=IMAGE [--ci=github|jenkins]`: an independent snippet repo. */
 export default async function snippetRepoGenerator(tree: Tree, schema: SnippetRepoGeneratorSchema): Promise<void> {
