@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { migrate } from '@snippets/example-service';
@@ -10,6 +10,7 @@ import { copyWorkspace, listFiles, nx, run, WORKSPACE_ROOT } from '../../../scri
 
 const SERVER_URL = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SNIPPETS = path.join(WORKSPACE_ROOT, 'node_modules/.bin/snippets');
+const git = (args: string[], cwd: string) => run('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], cwd);
 
 describe('the generators, run for real with nx g in a copy of the workspace', () => {
   let workspace: Awaited<ReturnType<typeof copyWorkspace>>;
@@ -24,6 +25,10 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     );
     expect(created.output).toContain('CREATE snippet-repos/e2e-snippets/Dockerfile');
     expect(created.code).toBe(0);
+    // A snippet repo becomes a git repository of its own; the pipeline reads its history.
+    expect((await git(['init', '-q', '-b', 'main'], repoDir)).code).toBe(0);
+    expect((await git(['add', '-A'], repoDir)).code).toBe(0);
+    expect((await git(['commit', '-qm', 'snippet repo'], repoDir)).code).toBe(0);
   });
   afterAll(() => workspace.dispose());
 
@@ -45,6 +50,12 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     expect(tests.output).toMatch(/Tests\s+3 passed/);
     expect(tests.code).toBe(0);
     expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
+    // The merge: the pipeline's script names the snippets it added, for the container's --expect.
+    const base = (await git(['rev-parse', 'HEAD'], repoDir)).output.trim();
+    expect((await git(['add', '-A'], repoDir)).code).toBe(0);
+    expect((await git(['commit', '-qm', 'three snippets'], repoDir)).code).toBe(0);
+    const expected = await run(path.join(repoDir, 'ci/expected-snippets.sh'), [base, 'HEAD'], repoDir);
+    expect(expected.output.trim()).toBe('0001_fix_trade_currency,0002_purge_stale_keys,0003_backfill_deal_refs');
     // The repo's own gates script: rehearsed on a database built from the service's migrations.
     const gates = await run('npm', ['run', 'gates', '--silent', '--', '--only', 'manifest,graph,rehearsal,schema,touches,undo'], repoDir, { DATABASE_URL: SERVER_URL });
     expect(gates.output).toContain('all gates passed');
@@ -60,7 +71,11 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       // Production's database has the service's schema.
       const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
       await migrate(drizzle({ client }) as never).finally(() => client.end());
-      const applied = await run(SNIPPETS, ['run', '--expect', '0001_fix_trade_currency', '0002_purge_stale_keys', '0003_backfill_deal_refs'], repoDir, env);
+      // The runner's own reading of the merge agrees with the script's.
+      const plan = await run(SNIPPETS, ['plan', '--expect-from-git', `${base}..HEAD`], repoDir, env);
+      expect(plan.output).not.toContain('refused');
+      expect(plan.code).toBe(0);
+      const applied = await run(SNIPPETS, ['run', '--expect', expected.output.trim()], repoDir, env);
       expect(applied.output).toContain('applied 3 snippet(s)');
       expect(applied.code).toBe(0);
       const status = JSON.parse((await run(SNIPPETS, ['status', '--json'], repoDir, env)).output);
@@ -122,7 +137,20 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     }
   });
 
+  it('--ci=jenkins writes a Jenkinsfile instead of the workflow, and the pipeline scripts are executable', async () => {
+    const created = await nx(['g', 'snippet-repo', 'jenkins-snippets', '--service=@snippets/example-service', '--serviceImage=registry.example.com/example-service', '--ci=jenkins'], workspace.root);
+    expect(created.code).toBe(0);
+    const files = await listFiles(path.join(workspace.root, 'snippet-repos/jenkins-snippets'));
+    expect(files).toContain('Jenkinsfile');
+    expect(files.filter((f) => f.startsWith('.github'))).toEqual([]);
+    for (const script of ['ci/gates.sh', 'ci/expected-snippets.sh', 'deploy/run.sh', 'deploy/ecs/run-task.sh', 'deploy/kubernetes/run-job.sh']) {
+      expect((await stat(path.join(workspace.root, 'snippet-repos/jenkins-snippets', script))).mode & 0o111, script).toBe(0o111);
+    }
+    expect(await listFiles(repoDir)).toContain('.github/workflows/snippets.yml');
+  });
+
   it.each([
+    [['g', 'snippet-repo', 'ci-snippets', '--service=@snippets/example-service', '--serviceImage=x/y', '--ci=gitlab'], "Property 'ci' does not match the schema. 'gitlab' should be one of github,jenkins."],
     [['g', 'snippet', 'fix/emails', '--repo=e2e-snippets'], "snippet name 'fix/emails' is not valid"],
     [['g', 'snippet', '..', '--repo=e2e-snippets'], "snippet name '..' is not valid"],
     [['g', 'snippet', 'fix emails', '--repo=e2e-snippets'], "snippet name 'fix emails' is not valid"],
