@@ -1,0 +1,84 @@
+/**
+ * `npm run build:packages`: builds the three published packages into dist/<project root>,
+ * the folders `nx release publish` publishes: tsc's JavaScript and declarations, the assets
+ * they read at run time, and a package.json for the registry (exports and bin pointing at
+ * built files, `files`, `engines`; no scripts, no dev dependencies, no workspace paths).
+ */
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+interface PackageJson {
+  name: string;
+  version: string;
+  type?: string;
+  exports?: Record<string, string>;
+  main?: string;
+  bin?: Record<string, string>;
+  scripts?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+interface PackageBuild {
+  root: string;
+  /** Files and folders copied as they are, relative to the project root. */
+  assets: string[];
+}
+
+export const PACKAGES: PackageBuild[] = [
+  { root: 'libs/runner', assets: ['templates', 'README.md'] },
+  { root: 'libs/gates', assets: ['README.md'] },
+  { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json'] },
+];
+
+const ENGINES = { node: '>=20.19' }; // require() of ES modules, which the Nx plugin relies on
+
+/** `./src/x.ts` becomes `./dist/x.js` (ES modules) or `./src/x.js` (the CommonJS plugin, built in place). */
+function built(file: string, esm: boolean): string {
+  return esm ? file.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js') : file.replace(/\.ts$/, '.js');
+}
+
+function publishedManifest(source: PackageJson, esm: boolean): PackageJson {
+  const { scripts: _scripts, devDependencies: _dev, ...manifest } = source;
+  const exports = Object.fromEntries(
+    Object.entries(source.exports ?? {}).map(([subpath, file]) =>
+      file.endsWith('.ts') ? [subpath, { types: built(file, esm).replace(/\.js$/, '.d.ts'), default: built(file, esm) }] : [subpath, file],
+    ),
+  );
+  return {
+    ...manifest,
+    ...(source.exports ? { exports } : {}),
+    ...(source.main ? { main: built(source.main, esm), types: built(source.main, esm).replace(/\.js$/, '.d.ts') } : {}),
+    files: esm ? ['dist', 'bin', ...(source.name === '@snippets/runner' ? ['templates'] : [])] : ['src', 'generators.json'],
+    engines: ENGINES,
+    publishConfig: { access: 'public' },
+  };
+}
+
+/** The published bin imports the built CLI; tsx stays registered for the repo's own TypeScript. */
+async function buildBin(root: string, out: string, bin: Record<string, string>): Promise<void> {
+  for (const file of Object.values(bin)) {
+    const source = await readFile(path.join(root, file), 'utf8');
+    const rewritten = source.replace(/'\.\.\/src\/([\w/-]+)\.ts'/g, "'../dist/$1.js'").replace('; tsx loads them, and this CLI, as they are', '; tsx loads them');
+    await mkdir(path.dirname(path.join(out, file)), { recursive: true });
+    await writeFile(path.join(out, file), rewritten, { mode: 0o755 });
+  }
+}
+
+export async function buildPackage({ root, assets }: PackageBuild): Promise<string> {
+  const out = path.join('dist', root);
+  await rm(out, { recursive: true, force: true });
+  execFileSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const source = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as PackageJson;
+  const esm = source.type === 'module';
+  for (const asset of assets) await cp(path.join(root, asset), path.join(out, asset), { recursive: true, errorOnExist: false });
+  if (source.bin) await buildBin(root, out, source.bin);
+  await writeFile(path.join(out, 'package.json'), `${JSON.stringify(publishedManifest(source, esm), null, 2)}\n`);
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // In order: the plugin's build reads the runner's built declarations.
+  for (const pkg of PACKAGES) console.log(`built ${await buildPackage(pkg)}`);
+}
