@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -17,6 +18,17 @@ function workspace(): Tree {
   tree.write('libs/gates/package.json', JSON.stringify({ name: '@snippets/gates', version: '0.2.0' }));
   return tree;
 }
+
+it('outside this workspace, pins the runner and gates versions the plugin was released with', async () => {
+  const tree = createTreeWithEmptyWorkspace();
+  tree.write('package.json', JSON.stringify({ name: 'elsewhere', workspaces: ['libs/*'] }));
+  tree.write('libs/payments/package.json', JSON.stringify({ name: '@acme/payments', version: '2.3.4' }));
+  await snippetRepoGenerator(tree, repo);
+  const plugin = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const pkg = readJson(tree, 'snippet-repos/payments-snippets/package.json');
+  expect(pkg.dependencies['@snippets/runner']).toBe(plugin.dependencies['@snippets/runner']);
+  expect(pkg.dependencies['@snippets/gates']).toBe(plugin.peerDependencies['@snippets/gates']);
+});
 
 describe('snippet-repo generator', () => {
   let tree: Tree;

@@ -1,4 +1,5 @@
 import { generateFiles, joinPathFragments, readJson, type Tree } from '@nx/devkit';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildManifest, renderManifest } from '@snippets/runner/scaffold';
 import { SNIPPET_REPOS_DIR } from '../../snippet-repos';
@@ -89,12 +90,32 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
   };
 }
 
-/** Versions the generated repo pins, read from this workspace so they never drift. */
+interface PluginManifest {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+/**
+ * The runner and gates versions the generated repo pins: the workspace's own packages when
+ * it has them (this monorepo), else the versions this plugin was released with (its
+ * package.json, kept in step by nx release), so they never drift.
+ */
+function snippetsVersion(tree: Tree, name: '@snippets/runner' | '@snippets/gates'): string {
+  const inWorkspace = workspacePackageVersion(tree, name);
+  if (inWorkspace) return inWorkspace;
+  // src/generators/snippet-repo -> the package root, in the workspace and when published.
+  const own = JSON.parse(readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as PluginManifest;
+  const range = own.dependencies?.[name] ?? own.peerDependencies?.[name];
+  if (!range) throw new Error(`@snippets/nx-plugin does not name a version of ${name}; reinstall @snippets/nx-plugin`);
+  return range.replace(/^[\^~]/, '');
+}
+
+/** Versions the generated repo pins, read from this workspace or this plugin so they never drift. */
 function toolVersions(tree: Tree) {
   const root = readJson<{ devDependencies?: Record<string, string> }>(tree, 'package.json');
   return {
-    runnerVersion: workspacePackageVersion(tree, '@snippets/runner') ?? '0.1.0',
-    gatesVersion: workspacePackageVersion(tree, '@snippets/gates') ?? '0.1.0',
+    runnerVersion: snippetsVersion(tree, '@snippets/runner'),
+    gatesVersion: snippetsVersion(tree, '@snippets/gates'),
     vitestVersion: root.devDependencies?.vitest ?? '4.1.12',
     plopVersion: root.devDependencies?.plop ?? '4.0.5',
     typescriptVersion: root.devDependencies?.typescript ?? '5.9.3',
