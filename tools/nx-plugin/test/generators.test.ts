@@ -44,6 +44,11 @@ describe('snippet-repo generator', () => {
     }
     const pkg = readJson(tree, `${root}/package.json`);
     expect(pkg.name).toBe('@acme/payments-snippets');
+    // What made the repo, so a later template can be applied to it.
+    expect(readJson(tree, `${root}/snippets-template.json`)).toEqual({
+      template: `@snippets/nx-plugin@${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}`,
+      options: { name: 'payments-snippets', service: '@acme/payments', serviceImage: 'ghcr.io/acme/payments', scope: 'acme', migrationsDir: 'drizzle', ci: 'github' },
+    });
     expect(pkg.dependencies).toEqual({ '@snippets/runner': '^0.1.0', '@snippets/gates': '^0.2.0', '@acme/payments': '^2.3.4' });
     expect(JSON.stringify(pkg)).not.toMatch(/workspace:|file:|\.\.\//);
     expect(tree.read(`${root}/tsconfig.json`, 'utf-8')).not.toContain('extends');

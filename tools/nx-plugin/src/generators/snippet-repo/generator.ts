@@ -1,4 +1,4 @@
-import { generateFiles, joinPathFragments, readJson, type Tree } from '@nx/devkit';
+import { generateFiles, joinPathFragments, readJson, writeJson, type Tree } from '@nx/devkit';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildManifest, renderManifest } from '@snippets/runner/scaffold';
@@ -135,4 +135,23 @@ export default async function snippetRepoGenerator(tree: Tree, schema: SnippetRe
   generateFiles(tree, path.join(__dirname, `files-ci-${options.ci}`), options.root, substitutions);
   for (const script of EXECUTABLES) tree.changePermissions(joinPathFragments(options.root, script), '755');
   tree.write(joinPathFragments(options.root, 'snippets.lock'), renderManifest(buildManifest([])));
+  writeJson(tree, joinPathFragments(options.root, TEMPLATE_RECORD), templateRecord(schema, options));
+}
+
+/** Where a repo records the template version and answers that made it, for bringing it up to date later. */
+export const TEMPLATE_RECORD = 'snippets-template.json';
+
+function templateRecord(schema: SnippetRepoGeneratorSchema, options: NormalizedOptions) {
+  const own = JSON.parse(readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as { name: string; version: string };
+  return {
+    template: `${own.name}@${own.version}`,
+    options: {
+      name: options.name,
+      service: options.service,
+      serviceImage: options.serviceImage,
+      ...(schema.scope ? { scope: schema.scope } : {}),
+      migrationsDir: options.migrationsDir,
+      ci: options.ci,
+    },
+  };
 }
