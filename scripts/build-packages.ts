@@ -29,7 +29,7 @@ interface PackageBuild {
 export const PACKAGES: PackageBuild[] = [
   { root: 'libs/runner', assets: ['templates', 'README.md'] },
   { root: 'libs/gates', assets: ['README.md'] },
-  { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json'] },
+  { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json', 'src/generators/update-repo/schema.json'] },
 ];
 
 const ENGINES = { node: '>=20.19' }; // require() of ES modules, which the Nx plugin relies on
