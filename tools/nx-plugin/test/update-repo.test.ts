@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { readJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import updateRepoGenerator from '../src/generators/update-repo/generator';
+import { updateRepo as updateRepoGenerator } from '../src/generators/update-repo/generator';
 
 const exec = promisify(execFile);
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));

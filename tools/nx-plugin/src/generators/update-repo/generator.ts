@@ -100,7 +100,7 @@ export interface UpdateReport {
  * repo's edits, one both changed is merged three ways, and one whose changes collide is
  * left as it is and reported. The repo's snippets and snippets.lock are never touched.
  */
-export default async function updateRepoGenerator(tree: Tree, schema: UpdateRepoGeneratorSchema): Promise<UpdateReport> {
+export async function updateRepo(tree: Tree, schema: UpdateRepoGeneratorSchema): Promise<UpdateReport> {
   const root = snippetRepoRoot(tree, schema.repo);
   const recordFile = joinPathFragments(root, TEMPLATE_RECORD);
   if (!tree.exists(recordFile)) {
@@ -150,4 +150,9 @@ export default async function updateRepoGenerator(tree: Tree, schema: UpdateRepo
     writeJson(tree, recordFile, { ...record, template: `${own.name}@${own.version}` });
   }
   return report;
+}
+
+/** The generator Nx runs; it logs the report (Nx takes a returned function for a task to run). */
+export default async function updateRepoGenerator(tree: Tree, schema: UpdateRepoGeneratorSchema): Promise<void> {
+  await updateRepo(tree, schema);
 }
