@@ -19,6 +19,13 @@ function workspace(): Tree {
   return tree;
 }
 
+it('takes a service installed from a registry at the version the workspace depends on', async () => {
+  const tree = createTreeWithEmptyWorkspace();
+  tree.write('package.json', JSON.stringify({ name: 'elsewhere', dependencies: { '@acme/payments': '^2.3.4' } }));
+  await snippetRepoGenerator(tree, repo);
+  expect(readJson(tree, 'snippet-repos/payments-snippets/package.json').dependencies['@acme/payments']).toBe('^2.3.4');
+});
+
 it('outside this workspace, pins the runner and gates versions the plugin was released with', async () => {
   const tree = createTreeWithEmptyWorkspace();
   tree.write('package.json', JSON.stringify({ name: 'elsewhere', workspaces: ['libs/*'] }));
@@ -66,7 +73,7 @@ describe('snippet-repo generator', () => {
     [{ name: 'a/b' }, "snippet repo name 'a/b' is not valid"],
     [{ name: '../escape' }, "snippet repo name '../escape' is not valid"],
     [{ name: 'has space' }, "snippet repo name 'has space' is not valid"],
-    [{ service: '@acme/unknown' }, "--service '@acme/unknown' is not a package of this workspace"],
+    [{ service: '@acme/unknown' }, "--service '@acme/unknown' is neither a package of this workspace nor a versioned dependency in its package.json"],
     [{ serviceImage: 'ghcr.io/acme/payments:1.0' }, "--serviceImage 'ghcr.io/acme/payments:1.0' is not an image name without a tag"],
     [{ scope: 'Acme Inc' }, "--scope 'Acme Inc' is not an npm scope"],
   ])('refuses %o and writes nothing', async (override, message) => {

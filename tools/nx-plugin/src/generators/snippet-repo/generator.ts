@@ -51,6 +51,13 @@ function workspacePackageVersion(tree: Tree, packageName: string): string | unde
   return undefined;
 }
 
+/** A service installed from a registry: the version the workspace's package.json asks for (`^1.2.3` gives 1.2.3). */
+function dependencyVersion(tree: Tree, packageName: string): string | undefined {
+  const root = readJson<{ dependencies?: Record<string, string>; devDependencies?: Record<string, string> }>(tree, 'package.json');
+  const range = root.dependencies?.[packageName] ?? root.devDependencies?.[packageName];
+  return range?.match(/^[\^~]?(\d+\.\d+\.\d+(?:-[\w.]+)?)$/)?.[1];
+}
+
 function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): NormalizedOptions {
   const name = schema.name ?? '';
   if (!REPO_NAME.test(name)) {
@@ -61,9 +68,11 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
   if (!schema.service || !PACKAGE_NAME.test(schema.service)) {
     throw new Error(`--service '${schema.service ?? ''}' is not a package name; pass the service package, e.g. --service=@acme/payments-service`);
   }
-  const serviceVersion = workspacePackageVersion(tree, schema.service);
+  const serviceVersion = workspacePackageVersion(tree, schema.service) ?? dependencyVersion(tree, schema.service);
   if (!serviceVersion) {
-    throw new Error(`--service '${schema.service}' is not a package of this workspace; pass the name in the service's package.json`);
+    throw new Error(
+      `--service '${schema.service}' is neither a package of this workspace nor a versioned dependency in its package.json; pass the name in the service's package.json, or npm install it first`,
+    );
   }
   if (!schema.serviceImage || !IMAGE.test(schema.serviceImage)) {
     throw new Error(`--serviceImage '${schema.serviceImage ?? ''}' is not an image name without a tag; pass e.g. --serviceImage=ghcr.io/acme/payments-service`);
