@@ -1,10 +1,10 @@
 import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import ms from 'ms';
 import { z } from 'zod';
 import { describeCause, InputError } from './errors.ts';
+import { importModule } from './import-module.ts';
 
 export const CONFIG_FILE = 'snippets.config.ts';
 
@@ -119,7 +119,7 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
   }
   let raw: unknown;
   try {
-    raw = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+    raw = (await importModule(file)).default;
   } catch (error) {
     throw new InputError(`${CONFIG_FILE}: failed to load (${describeCause(error)}); fix it so it imports cleanly`, {
       subject: file,

@@ -1,5 +1,5 @@
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { importModule } from './import-module.ts';
 import { defineSnippet, isSnippet, isSquash, type Snippet, type SquashedSnippet } from './define-snippet.ts';
 import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from './errors.ts';
@@ -51,7 +51,7 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 async function loadOne(file: SnippetFile): Promise<LoadedSnippet> {
   let module: { default?: unknown };
   try {
-    module = await import(pathToFileURL(file.file).href);
+    module = await importModule(file.file);
   } catch (error) {
     throw new InputError(`${file.displayPath}: the module failed to load (${describeCause(error)}); fix it so it imports cleanly`, {
       subject: file.displayPath,

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -55,6 +56,21 @@ describe('the published packages, built by npm run build:packages', () => {
     ].map((e) => path.normalize(e));
     for (const entry of entries) expect(files, `${name} exports ${entry}`).toContain(entry);
     for (const bin of Object.values(manifest.bin ?? {})) await access(path.join(dir, bin), constants.X_OK);
+  });
+
+  it('the built runner, used as a library from plain Node, loads a repo\'s TypeScript config', async () => {
+    // No tsx and no test runner: the published runner must bring TypeScript loading itself.
+    const repo = await mkdtemp(path.join(os.tmpdir(), 'plain-node-'));
+    try {
+      await writeFile(path.join(repo, 'package.json'), JSON.stringify({ name: 'plain-node-snippets', type: 'module' }));
+      await writeFile(path.join(repo, 'snippets.config.ts'), "const config: { repo: string } = { repo: 'plain-node' };\nexport default config;\n");
+      const config = pathToFileURL(path.join(WORKSPACE, 'dist/libs/runner/dist/config.js')).href;
+      const script = `const { loadConfig } = await import(${JSON.stringify(config)}); console.log((await loadConfig(${JSON.stringify(repo)})).repo);`;
+      const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script]);
+      expect(stdout.trim()).toBe('plain-node');
+    } finally {
+      await rm(repo, { recursive: true, force: true });
+    }
   });
 
   it('the built CLIs start from the built JavaScript', async () => {
