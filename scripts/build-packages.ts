@@ -29,6 +29,8 @@ interface PackageBuild {
 export const PACKAGES: PackageBuild[] = [
   { root: 'libs/runner', assets: ['templates', 'README.md'] },
   { root: 'libs/gates', assets: ['README.md'] },
+  // Not released (a demo), but built so a snippet repo outside the workspace can depend on it.
+  { root: 'libs/example-service', assets: ['drizzle'] },
   { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json', 'src/generators/update-repo/schema.json'] },
 ];
 
@@ -39,7 +41,8 @@ function built(file: string, esm: boolean): string {
   return esm ? file.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js') : file.replace(/\.ts$/, '.js');
 }
 
-function publishedManifest(source: PackageJson, esm: boolean): PackageJson {
+/** `folders`: the asset folders the package reads at run time, shipped beside dist/. */
+function publishedManifest(source: PackageJson, esm: boolean, folders: string[]): PackageJson {
   const { scripts: _scripts, devDependencies: _dev, ...manifest } = source;
   const exports = Object.fromEntries(
     Object.entries(source.exports ?? {}).map(([subpath, file]) =>
@@ -50,7 +53,7 @@ function publishedManifest(source: PackageJson, esm: boolean): PackageJson {
     ...manifest,
     ...(source.exports ? { exports } : {}),
     ...(source.main ? { main: built(source.main, esm), types: built(source.main, esm).replace(/\.js$/, '.d.ts') } : {}),
-    files: esm ? ['dist', 'bin', ...(source.name === '@snippets/runner' ? ['templates'] : [])] : ['src', 'generators.json'],
+    files: esm ? ['dist', ...(source.bin ? ['bin'] : []), ...folders] : ['src', 'generators.json'],
     engines: ENGINES,
     publishConfig: { access: 'public' },
   };
@@ -74,7 +77,8 @@ export async function buildPackage({ root, assets }: PackageBuild): Promise<stri
   const esm = source.type === 'module';
   for (const asset of assets) await cp(path.join(root, asset), path.join(out, asset), { recursive: true, errorOnExist: false });
   if (source.bin) await buildBin(root, out, source.bin);
-  await writeFile(path.join(out, 'package.json'), `${JSON.stringify(publishedManifest(source, esm), null, 2)}\n`);
+  const folders = assets.filter((asset) => !asset.includes('.'));
+  await writeFile(path.join(out, 'package.json'), `${JSON.stringify(publishedManifest(source, esm, folders), null, 2)}\n`);
   return out;
 }
 

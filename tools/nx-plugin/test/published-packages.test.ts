@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));
-const PACKAGES = { '@snippets/runner': 'libs/runner', '@snippets/gates': 'libs/gates', '@snippets/nx-plugin': 'tools/nx-plugin' };
+const PACKAGES = { '@snippets/runner': 'libs/runner', '@snippets/gates': 'libs/gates', '@snippets/nx-plugin': 'tools/nx-plugin', '@snippets/example-service': 'libs/example-service' };
 
 interface Manifest {
   name: string;
