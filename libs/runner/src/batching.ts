@@ -151,11 +151,11 @@ async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress |
     const progress = await walkProgress(tx, runner, walk.name);
     if (progress.ranges) return progress;
     const ranges = await splitKeyRanges(tx, walk.spec.table, walk.spec.key ?? 'id', walk.where);
-    for (const [index, range] of ranges.entries()) {
-      await tx.execute(sql`
-        insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total)
-        values (${runner.repo}, ${runner.snippetId}, ${walk.name}, ${index}, ${JSON.stringify(range.lo)}::jsonb, ${JSON.stringify(range.hi)}::jsonb, ${range.rows})`);
-    }
+    const rows = ranges.map(
+      (range, index) =>
+        sql`(${runner.repo}, ${runner.snippetId}, ${walk.name}, ${index}, ${JSON.stringify(range.lo)}::jsonb, ${JSON.stringify(range.hi)}::jsonb, ${range.rows})`,
+    );
+    await tx.execute(sql`insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total) values ${sql.join(rows, sql`, `)}`);
     return walkProgress(tx, runner, walk.name);
   });
 }

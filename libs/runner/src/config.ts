@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -77,6 +78,13 @@ const duration = (fallback: string) =>
       return parsed;
     });
 
+/** Where `snippets notify` finds its secrets unless the config names other variables. */
+export const DEFAULT_NOTIFY_ENV: ParsedConfig['notify'] = {
+  slackUrlEnv: 'SNIPPETS_SLACK_WEBHOOK_URL',
+  webhookUrlEnv: 'SNIPPETS_WEBHOOK_URL',
+  webhookTokenEnv: 'SNIPPETS_WEBHOOK_TOKEN',
+};
+
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must name an environment variable, like SNIPPETS_SLACK_WEBHOOK_URL' });
 
 const configSchema = z
@@ -93,20 +101,22 @@ const configSchema = z
       .optional(),
     notify: z
       .object({
-        slack: z.object({ urlEnv: envName.default('SNIPPETS_SLACK_WEBHOOK_URL') }).strict().default({ urlEnv: 'SNIPPETS_SLACK_WEBHOOK_URL' }),
-        webhook: z
-          .object({ urlEnv: envName.default('SNIPPETS_WEBHOOK_URL'), tokenEnv: envName.default('SNIPPETS_WEBHOOK_TOKEN') })
-          .strict()
-          .default({ urlEnv: 'SNIPPETS_WEBHOOK_URL', tokenEnv: 'SNIPPETS_WEBHOOK_TOKEN' }),
+        slack: z.object({ urlEnv: envName.optional() }).strict().optional(),
+        webhook: z.object({ urlEnv: envName.optional(), tokenEnv: envName.optional() }).strict().optional(),
       })
       .strict()
-      .default({ slack: { urlEnv: 'SNIPPETS_SLACK_WEBHOOK_URL' }, webhook: { urlEnv: 'SNIPPETS_WEBHOOK_URL', tokenEnv: 'SNIPPETS_WEBHOOK_TOKEN' } }),
+      .optional(),
     timeouts: z
       .object({ statement: duration('15m'), lock: duration('10s'), runLockWait: duration('10m') })
       .strict()
       .default({ statement: 900_000, lock: 10_000, runLockWait: 600_000 }),
   })
   .strict();
+
+/** For commands a service's own pipeline runs too (the release lock, notify): the config where there is one. */
+export async function loadConfigIfPresent(repoRoot: string): Promise<ParsedConfig | undefined> {
+  return existsSync(path.join(repoRoot, CONFIG_FILE)) ? loadConfig(repoRoot) : undefined;
+}
 
 export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
   const file = path.join(repoRoot, CONFIG_FILE);
@@ -143,7 +153,11 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
       ...config.service,
       migrationsFolder: path.resolve(repoRoot, config.service.migrationsFolder),
     },
-    notify: { slackUrlEnv: config.notify.slack.urlEnv, webhookUrlEnv: config.notify.webhook.urlEnv, webhookTokenEnv: config.notify.webhook.tokenEnv },
+    notify: {
+      slackUrlEnv: config.notify?.slack?.urlEnv ?? DEFAULT_NOTIFY_ENV.slackUrlEnv,
+      webhookUrlEnv: config.notify?.webhook?.urlEnv ?? DEFAULT_NOTIFY_ENV.webhookUrlEnv,
+      webhookTokenEnv: config.notify?.webhook?.tokenEnv ?? DEFAULT_NOTIFY_ENV.webhookTokenEnv,
+    },
     timeouts: {
       statementMs: config.timeouts.statement,
       lockMs: config.timeouts.lock,

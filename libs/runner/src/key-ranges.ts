@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKey, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
-import { qualifyTable, tableRef } from './table-names.ts';
+import { qualifyTable, tableParts, tableRef } from './table-names.ts';
 
 /**
  * A slice of a walk's key space, `(lo, hi]`; null is unbounded. Workers claim ranges, so
@@ -28,7 +28,7 @@ const QUANTILES = Array.from({ length: MAX_RANGES - 1 }, (_, i) => ((i + 1) / MA
  * scan) and its row count extrapolated: quantiles and progress need no precision.
  */
 export async function splitKeyRanges(db: SnippetDb, tableName: string, keyName: string, where: SQL): Promise<KeyRange[]> {
-  const [schema, name] = qualifyTable(tableName).split('.') as [string, string];
+  const [schema, name] = tableParts(tableName);
   const key = sql`${sql.identifier(keyName)}`;
   const [stats] = await queryRows<{ estimate: number; pages: number }>(
     db,
@@ -64,7 +64,7 @@ const KEY_TYPES = new Set(['smallint', 'integer', 'bigint', 'numeric', 'text', '
  * timestamp would lose its microseconds in JavaScript).
  */
 export async function unusableKey(db: SnippetDb, tableName: string, keyName: string): Promise<string | undefined> {
-  const [schema, name] = qualifyTable(tableName).split('.') as [string, string];
+  const [schema, name] = tableParts(tableName);
   const [column] = await queryRows<{ type: string; not_null: boolean }>(
     db,
     sql`select format_type(a.atttypid, null) as type, a.attnotnull as not_null

@@ -2,7 +2,7 @@ import { openDatabase, type Database, type DatabaseTarget } from './database.ts'
 import { SafetyRefusal } from './errors.ts';
 import type { LogSink } from './executor.ts';
 import { appendEvent } from './ledger.ts';
-import { databaseNow, isLive, readLease, renew } from './release-lock.ts';
+import { readLease, renew } from './release-lock.ts';
 
 export interface KeptLease {
   /** Renews the lease, and refuses to start `snippetId` once it is lost. */
@@ -18,7 +18,7 @@ export interface KeptLease {
  */
 export async function keepLease(database: Database, target: DatabaseTarget, repo: string, name: string, holder: string, onLog: LogSink): Promise<KeptLease> {
   const lease = await readLease(database.db, name).catch(() => undefined);
-  if (!isLive(lease, await databaseNow(database.db)) || lease.holder !== holder) {
+  if (!lease?.live || lease.holder !== holder) {
     const now = lease ? `is held by ${lease.holder}` : 'is not held';
     throw new SafetyRefusal(`--lock ${name}: the release lock ${now}, not by ${holder}; take it first with \`snippets lock acquire --name ${name}\``, 'release-lock');
   }

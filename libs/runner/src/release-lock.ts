@@ -15,6 +15,8 @@ export interface Lease {
   expiresAt: Date;
   heartbeatAt: Date | null;
   ttlMs: number;
+  /** Not expired, by the database's clock. */
+  live: boolean;
 }
 
 interface LeaseRow {
@@ -24,8 +26,12 @@ interface LeaseRow {
   expires_at: string | Date;
   heartbeat_at: string | Date | null;
   ttl_ms: number;
+  live: boolean;
   [key: string]: unknown;
 }
+
+/** A lease is held while it has not expired, by the database's clock (never the runner's). */
+const LIVE = sql.raw('expires_at > now() as live');
 
 function toLease(row: LeaseRow): Lease {
   return {
@@ -35,17 +41,13 @@ function toLease(row: LeaseRow): Lease {
     expiresAt: new Date(row.expires_at),
     heartbeatAt: row.heartbeat_at ? new Date(row.heartbeat_at) : null,
     ttlMs: Number(row.ttl_ms ?? 0),
+    live: row.live === true,
   };
 }
 
 export async function readLease(db: SnippetDb, name: string): Promise<Lease | undefined> {
-  const [row] = await queryRows<LeaseRow>(db, sql`select * from snippets.locks where name = ${name}`);
+  const [row] = await queryRows<LeaseRow>(db, sql`select *, ${LIVE} from snippets.locks where name = ${name}`);
   return row && toLease(row);
-}
-
-/** A lease is held while it has not expired by the database's clock. */
-export function isLive(lease: Lease | undefined, now: Date): lease is Lease {
-  return lease !== undefined && lease.expiresAt > now;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function tryAcquire(db: SnippetDb, name: string, holder: string, tt
               acquired_at = case when l.holder = excluded.holder and l.expires_at > now() then l.acquired_at else now() end,
               expires_at = excluded.expires_at, heartbeat_at = now(), ttl_ms = excluded.ttl_ms
           where l.expires_at <= now() or l.holder = excluded.holder
-        returning *`,
+        returning *, ${LIVE}`,
   );
   if (taken) return { acquired: true, lease: toLease(taken) };
   return { acquired: false, lease: await readLease(db, name) };
@@ -83,7 +85,7 @@ export async function renew(db: SnippetDb, name: string, holder: string): Promis
 
 /** Gives the lease up if `holder` has it; returns what was there before. */
 export async function release(db: SnippetDb, name: string, holder: string): Promise<{ released: boolean; lease: Lease | undefined }> {
-  const [gone] = await queryRows<LeaseRow>(db, sql`delete from snippets.locks where name = ${name} and holder = ${holder} returning *`);
+  const [gone] = await queryRows<LeaseRow>(db, sql`delete from snippets.locks where name = ${name} and holder = ${holder} returning *, ${LIVE}`);
   if (gone) return { released: true, lease: toLease(gone) };
   return { released: false, lease: await readLease(db, name) };
 }

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { auditFromEnv, type AuditContext } from './audit.ts';
-import { CONFIG_FILE, loadConfig, type ParsedConfig } from './config.ts';
+import { loadConfig, loadConfigIfPresent, type ParsedConfig } from './config.ts';
 import { openDatabase, parseDatabaseUrl, type Database, type DatabaseTarget } from './database.ts';
 import { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
 import { InputError } from './errors.ts';
@@ -34,8 +33,7 @@ export async function openRepo({ cwd, env }: SessionInput): Promise<RepoSession>
  */
 export async function openTarget({ cwd, env }: SessionInput): Promise<{ config?: ParsedConfig; target: DatabaseTarget; audit: AuditContext }> {
   const repoRoot = path.resolve(cwd);
-  const config = existsSync(path.join(repoRoot, CONFIG_FILE)) ? await loadConfig(repoRoot) : undefined;
-  return { config, target: parseDatabaseUrl(env.DATABASE_URL, repoRoot), audit: auditFromEnv(env) };
+  return { config: await loadConfigIfPresent(repoRoot), target: parseDatabaseUrl(env.DATABASE_URL, repoRoot), audit: auditFromEnv(env) };
 }
 
 export async function requireManifest(config: ParsedConfig): Promise<Manifest> {

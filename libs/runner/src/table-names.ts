@@ -5,8 +5,13 @@ export function qualifyTable(table: string): string {
   return table.includes('.') ? table : `public.${table}`;
 }
 
+/** `trades` gives ['public', 'trades'], for catalog lookups by schema and name. */
+export function tableParts(table: string): [schema: string, name: string] {
+  return qualifyTable(table).split('.') as [string, string];
+}
+
 /** A table name, qualified and quoted for a query: never interpolated as text. */
 export function tableRef(table: string): SQL {
-  const [schema, name] = qualifyTable(table).split('.') as [string, string];
+  const [schema, name] = tableParts(table);
   return sql`${sql.identifier(schema)}.${sql.identifier(name)}`;
 }

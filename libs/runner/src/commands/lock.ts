@@ -2,7 +2,7 @@ import ms from 'ms';
 import { auditFromEnv } from '../audit.ts';
 import { InputError, SafetyRefusal } from '../errors.ts';
 import { appendEvent, ensureLedger, ledgerExists } from '../ledger.ts';
-import { databaseNow, isLive, readLease, release, tryAcquire, type Lease } from '../release-lock.ts';
+import { databaseNow, readLease, release, tryAcquire, type Lease } from '../release-lock.ts';
 import { openTarget, withDatabase, type SessionInput } from '../repo.ts';
 
 export interface LockOptions {
@@ -74,7 +74,7 @@ export async function lockRelease(input: SessionInput, options: LockOptions): Pr
       await appendEvent(db, { repo: config?.repo ?? 'release-lock', kind: 'lock-released', ...audit, detail: { name, holder } });
       return result;
     }
-    if (isLive(result.lease, await databaseNow(db))) {
+    if (result.lease?.live) {
       throw new SafetyRefusal(`release lock '${name}' is ${describe(result.lease)}, not by ${holder}; release it with its holder's --holder`, 'lock-held');
     }
     return { released: false, lease: undefined };
@@ -95,6 +95,6 @@ export async function lockStatus(input: SessionInput, options: { name: string })
   return withDatabase(target, async ({ db }) => {
     const lease = (await ledgerExists(db)) ? await readLease(db, name) : undefined;
     const now = await databaseNow(db);
-    return { name, held: isLive(lease, now), lease: lease ?? null, now };
+    return { name, held: lease?.live === true, lease: lease ?? null, now };
   });
 }

@@ -1,14 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { auditFromEnv } from '../audit.ts';
-import { CONFIG_FILE, loadConfig } from '../config.ts';
-import { openDatabase, parseDatabaseUrl } from '../database.ts';
+import { DEFAULT_NOTIFY_ENV, loadConfigIfPresent } from '../config.ts';
+import { parseDatabaseUrl } from '../database.ts';
 import { InputError } from '../errors.ts';
 import { appendEvent, ledgerExists } from '../ledger.ts';
 import { deliver, noticeText, redact, type Channel, type Delivery, type Notice } from '../notify.ts';
 import type { RunRecord } from '../run-report.ts';
-import type { SessionInput } from '../repo.ts';
-import { existsSync } from 'node:fs';
+import { withDatabase, type SessionInput } from '../repo.ts';
 
 export interface NotifyOptions {
   reportDir: string;
@@ -39,8 +38,8 @@ async function readRecord(reportDir: string): Promise<RunRecord | null> {
  */
 export async function notify(input: SessionInput, options: NotifyOptions): Promise<Delivery[]> {
   const repoRoot = path.resolve(input.cwd);
-  const config = existsSync(path.join(repoRoot, CONFIG_FILE)) ? await loadConfig(repoRoot) : undefined;
-  const names = config?.notify ?? { slackUrlEnv: 'SNIPPETS_SLACK_WEBHOOK_URL', webhookUrlEnv: 'SNIPPETS_WEBHOOK_URL', webhookTokenEnv: 'SNIPPETS_WEBHOOK_TOKEN' };
+  const config = await loadConfigIfPresent(repoRoot);
+  const names = config?.notify ?? DEFAULT_NOTIFY_ENV;
   const env = input.env;
   const channels: Channel[] = [];
   if (env[names.slackUrlEnv]) channels.push({ kind: 'slack', url: env[names.slackUrlEnv]! });
@@ -66,15 +65,12 @@ export async function notify(input: SessionInput, options: NotifyOptions): Promi
 async function recordDeliveries(env: SessionInput['env'], repoRoot: string, repo: string, deliveries: Delivery[], secrets: (string | undefined)[], log: (line: string) => void): Promise<void> {
   if (!deliveries.length || !env.DATABASE_URL) return;
   try {
-    const database = await openDatabase(parseDatabaseUrl(env.DATABASE_URL, repoRoot));
-    try {
-      if (!(await ledgerExists(database.db))) return;
+    await withDatabase(parseDatabaseUrl(env.DATABASE_URL, repoRoot), async ({ db }) => {
+      if (!(await ledgerExists(db))) return;
       for (const d of deliveries) {
-        await appendEvent(database.db, { repo, kind: d.ok ? 'notified' : 'notify-failed', ...auditFromEnv(env), reason: d.error ?? null, detail: { channel: d.channel } });
+        await appendEvent(db, { repo, kind: d.ok ? 'notified' : 'notify-failed', ...auditFromEnv(env), reason: d.error ?? null, detail: { channel: d.channel } });
       }
-    } finally {
-      await database.close();
-    }
+    });
   } catch (error) {
     log(`notify: could not record the deliveries (${redact((error as Error).message, secrets)})`);
   }
