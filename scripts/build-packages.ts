@@ -53,7 +53,7 @@ function publishedManifest(source: PackageJson, esm: boolean, folders: string[])
     ...manifest,
     ...(source.exports ? { exports } : {}),
     ...(source.main ? { main: built(source.main, esm), types: built(source.main, esm).replace(/\.js$/, '.d.ts') } : {}),
-    files: esm ? ['dist', ...(source.bin ? ['bin'] : []), ...folders] : ['src', 'generators.json'],
+    files: [...(esm ? ['dist'] : ['src', 'generators.json']), ...(source.bin ? ['bin'] : []), ...(esm ? folders : [])],
     engines: ENGINES,
     publishConfig: { access: 'public' },
   };

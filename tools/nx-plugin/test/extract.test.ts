@@ -38,9 +38,9 @@ it('copies a snippet repo into its own git repository, depending on published ve
 
 it('refuses a name that is not a snippet repo, and a destination that is not empty, writing nothing', async () => {
   const missing = await extract('no-such-repo', path.join(dir, 'x'));
-  expect([missing.code, missing.stderr.trim()]).toEqual([2, 'extract: snippet-repos/no-such-repo is not a snippet repo (no snippets.config.ts); pass the name of one in snippet-repos/']);
+  expect([missing.code, missing.stderr.trim()]).toEqual([2, 'snippets-extract: snippet-repos/no-such-repo is not a snippet repo (no snippets.config.ts); pass the name of one in snippet-repos/']);
   await writeFile(path.join(dir, 'keep.txt'), 'mine');
   const full = await extract('example-snippets', dir);
-  expect([full.code, full.stderr.trim()]).toEqual([2, `extract: ${dir} is not empty; extract into a new directory`]);
+  expect([full.code, full.stderr.trim()]).toEqual([2, `snippets-extract: ${dir} is not empty; extract into a new directory`]);
   expect(await readFile(path.join(dir, 'keep.txt'), 'utf8')).toBe('mine');
 });

@@ -78,6 +78,9 @@ describe('the published packages, built by npm run build:packages', () => {
     expect(runner.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const gates = await exec(process.execPath, [path.join(WORKSPACE, 'dist/libs/gates/bin/snippet-gates.js'), '--help']);
     expect(gates.stdout).toContain('check');
+    // Usage errors are exit 2 with one line; the built plugin needs no TypeScript loader.
+    const extract = await exec(process.execPath, [path.join(WORKSPACE, 'dist/tools/nx-plugin/bin/snippets-extract.js')]).catch((error: { code: number; stderr: string }) => error);
+    expect(['code' in extract ? extract.code : 0, extract.stderr.trim()]).toEqual([2, 'snippets-extract: usage: snippets-extract NAME DEST [--registry URL]']);
     const generators = JSON.parse(await readFile(path.join(WORKSPACE, 'dist/tools/nx-plugin/generators.json'), 'utf8')) as { generators: Record<string, { factory: string; schema: string }> };
     for (const { factory, schema } of Object.values(generators.generators)) {
       await access(path.join(WORKSPACE, 'dist/tools/nx-plugin', `${factory}.js`));
