@@ -31,7 +31,7 @@ export const PACKAGES: PackageBuild[] = [
   { root: 'libs/gates', assets: ['README.md'] },
   // Not released (a demo), but built so a snippet repo outside the workspace can depend on it.
   { root: 'libs/example-service', assets: ['drizzle'] },
-  { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json', 'src/generators/update-repo/schema.json'] },
+  { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'bin/load-cli.js', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json', 'src/generators/update-repo/schema.json'] },
 ];
 
 const ENGINES = { node: '>=20.19' }; // require() of ES modules, which the Nx plugin relies on

@@ -3,6 +3,7 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { workspaceRoot } from '@nx/devkit';
 import { SNIPPET_REPOS_DIR } from './snippet-repos';
 
 const exec = promisify(execFile);
@@ -96,7 +97,7 @@ export async function extractSnippetRepo(options: ExtractOptions): Promise<strin
 }
 
 /** `snippets-extract NAME DEST [--registry URL]`, run in the workspace; returns the exit code. */
-export async function main(argv: string[], workspace: string): Promise<number> {
+export async function main(argv: string[], workspace = workspaceRoot): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { registry: { type: 'string' } } });

@@ -38,7 +38,8 @@ let newPlugin: { name: string; version: string };
 function outsideEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const { FORCE_COLOR: _color, NODE_PATH: _path, NODE_OPTIONS: _options, ...env } = registryEnv(registry);
   const PATH = env.PATH!.split(path.delimiter).filter((dir) => !dir.includes('node_modules')).join(path.delimiter);
-  return { ...env, PATH, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0', ...extra };
+  // Its own npm cache too: npx must fetch what this registry serves, not a package of an earlier run.
+  return { ...env, PATH, npm_config_cache: path.join(tmp, 'npm-cache'), NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0', ...extra };
 }
 
 function sh(command: string, args: string[], cwd: string, extra: Record<string, string> = {}): Promise<Result> {
@@ -121,7 +122,33 @@ describe('the published packages, outside the workspace', () => {
     expect(manifest.dependencies).toEqual({ '@snippets/runner': '^0.1.0', '@snippets/gates': '^0.1.0', '@snippets/example-service': '^0.1.0' });
   });
 
-  it('the repo the older template made is brought up to date, keeping its snippets and its own edits', async () => {
+  it('extracted on the older template, the repo is brought up to date in its own repository, keeping its snippets and edits', async () => {
+    extracted = path.join(tmp, REPO);
+    const extract = await sh('npx', ['--no-install', 'snippets-extract', REPO, extracted, '--registry', registry.url], workspace);
+    expect(extract.code, extract.output).toBe(0);
+    expect(await readFile(path.join(extracted, '.npmrc'), 'utf8')).toBe(`registry=${registry.url}\n`);
+    expect((await sh('git', ['status', '--porcelain'], extracted)).output).toBe('');
+    const snippet = await readFile(path.join(extracted, 'snippets/0001_fix_order_currency.ts'), 'utf8');
+    const ownTarget = '\nseed-local: ## our own: seed the local database\n\tnpx tsx scripts/seed-local.ts\n';
+    await writeFile(path.join(extracted, 'Makefile'), `${await readFile(path.join(extracted, 'Makefile'), 'utf8')}${ownTarget}`);
+
+    // The repo has no Nx: the current plugin runs once through npx, as `copier update` would.
+    const updated = await sh('npx', ['--yes', '-p', `@snippets/nx-plugin@${newPlugin.version}`, 'snippets-update-repo'], extracted);
+    expect(updated.code, updated.output).toBe(0);
+    expect(updated.output).toContain('updated: README.md');
+    expect(updated.output).toContain('added: .dockerignore');
+    expect(updated.output).toContain('merged: Makefile');
+    const makefile = await readFile(path.join(extracted, 'Makefile'), 'utf8');
+    expect(makefile).toContain('## add the next snippet and its test');
+    expect(makefile.endsWith(ownTarget)).toBe(true);
+    expect(await readFile(path.join(extracted, 'snippets/0001_fix_order_currency.ts'), 'utf8')).toBe(snippet);
+    expect(JSON.parse(await readFile(path.join(extracted, 'snippets-template.json'), 'utf8')).template).toBe(`@snippets/nx-plugin@${newPlugin.version}`);
+    const changed = (await sh('git', ['status', '--porcelain'], extracted)).output.split('\n').filter(Boolean).sort();
+    expect(changed).toEqual([' M Makefile', ' M README.md', ' M snippets-template.json', '?? .dockerignore']);
+    expect((await sh('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-qam', 'Update to the current snippet repo template'], extracted)).code).toBe(0);
+  });
+
+  it('in the workspace, the repo the older template made is brought up to date, keeping its snippets and its own edits', async () => {
     const repo = path.join(workspace, 'snippet-repos', REPO);
     const snippet = await readFile(path.join(repo, 'snippets/0001_fix_order_currency.ts'), 'utf8');
     const lock = await readFile(path.join(repo, 'snippets.lock'), 'utf8');
@@ -150,12 +177,6 @@ describe('the published packages, outside the workspace', () => {
   });
 
   it('the extracted repo installs from the registry alone, adds a snippet with plop, passes its tests and gates on a dump, and runs on PostgreSQL', async () => {
-    extracted = path.join(tmp, REPO);
-    const extract = await sh('npx', ['--no-install', 'snippets-extract', REPO, extracted, '--registry', registry.url], workspace);
-    expect(extract.code, extract.output).toBe(0);
-    expect(await readFile(path.join(extracted, '.npmrc'), 'utf8')).toBe(`registry=${registry.url}\n`);
-    expect((await sh('git', ['status', '--porcelain'], extracted)).output).toBe('');
-
     // Only the repo's own .npmrc says where packages come from: the user config is empty.
     const emptyNpmrc = path.join(tmp, 'empty-npmrc');
     await writeFile(emptyNpmrc, '');

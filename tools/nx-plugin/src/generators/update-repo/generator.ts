@@ -75,13 +75,24 @@ function mergeFile(ours: string, base: string, theirs: string): string | undefin
   }
 }
 
-/** The plugin that made the repo, from the registry npm is configured with, unpacked where it can resolve its dependencies. */
-function fetchPlugin(workspaceRoot: string, spec: string): string {
-  const dir = path.join(workspaceRoot, 'node_modules', '.cache', 'snippets-templates', spec.replace(/[/@]/g, '_'));
+/**
+ * The plugin that made the repo, fetched with `npm pack` from `projectDir` (so the project's
+ * .npmrc names the registry) and unpacked into the node_modules that holds this plugin's
+ * own dependencies, where its require()s resolve.
+ */
+function fetchPlugin(projectDir: string, spec: string): string {
+  const nodeModules = path.resolve(path.dirname(require.resolve('@nx/devkit/package.json')), '../..');
+  const dir = path.join(nodeModules, '.cache', 'snippets-templates', spec.replace(/[/@]/g, '_'));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const tarball = execFileSync('npm', ['pack', spec, '--silent'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').at(-1)!;
-  execFileSync('tar', ['xzf', tarball], { cwd: dir });
+  let tarball: string;
+  try {
+    tarball = execFileSync('npm', ['pack', spec, '--silent', '--pack-destination', dir], { cwd: projectDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!;
+  } catch (error) {
+    const reason = String((error as { stderr?: string }).stderr ?? '').split('\n').find((line) => /npm error (?!code|A complete log)/.test(line))?.replace(/^npm error\s*/, '');
+    throw new Error(`cannot fetch ${spec} (the template that made the repo) with npm pack: ${reason ?? (error as Error).message}; configure the registry it was published to in .npmrc, or pass --from DIR`);
+  }
+  execFileSync('tar', ['xzf', path.join(dir, tarball)], { cwd: dir });
   return path.join(dir, 'package');
 }
 
@@ -99,8 +110,9 @@ export interface UpdateReport {
  * repo never edited takes the new template, one the template did not change keeps the
  * repo's edits, one both changed is merged three ways, and one whose changes collide is
  * left as it is and reported. The repo's snippets and snippets.lock are never touched.
+ * `projectDir`: the directory npm runs in and --from is relative to (the workspace root).
  */
-export async function updateRepo(tree: Tree, schema: UpdateRepoGeneratorSchema): Promise<UpdateReport> {
+export async function updateRepo(tree: Tree, schema: UpdateRepoGeneratorSchema, projectDir = tree.root): Promise<UpdateReport> {
   const root = snippetRepoRoot(tree, schema.repo);
   const recordFile = joinPathFragments(root, TEMPLATE_RECORD);
   if (!tree.exists(recordFile)) {
@@ -114,7 +126,7 @@ export async function updateRepo(tree: Tree, schema: UpdateRepoGeneratorSchema):
     return report;
   }
 
-  const oldPlugin = schema.from ? path.resolve(tree.root, schema.from) : fetchPlugin(tree.root, record.template);
+  const oldPlugin = schema.from ? path.resolve(projectDir, schema.from) : fetchPlugin(projectDir, record.template);
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the old plugin is CommonJS, found at run time
   const oldGenerator = (require(path.join(oldPlugin, 'src/generators/snippet-repo/generator')) as { default: RepoGenerator }).default;
   const base = (await render(tree, root, oldGenerator, record.options)).files;

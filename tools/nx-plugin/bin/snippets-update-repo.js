@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+require('./load-cli')(require('node:path').join(__dirname, '../src/update-extracted'));
