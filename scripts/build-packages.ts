@@ -59,11 +59,27 @@ function publishedManifest(source: PackageJson, esm: boolean, folders: string[])
   };
 }
 
-/** The published bin imports the built CLI; tsx stays registered for the repo's own TypeScript. */
-async function buildBin(root: string, out: string, bin: Record<string, string>): Promise<void> {
+/** The published bins: the built CLI, loaded by Node itself. */
+async function buildBin(root: string, out: string, bin: Record<string, string>, esm: boolean): Promise<void> {
   for (const file of Object.values(bin)) {
     const source = await readFile(path.join(root, file), 'utf8');
-    const rewritten = source.replace(/'\.\.\/src\/([\w/-]+)\.ts'/g, "'../dist/$1.js'").replace('; tsx loads them, and this CLI, as they are', '; tsx loads them');
+    if (!esm) {
+      // The CommonJS plugin's bins find its built JavaScript themselves (bin/load-cli.js).
+      await cp(path.join(root, file), path.join(out, file));
+      continue;
+    }
+    // Built, the CLI is JavaScript that Node loads itself, with no loader hooks on every
+    // import: the repo's TypeScript (config, snippets) is compiled with esbuild, or imported
+    // through tsx where it cannot be (see snippet-bundle.ts and import-module.ts).
+    const cli = /import\('\.\.\/src\/([\w/-]+)\.ts'\)/.exec(source)?.[1];
+    if (!cli) throw new Error(`${file}: expected an import of ../src/*.ts to rewrite`);
+    const rewritten = [
+      '#!/usr/bin/env node',
+      '// The built CLI; it compiles the repo\'s TypeScript itself (config and snippets).',
+      `const { main } = await import('../dist/${cli}.js');`,
+      'process.exitCode = await main(process.argv);',
+      '',
+    ].join('\n');
     await mkdir(path.dirname(path.join(out, file)), { recursive: true });
     await writeFile(path.join(out, file), rewritten, { mode: 0o755 });
   }
@@ -76,7 +92,7 @@ export async function buildPackage({ root, assets }: PackageBuild): Promise<stri
   const source = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as PackageJson;
   const esm = source.type === 'module';
   for (const asset of assets) await cp(path.join(root, asset), path.join(out, asset), { recursive: true, errorOnExist: false });
-  if (source.bin) await buildBin(root, out, source.bin);
+  if (source.bin) await buildBin(root, out, source.bin, esm);
   const folders = assets.filter((asset) => !asset.includes('.'));
   await writeFile(path.join(out, 'package.json'), `${JSON.stringify(publishedManifest(source, esm, folders), null, 2)}\n`);
   return out;

@@ -47,7 +47,7 @@ export async function manifestEvidence(config: ParsedConfig): Promise<ManifestEv
 export async function graphEvidence(config: ParsedConfig): Promise<{ evidence: GraphEvidence; snippets: LoadedSnippet[] }> {
   const serviceMigrations = config.service ? [...(await readServiceJournal(config.service.migrationsFolder)).keys()] : undefined;
   try {
-    const snippets = await loadSnippets(await discoverSnippetFiles(config.repoRoot, config.snippetsDir));
+    const snippets = await loadSnippets(await discoverSnippetFiles(config.repoRoot, config.snippetsDir), config.repoRoot);
     return {
       snippets,
       evidence: {

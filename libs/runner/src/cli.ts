@@ -2,24 +2,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './config.ts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { baseline } from './commands/baseline.ts';
-import { history } from './commands/history.ts';
-import { impact } from './commands/impact.ts';
-import { lockAcquire, lockRelease, lockStatus, parseDuration } from './commands/lock.ts';
-import { manifest } from './commands/manifest.ts';
-import { notify } from './commands/notify.ts';
-import { planCommand } from './commands/plan.ts';
-import { revert } from './commands/revert.ts';
-import { run, type RunReport } from './commands/run.ts';
+import type { RunReport } from './commands/run.ts';
 import { auditFromEnv } from './audit.ts';
-import { writeRunReports, type RunRecord } from './run-report.ts';
-import { status } from './commands/status.ts';
-import { verify } from './commands/verify.ts';
+import type { RunRecord } from './run-report.ts';
 import { describeCause, ExitCode, SafetyRefusal, SnippetsError } from './errors.ts';
 import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
 import { colors, printJson, table } from './output.ts';
-import { progressReporter } from './progress.ts';
 import type { SnippetState } from './plan.ts';
 
 const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
@@ -94,7 +83,7 @@ function buildProgram(): Command {
     .description('applied / pending / changed / missing, per snippet')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const report = await status(input());
+      const report = await (await import('./commands/status.ts')).status(input());
       if (opts.json) return printJson(report);
       console.log(`${colors.bold(report.repo)} on ${report.database}`);
       if (!report.snippets.length) return console.log('no snippets');
@@ -118,7 +107,7 @@ function buildProgram(): Command {
     .option('--expect-from-git <base..head>', 'expect exactly the snippets added between two revisions (the merge)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { expect?: string[]; expectFromGit?: string; json?: boolean }) => {
-      const report = await planCommand(input(), { expect: splitIds(opts.expect), expectFromGit: opts.expectFromGit });
+      const report = await (await import('./commands/plan.ts')).planCommand(input(), { expect: splitIds(opts.expect), expectFromGit: opts.expectFromGit });
       if (opts.json) {
         printJson({
           ...report,
@@ -148,16 +137,16 @@ function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: RunFlags) => {
       const json = Boolean(opts.json);
-      const progress = progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
+      const progress = (await import('./progress.ts')).progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
       const startedAt = new Date();
       const record = async (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) => {
         if (!opts.reportDir) return;
         // A run refused before it started has no report of its own; the config still names the repo.
         const repo = runReport?.repo ?? (await loadConfig(path.resolve(input().cwd)).then((c) => c.repo, () => ''));
         const finishedAt = new Date().toISOString();
-        await writeRunReports(opts.reportDir, { repo, outcome, message, startedAt: startedAt.toISOString(), finishedAt, audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport });
+        await (await import('./run-report.ts')).writeRunReports(opts.reportDir, { repo, outcome, message, startedAt: startedAt.toISOString(), finishedAt, audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport });
       };
-      const report = await run(input(), {
+      const report = await (await import('./commands/run.ts')).run(input(), {
         expect: splitIds(opts.expect),
         expectFromGit: opts.expectFromGit,
         lock: opts.lock,
@@ -203,7 +192,7 @@ function buildProgram(): Command {
     .argument('[id]', 'only this snippet')
     .option('--json', 'machine-readable output')
     .action(async (id: string | undefined, opts: { json?: boolean }) => {
-      const report = await history(input(), id);
+      const report = await (await import('./commands/history.ts')).history(input(), id);
       if (opts.json) return printJson(report);
       if (!report.events.length) return console.log('no history yet');
       console.log(
@@ -227,7 +216,7 @@ function buildProgram(): Command {
     .argument('[id]', 'only this snippet')
     .option('--json', 'machine-readable output')
     .action(async (id: string | undefined, opts: { json?: boolean }) => {
-      const report = await verify(input(), id, logSink(Boolean(opts.json)));
+      const report = await (await import('./commands/verify.ts')).verify(input(), id, logSink(Boolean(opts.json)));
       const failed = report.results.filter((r) => r.result && !r.result.ok);
       if (opts.json) printJson(report);
       else {
@@ -247,7 +236,7 @@ function buildProgram(): Command {
     .requiredOption('--reason <text>', 'why; recorded in the audit trail')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string; json?: boolean }) => {
-      const report = await revert(input(), id, opts.reason, logSink(Boolean(opts.json)));
+      const report = await (await import('./commands/revert.ts')).revert(input(), id, opts.reason, logSink(Boolean(opts.json)));
       if (opts.json) return printJson(report);
       console.log(`${colors.magenta('↶')} reverted ${report.id}  ${formatChanges(report.rowsChanged)}  reason: ${report.reason}`);
     });
@@ -258,7 +247,7 @@ function buildProgram(): Command {
     .requiredOption('--through <id>', 'the last snippet whose effect this database already has')
     .option('--json', 'machine-readable output')
     .action(async (opts: { through: string; json?: boolean }) => {
-      const report = await baseline(input(), opts.through);
+      const report = await (await import('./commands/baseline.ts')).baseline(input(), opts.through);
       if (opts.json) return printJson(report);
       if (!report.baselined.length) return console.log(`nothing to baseline: everything through ${opts.through} is recorded`);
       for (const id of report.baselined) console.log(`${colors.cyan('=')} ${id}  baselined`);
@@ -271,7 +260,7 @@ function buildProgram(): Command {
     .requiredOption('--where <sql>', 'the condition of the delete')
     .option('--json', 'machine-readable output')
     .action(async (opts: { table: string; where: string; json?: boolean }) => {
-      const report = await impact(input(), opts.table, opts.where);
+      const report = await (await import('./commands/impact.ts')).impact(input(), opts.table, opts.where);
       if (opts.json) return printJson(report);
       console.log(`delete from ${report.table} where ${opts.where}:`);
       if (!report.tables.length) console.log('no rows');
@@ -296,6 +285,7 @@ function buildProgram(): Command {
     .option('--wait <duration>', 'how long to wait for the holder to let go', '0s')
     .option('--json', 'machine-readable output')
     .action(async (opts: { name: string; holder?: string; ttl: string; wait: string; json?: boolean }) => {
+      const { lockAcquire, parseDuration } = await import('./commands/lock.ts');
       const lease = await lockAcquire(input(), { name: opts.name, holder: opts.holder, ttlMs: parseDuration('--ttl', opts.ttl), waitMs: parseDuration('--wait', opts.wait) });
       if (opts.json) return printJson(lease);
       console.log(`${colors.green('🔒')} ${lease.name} held by ${lease.holder} until ${lease.expiresAt.toISOString()}`);
@@ -307,7 +297,7 @@ function buildProgram(): Command {
     .addOption(holderOption)
     .option('--json', 'machine-readable output')
     .action(async (opts: { name: string; holder?: string; json?: boolean }) => {
-      const result = await lockRelease(input(), { name: opts.name, holder: opts.holder });
+      const result = await (await import('./commands/lock.ts')).lockRelease(input(), { name: opts.name, holder: opts.holder });
       if (opts.json) return printJson(result);
       console.log(result.released ? `${colors.green('🔓')} ${opts.name} released` : `${opts.name} was not held`);
     });
@@ -317,7 +307,7 @@ function buildProgram(): Command {
     .requiredOption('--name <name>', 'the lock, e.g. releases')
     .option('--json', 'machine-readable output')
     .action(async (opts: { name: string; json?: boolean }) => {
-      const report = await lockStatus(input(), { name: opts.name });
+      const report = await (await import('./commands/lock.ts')).lockStatus(input(), { name: opts.name });
       if (opts.json) return printJson(report);
       const { lease } = report;
       if (!report.held || !lease) return console.log(lease ? `${report.name} is free (the lease of ${lease.holder} expired at ${lease.expiresAt.toISOString()})` : `${report.name} is free`);
@@ -332,7 +322,7 @@ function buildProgram(): Command {
     .addOption(new Option('--outcome <outcome>', 'when there is no report: how the pipeline ended').choices(['success', 'failure']))
     .option('--message <text>', 'when there is no report: what happened')
     .action(async (opts: { reportDir: string; outcome?: 'success' | 'failure'; message?: string }) => {
-      await notify(input(), { ...opts, log: (line) => console.log(line) });
+      await (await import('./commands/notify.ts')).notify(input(), { ...opts, log: (line) => console.log(line) });
     });
 
   program
@@ -340,7 +330,7 @@ function buildProgram(): Command {
     .description('write snippets.lock (sha256 per snippet and over all), or check the tree against it')
     .option('--check', 'refuse (exit 3) when the tree differs from snippets.lock')
     .action(async (opts: { check?: boolean }) => {
-      const report = await manifest(program.opts<{ cwd: string }>().cwd, Boolean(opts.check));
+      const report = await (await import('./commands/manifest.ts')).manifest(program.opts<{ cwd: string }>().cwd, Boolean(opts.check));
       const count = Object.keys(report.manifest.snippets).length;
       console.log(report.written ? `wrote ${report.file} (${count} snippets)` : `${report.file} matches the tree (${count} snippets)`);
     });

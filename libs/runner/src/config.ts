@@ -6,6 +6,7 @@ import ms from 'ms';
 import { z } from 'zod';
 import { describeCause, InputError } from './errors.ts';
 import { importModule } from './import-module.ts';
+import { importCompiledConfig } from './snippet-bundle.ts';
 
 export const CONFIG_FILE = 'snippets.config.ts';
 
@@ -129,7 +130,7 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
   }
   let raw: unknown;
   try {
-    raw = (await importModule(file)).default;
+    raw = ((await importCompiledConfig(repoRoot, file)) ?? (await importModule(file))).default;
   } catch (error) {
     throw new InputError(`${CONFIG_FILE}: failed to load (${describeCause(error)}); fix it so it imports cleanly`, {
       subject: file,

@@ -1,9 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import lockfile from 'proper-lockfile';
+import type { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { SnippetDb } from './define-snippet.ts';
@@ -93,6 +91,7 @@ const PGLITE_DIR_WAIT_MS = 120_000;
  */
 async function lockPgliteDir(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true });
+  const { default: lockfile } = await import('proper-lockfile');
   try {
     return await lockfile.lock(dataDir, {
       stale: 10_000,
@@ -108,6 +107,8 @@ async function lockPgliteDir(dataDir: string): Promise<() => Promise<void>> {
 }
 
 async function openPglite(dataDir: string | undefined, display: string): Promise<Database> {
+  // Loaded only for the embedded database: a run against a server never needs them.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')]);
   const release = dataDir ? await lockPgliteDir(dataDir) : async () => {};
   let client: PGlite;
   try {

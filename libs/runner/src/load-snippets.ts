@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { importModule } from './import-module.ts';
+import { importSnippetBundle } from './snippet-bundle.ts';
 import { defineSnippet, isSnippet, isSquash, type Snippet, type SquashedSnippet } from './define-snippet.ts';
 import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from './errors.ts';
@@ -48,10 +49,10 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   return `${field} ${issue.message}`;
 }
 
-async function loadOne(file: SnippetFile): Promise<LoadedSnippet> {
+async function loadOne(file: SnippetFile, bundled?: { default?: unknown }): Promise<LoadedSnippet> {
   let module: { default?: unknown };
   try {
-    module = await importModule(file.file);
+    module = bundled ?? (await importModule(file.file));
   } catch (error) {
     throw new InputError(`${file.displayPath}: the module failed to load (${describeCause(error)}); fix it so it imports cleanly`, {
       subject: file.displayPath,
@@ -154,10 +155,15 @@ function resolveSquashedDependencies(snippets: LoadedSnippet[]): LoadedSnippet[]
   });
 }
 
-/** Imports and validates every snippet; any mistake is an InputError naming the file. */
-export async function loadSnippets(files: SnippetFile[]): Promise<LoadedSnippet[]> {
+/**
+ * Imports and validates every snippet; any mistake is an InputError naming the file.
+ * Given the repo's root, the snippets are imported from one compiled bundle (see
+ * snippet-bundle.ts) where one can be made, else one by one.
+ */
+export async function loadSnippets(files: SnippetFile[], repoRoot?: string): Promise<LoadedSnippet[]> {
+  const bundle = repoRoot ? await importSnippetBundle(repoRoot, files) : undefined;
   const loaded: LoadedSnippet[] = [];
-  for (const file of files) loaded.push(await loadOne(file));
+  for (const file of files) loaded.push(await loadOne(file, bundle?.get(file.id)));
   const snippets = resolveSquashedDependencies(loaded);
   checkDependencies(snippets);
   return snippets;

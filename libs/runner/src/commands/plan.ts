@@ -22,7 +22,7 @@ export interface PlanReport extends Plan {
 export async function prepareRun(input: SessionInput, options: PlanOptions) {
   const session = await openRepo(input);
   const manifest = await requireManifest(session.config);
-  const snippets = await loadSnippets(session.files);
+  const snippets = await loadSnippets(session.files, session.config.repoRoot);
   if (options.expect && options.expectFromGit) {
     throw new InputError('--expect and --expect-from-git both name the expected snippets; pass one of them', { subject: '--expect-from-git' });
   }

@@ -24,7 +24,7 @@ export async function revert(input: SessionInput, id: string, reason: string, on
   const session = await openRepo(input);
   const { config } = session;
   const file = findFile(session.files, id, 'revert');
-  const snippets = await loadSnippets(session.files);
+  const snippets = await loadSnippets(session.files, session.config.repoRoot);
   const snippet = snippets.find((s) => s.id === file.id)!;
   if (!snippet.definition.down) {
     throw new InputError(`${snippet.displayPath}: has no down(); write a new snippet that undoes its effect instead`, {

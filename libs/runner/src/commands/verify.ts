@@ -14,7 +14,7 @@ export async function verify(input: SessionInput, id: string | undefined, onLog:
   const session = await openRepo(input);
   const { config } = session;
   if (id !== undefined) findFile(session.files, id, 'verify');
-  const snippets = await loadSnippets(session.files);
+  const snippets = await loadSnippets(session.files, session.config.repoRoot);
 
   return withDatabase(session.target, async ({ db }) => {
     const ledger = await readLedger(db, config.repo);
