@@ -9,6 +9,7 @@
  * BENCH_UNITS (default 100,1000) the sizes, BENCH_STATUS_SNIPPETS (default 5000; 0 skips).
  * A quick look: BENCH_RUNS=1 BENCH_WARMUP=0 BENCH_UNITS=100 BENCH_STATUS_SNIPPETS=0.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,6 +111,8 @@ async function benchStatus(root: string, size: number): Promise<StatusResult> {
   });
 }
 
+// The runner as a repo installs it: built JavaScript, not the workspace's TypeScript sources.
+execFileSync('npm', ['run', '--silent', 'build:packages'], { cwd: WORKSPACE_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 const loadAtStart = os.loadavg()[0]!;
 const root = await mkdtemp(path.join(os.tmpdir(), 'bench-runner-'));
 try {

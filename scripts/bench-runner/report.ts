@@ -129,8 +129,8 @@ export function renderReport(report: Report): string {
     '',
     'The floor is the least an exactly-once runner can do: one connection, and per unit one transaction that writes the effect row and',
     "a ledger row. The peers' migrations are plain JavaScript or SQL, their cheapest form; snippets are TypeScript modules, loaded",
-    'through tsx as the runner does. The snippet repo has a `snippets.config.ts` and the `snippets.lock` that `snippets manifest` wrote;',
-    "its runner is the workspace's (TypeScript sources through tsx; the published package is compiled JavaScript, still loaded with tsx's hooks).",
+    'as the runner loads them (compiled into one cached bundle). The snippet repo has a `snippets.config.ts` and the `snippets.lock` that',
+    '`snippets manifest` wrote; its runner is the published package as `npm run build:packages` builds it (JavaScript).',
     '',
     ...report.sizes.flatMap((size) => sizeTable(size, report.floor)),
     ...(status

@@ -6,8 +6,9 @@ import { WORKSPACE_ROOT, type Command, type Tool, type Unit } from '../tool.ts';
 
 const exec = promisify(execFile);
 
-/** The repo's own `snippets` binary: the workspace's, linked in as an installed repo resolves it. */
+/** The repo's own `snippets` binary: the built package (npm run build:packages), as a repo installs it. */
 const bin = (dir: string) => path.join(dir, 'node_modules', '.bin', 'snippets');
+const BUILT_RUNNER = path.join(WORKSPACE_ROOT, 'dist', 'libs', 'runner');
 
 function snippetSource(id: string): string {
   return `import { defineSnippet } from '@snippets/runner';
@@ -24,7 +25,12 @@ export default defineSnippet({
 
 /** A snippet repo of one TypeScript snippet per unit, with its config and the `snippets.lock` that `snippets manifest` writes. */
 async function prepareRepo(dir: string, units: Unit[]): Promise<void> {
-  await symlink(path.join(WORKSPACE_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  // node_modules as npm lays out an installed repo: the published runner and its bin. Its own
+  // dependencies resolve from where it is built, the workspace's node_modules.
+  await mkdir(path.join(dir, 'node_modules', '@snippets'), { recursive: true });
+  await mkdir(path.join(dir, 'node_modules', '.bin'));
+  await symlink(BUILT_RUNNER, path.join(dir, 'node_modules', '@snippets', 'runner'), 'dir');
+  await symlink(path.join(BUILT_RUNNER, 'bin', 'snippets.js'), bin(dir));
   await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench-snippets', private: true, type: 'module' }));
   await writeFile(path.join(dir, 'snippets.config.ts'), `import { defineConfig } from '@snippets/runner';\n\nexport default defineConfig({ repo: 'bench' });\n`);
   await mkdir(path.join(dir, 'snippets'));
@@ -43,18 +49,27 @@ const expectAll = (units: Unit[]) => ['--expect', units.map((u) => u.id).join(',
 
 export const snippets: Tool = {
   name: 'snippets run',
-  invocation: '`snippets run --expect ID,…` (node_modules/.bin; TypeScript snippets through tsx); nothing pending: `snippets run`',
+  invocation: '`snippets run --expect ID,…` (the built package from node_modules/.bin; TypeScript snippets); nothing pending: `snippets run`',
   prepare: prepareRepo,
   apply: (dir, units) => snippetsCommand(dir, 'run', ...expectAll(units)),
   idle: (dir) => snippetsCommand(dir, 'run'),
   ledgerCount: "select count(*)::int as n from snippets.ledger where status = 'applied'",
 };
 
-/** The same run with tsx's transform cache off, as in a fresh container whose image has no warm cache. */
+/**
+ * The same run as in a fresh container whose image warmed no cache: tsx's transform cache
+ * off and the compiled snippet bundle removed first, so the run compiles it.
+ */
+const cold = (command: Command): Command => ({
+  file: 'sh',
+  args: ['-c', 'rm -rf node_modules/.cache && exec "$0" "$@"', command.file, ...command.args],
+  env: { ...command.env, TSX_DISABLE_CACHE: '1' },
+});
+
 export const snippetsColdCache: Tool = {
   ...snippets,
-  name: 'snippets run, cold tsx cache',
-  invocation: 'the same with `TSX_DISABLE_CACHE=1`',
-  apply: (dir, units) => ({ ...snippets.apply(dir, units), env: { TSX_DISABLE_CACHE: '1' } }),
-  idle: (dir, units) => ({ ...snippets.idle!(dir, units), env: { TSX_DISABLE_CACHE: '1' } }),
+  name: 'snippets run, cold caches',
+  invocation: 'the same with `TSX_DISABLE_CACHE=1` and no compiled bundle (node_modules/.cache removed first)',
+  apply: (dir, units) => cold(snippets.apply(dir, units)),
+  idle: (dir, units) => cold(snippets.idle!(dir, units)),
 };
