@@ -335,6 +335,14 @@ function buildProgram(): Command {
       console.log(report.written ? `wrote ${report.file} (${count} snippets)` : `${report.file} matches the tree (${count} snippets)`);
     });
 
+  program
+    .command('compile')
+    .description('compile the config and snippets into the cache runs load them from (node_modules/.cache/snippets), e.g. at image build')
+    .action(async () => {
+      const report = await (await import('./commands/compile.ts')).compile(program.opts<{ cwd: string }>().cwd);
+      console.log(report.bundle ? `compiled ${report.snippets} snippets into ${report.bundle}` : `${report.snippets} snippets load one by one: no bundle could be written`);
+    });
+
   return program;
 }
 

@@ -23,8 +23,6 @@ import type { SnippetFile } from './discovery.ts';
  * through tsx, which names the file at fault.
  */
 
-/** Below this many snippets, importing them one by one costs less than compiling. */
-const MIN_SNIPPETS = 8;
 const KEPT_BUILDS = 8;
 const ENTRY = 'snippets-bundle.js'; // the generated entry of the snippets' bundle, not a file
 const FORMAT = 1; // bump when what is compiled changes shape, so old caches are not read
@@ -36,7 +34,6 @@ type Inputs = Record<string, string>;
 
 /** The snippets' modules by id, from one bundle; a snippet that reads its own `import.meta` is left out. */
 export async function importSnippetBundle(repoRoot: string, files: SnippetFile[]): Promise<Map<string, Module> | undefined> {
-  if (files.length < MIN_SNIPPETS) return undefined;
   const bundle = await compileSnippets(repoRoot, files);
   const imported = bundle ? await importCompiled<{ snippets: Record<string, Module> }>(bundle) : undefined;
   return imported ? new Map(Object.entries(imported.snippets)) : undefined;
