@@ -202,6 +202,20 @@ export async function appendEvent(db: SnippetDb, event: NewEvent): Promise<void>
   await db.insert(events).values(event);
 }
 
+/** Several events in one statement; their `seq` follows the list's order. */
+export async function appendEvents(db: SnippetDb, list: NewEvent[]): Promise<void> {
+  if (list.length) await db.insert(events).values(list);
+}
+
+/**
+ * A snippet's ledger row and its events in one statement (the row's insert is a CTE), so
+ * recording an outcome costs one round trip in the snippet's transaction.
+ */
+export async function recordLedgerRow(db: SnippetDb, row: NewLedgerRow, rowEvents: NewEvent[]): Promise<void> {
+  const inserted = db.$with('inserted').as(db.insert(ledger).values(row).returning({ id: ledger.id }));
+  await db.with(inserted).insert(events).values(rowEvents);
+}
+
 export async function insertLedgerRows(db: SnippetDb, rows: NewLedgerRow[]): Promise<void> {
   if (rows.length) await db.insert(ledger).values(rows);
 }

@@ -48,17 +48,14 @@ export async function withRepoLock<T>(
   }
 }
 
-/** A condition: the backend `pid` holds the repo lock. pg_locks shows the two int4 keys as unsigned oids. */
+/**
+ * A condition: the backend `pid` holds the repo lock; each snippet's transaction checks it for
+ * its own backend. pg_locks shows the two int4 keys as unsigned oids.
+ */
 export function repoLockHeldBy(repo: string, pid: SQL): SQL {
   const objid = repoLockKey(repo) >>> 0;
   return sql`exists (
     select 1 from pg_locks
     where locktype = 'advisory' and pid = ${pid} and granted
       and classid = ${String(LOCK_NAMESPACE)}::oid and objid = ${String(objid)}::oid and objsubid = 2)`;
-}
-
-/** True when this session still holds the repo lock; checked inside each snippet's transaction. */
-export async function holdsRepoLock(db: SnippetDb, repo: string): Promise<boolean> {
-  const [row] = await queryRows<{ held: boolean }>(db, sql`select ${repoLockHeldBy(repo, sql`pg_backend_pid()`)} as held`);
-  return row?.held === true;
 }

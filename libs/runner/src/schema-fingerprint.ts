@@ -63,3 +63,24 @@ export function compareFingerprints(before: string[], after: string[]): SchemaDi
   const now = new Set(after);
   return { added: after.filter((e) => !old.has(e)), removed: before.filter((e) => !now.has(e)) };
 }
+
+/**
+ * The schema a run started from. A snippet's transaction that wrote to the catalogs is
+ * compared with it: read inside that transaction, the snippet's own changes would be in
+ * it, so it is read outside, once, before the first snippet needs it.
+ */
+export class SchemaBaseline {
+  private entries?: string[];
+
+  async read(db: SnippetDb): Promise<string[]> {
+    return (this.entries ??= await schemaFingerprint(db));
+  }
+
+  /** Reads the schema again; true when another session changed it since the last read. */
+  async refresh(db: SnippetDb): Promise<boolean> {
+    const old = await this.read(db);
+    this.entries = await schemaFingerprint(db);
+    const { added, removed } = compareFingerprints(old, this.entries);
+    return added.length + removed.length > 0;
+  }
+}

@@ -210,6 +210,28 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     expect(events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'refused']);
   });
 
+  it('applies a snippet whose catalog writes change no schema (a temp table), and still refuses a later one adding a column', async () => {
+    const scratch = 'await rows(sql`create temp table scratch (x int) on commit drop`); await rows(sql`insert into scratch values (1)`);';
+    await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: scratch }));
+    await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], before: 'await rows(sql`alter table effects add column note text`);' }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('0001_first');
+    expect(result.stderr).toContain('snippets/0002_second.ts: changed the schema (added column public.effects.note text); schema changes belong in the service\'s migrations (rolled back)');
+    const columns = await database.query<{ column_name: string }>(`select column_name from information_schema.columns where table_name = 'effects' order by 1`);
+    expect(columns.map((c) => c.column_name)).toEqual(['at', 'snippet']);
+    expect(await effects()).toEqual(['0001_first×1']);
+    expect((await ledger()).map((r) => [r.id, r.rows_changed])).toEqual([['0001_first', { 'public.effects': { inserted: 1, updated: 0, deleted: 0 } }]]);
+    const events = JSON.parse((await cli(['history', '--json'])).stdout).events;
+    expect(events.map((e: { kind: string; snippetId: string }) => `${e.kind} ${e.snippetId}`)).toEqual([
+      'started 0001_first',
+      'applied 0001_first',
+      'started 0002_second',
+      'refused 0002_second',
+    ]);
+  });
+
   it('keeps the ledgers of two repos sharing one database apart', async () => {
     const other = await createFixtureRepo({ '0001_first.ts': effectSnippet('0001_other') }, defaultConfig().replace("repo: 'fixture'", "repo: 'other'"));
     try {
@@ -237,5 +259,43 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     const plan = await cli(['plan']);
     expect(plan.code).toBe(2);
     expect(plan.stderr).toContain('snippets/0004_broken.ts: the module failed to load (this module must not be imported by status)');
+  });
+});
+
+describe('the schema check beside another session on postgres', () => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+
+  beforeEach(async () => {
+    database = await createTestDatabase('postgres');
+    await database.query('create table effects (snippet text not null, at timestamptz not null default now())');
+  });
+
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  it('blames a snippet only for its own schema change, not for a migration committed during the run', async () => {
+    // 0001 stands in for a service migration deployed mid-run: its own connection commits a table.
+    const migration = `const { default: postgres } = await import('postgres');
+      const other = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+      await other.unsafe('create table unrelated (x int)');
+      await other.end();`;
+    repo = await createFixtureRepo({
+      '0001_first.ts': effectSnippet('0001_first', { before: migration }),
+      '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'], before: 'await rows(sql`create temp table scratch (x int)`);' }),
+      '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'], before: 'await rows(sql`alter table effects add column note text`);' }),
+    });
+    expect((await cli(['manifest'])).code).toBe(0);
+    const result = await cli(['run', '--expect', '0001_first', '0002_second', '0003_third']);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('another session changed the schema during the run; trying again against the new schema');
+    // Compared with the schema the run started from, the message would name public.unrelated too.
+    expect(result.stderr).toContain("snippets/0003_third.ts: changed the schema (added column public.effects.note text); schema changes belong in the service's migrations (rolled back)");
+    const effects = await database.query<{ snippet: string; n: number }>('select snippet, count(*)::int as n from effects group by 1 order by 1');
+    expect(effects).toEqual([{ snippet: '0001_first', n: 1 }, { snippet: '0002_second', n: 1 }]);
+    expect((await database.query<{ id: string }>('select id from snippets.ledger order by number')).map((r) => r.id)).toEqual(['0001_first', '0002_second']);
   });
 });

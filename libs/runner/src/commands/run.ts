@@ -3,10 +3,21 @@ import type { SnippetDb } from '../define-snippet.ts';
 import { InputError, SafetyRefusal, SnippetFailed } from '../errors.ts';
 import { sql } from 'drizzle-orm';
 import { openDatabase, queryRows, type Database, type DatabaseTarget } from '../database.ts';
-import { applySnippet, helpBatched, recordSquash, withRollback, type ApplyResult, type ExecuteOptions, type HelpResult, type LogSink } from '../executor.ts';
-import { appendEvent, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
+import {
+  applySnippet,
+  helpBatched,
+  recordSquash,
+  withRollback,
+  type ApplyOptions,
+  type ApplyResult,
+  type ExecuteOptions,
+  type HelpResult,
+  type LogSink,
+} from '../executor.ts';
+import { appendEvent, appendEvents, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
 import type { LoadedSnippet } from '../load-snippets.ts';
 import { repoLockHeldBy, withRepoLock } from '../lock.ts';
+import { SchemaBaseline } from '../schema-fingerprint.ts';
 import { keepLease, type KeptLease } from '../lease-keeper.ts';
 import { lockHolder } from './lock.ts';
 import type { Refusal } from '../plan.ts';
@@ -157,6 +168,7 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
       requireRepoLock: true,
       dryRun,
       workers: workers.map((w) => w.db),
+      schema: new SchemaBaseline(),
     };
     // A dry run never helps: its work must roll back, and another runner's batches commit.
     const help = helper(database.db, prepared.snippets, executeOptions, report, options.onHelp);
@@ -177,7 +189,7 @@ async function runPending(
   prepared: PreparedRun,
   database: Database,
   options: RunOptions,
-  executeOptions: ExecuteOptions & { dryRun: boolean },
+  executeOptions: ApplyOptions,
   report: RunReport,
   lease?: KeptLease,
 ): Promise<RunReport> {
@@ -190,29 +202,31 @@ async function runPending(
     for (const [index, snippet] of pending.entries()) {
       await lease?.check(snippet.id);
       options.onStart?.(snippet);
-      if (!dryRun) {
-        await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum });
-      }
+      const started: NewEvent = { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum, at: new Date() };
+      // A batched snippet's batches commit on their own, so its attempt goes on record first.
+      // Any other snippet is one transaction, which commits 'started' with its ledger row.
+      const startedApart = snippet.definition.transaction === 'batched' && !snippet.replaces;
+      if (!dryRun && startedApart) await appendEvent(db, started);
       try {
         const execute = snippet.replaces ? recordSquash : applySnippet;
-        report.applied.push(await execute(db, snippet, executeOptions));
+        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started }));
       } catch (error) {
-        if (error instanceof SafetyRefusal && !dryRun) {
-          await appendEvent(db, { ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
+        // The rollback took 'started' with it: the attempt goes on record with its outcome.
+        const outcome: NewEvent[] = startedApart ? [] : [started];
+        if (error instanceof SafetyRefusal) {
+          outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
+        }
+        if (error instanceof SnippetFailed) {
+          report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged };
+          report.notRun = pending.slice(index + 1).map((s) => s.id);
+          outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'failed', checksum: snippet.checksum, reason: error.message, detail: { phase: error.phase } });
+        }
+        if (!dryRun) {
+          const recorded = appendEvents(db, outcome);
+          // After an unexpected error the connection may be gone as well; that error says more.
+          await (error instanceof SafetyRefusal || error instanceof SnippetFailed ? recorded : recorded.catch(() => {}));
         }
         if (!(error instanceof SnippetFailed)) throw error;
-        report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged };
-        report.notRun = pending.slice(index + 1).map((s) => s.id);
-        if (!dryRun) {
-          await appendEvent(db, {
-            ...eventBase(session),
-            snippetId: snippet.id,
-            kind: 'failed',
-            checksum: snippet.checksum,
-            reason: error.message,
-            detail: { phase: error.phase },
-          });
-        }
         return;
       }
     }
