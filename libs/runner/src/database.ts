@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { SnippetDb } from './define-snippet.ts';
@@ -133,7 +134,20 @@ async function openPglite(dataDir: string | undefined, display: string): Promise
 
 /** `db.execute` returns an array on postgres.js and `{ rows }` on PGlite; this hides the difference. */
 export async function queryRows<Row extends Record<string, unknown>>(db: SnippetDb, query: SQL): Promise<Row[]> {
-  const result = (await db.execute(query)) as unknown;
+  return rowsOf<Row>(await db.execute(query));
+}
+
+function rowsOf<Row>(result: unknown): Row[] {
   if (Array.isArray(result)) return result as Row[];
   return ((result as { rows?: Row[] }).rows ?? []) as Row[];
+}
+
+const dialect = new PgDialect();
+
+/**
+ * queryRows for a statement the runner sends for every snippet: prepared, so PostgreSQL
+ * parses and plans it once per connection (drizzle prepares only a named query).
+ */
+export async function queryRowsPrepared<Row extends Record<string, unknown>>(db: SnippetDb, name: string, query: SQL): Promise<Row[]> {
+  return rowsOf<Row>(await db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute());
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { AuditContext } from './audit.ts';
 import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import { queryRows, queryRowsPrepared } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
@@ -136,6 +136,8 @@ const CHANGE_COUNTS = sql`(
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'm', 'p')
       and n.nspname not in ('snippets', 'information_schema') and n.nspname not like 'pg\_toast%' and n.nspname not like 'pg\_temp%'
+      -- Of the catalogs, those every change the fingerprint sees writes to (fewer to count).
+      and (n.nspname <> 'pg_catalog' or c.relname in ('pg_class', 'pg_attribute', 'pg_attrdef', 'pg_constraint', 'pg_index', 'pg_trigger', 'pg_proc', 'pg_rewrite', 'pg_sequence'))
   ) counts
   where ins + upd + del > 0)`;
 
@@ -145,8 +147,9 @@ const CHANGE_COUNTS = sql`(
  */
 async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promise<ChangeCounts> {
   const held = options.requireRepoLock ? repoLockHeldBy(options.repo, sql`pg_backend_pid()`) : sql`true`;
-  const [row] = await queryRows<{ held: boolean; counts: ChangeCounts }>(
+  const [row] = await queryRowsPrepared<{ held: boolean; counts: ChangeCounts }>(
     tx,
+    options.requireRepoLock ? 'snippets_prepare_locked' : 'snippets_prepare',
     sql`select set_config('statement_timeout', ${`${options.timeouts.statementMs}ms`}, true) as statement_timeout,
                set_config('lock_timeout', ${`${options.timeouts.lockMs}ms`}, true) as lock_timeout,
                ${held} as held, ${CHANGE_COUNTS} as counts`,
@@ -161,7 +164,7 @@ async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promi
 }
 
 async function changeCounts(tx: SnippetDb): Promise<ChangeCounts> {
-  const [row] = await queryRows<{ counts: ChangeCounts }>(tx, sql`select ${CHANGE_COUNTS} as counts`);
+  const [row] = await queryRowsPrepared<{ counts: ChangeCounts }>(tx, 'snippets_change_counts', sql`select ${CHANGE_COUNTS} as counts`);
   return row!.counts;
 }
 
