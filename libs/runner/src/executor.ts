@@ -4,7 +4,7 @@ import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
 import { queryRows, queryRowsPrepared } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
-import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
+import { appendEvent, markReverted, recordLedgerRow, snippetsSchema, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { repoLockHeldBy } from './lock.ts';
 import { qualifyTable } from './table-names.ts';
@@ -124,7 +124,9 @@ interface ChangeCounts {
  * trip. They are not zero at a transaction's start: PostgreSQL keeps counting until it
  * flushes its statistics, so a transaction compares counts read before and after. The
  * pg_stat_get_xact_* functions behind pg_stat_xact_all_tables, without the view's join
- * over indexes, halve the cost of a query that runs twice per snippet.
+ * over indexes, halve the cost of a query that runs twice per snippet. Of the catalogs, it
+ * counts those that every change the schema fingerprint sees writes to. The ledger's schema
+ * is a parameter: the driver prepares no statement without one.
  */
 const CHANGE_COUNTS = sql`(
   select json_build_object(
@@ -135,8 +137,7 @@ const CHANGE_COUNTS = sql`(
            pg_stat_get_xact_tuples_updated(c.oid) as upd, pg_stat_get_xact_tuples_deleted(c.oid) as del
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'm', 'p')
-      and n.nspname not in ('snippets', 'information_schema') and n.nspname not like 'pg\_toast%' and n.nspname not like 'pg\_temp%'
-      -- Of the catalogs, those every change the fingerprint sees writes to (fewer to count).
+      and n.nspname not in (${snippetsSchema.schemaName}, 'information_schema') and n.nspname not like 'pg\_toast%' and n.nspname not like 'pg\_temp%'
       and (n.nspname <> 'pg_catalog' or c.relname in ('pg_class', 'pg_attribute', 'pg_attrdef', 'pg_constraint', 'pg_index', 'pg_trigger', 'pg_proc', 'pg_rewrite', 'pg_sequence'))
   ) counts
   where ins + upd + del > 0)`;
