@@ -238,9 +238,19 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
   return inTransaction(
     db,
     async (tx) => {
-      const before = await prepareTransaction(tx, options);
+      // Sent ahead of up()'s statements and read after them, saving a round trip: the driver
+      // keeps a connection's statements in order, so the timeouts bind up() and the counts
+      // are taken before it. A lost repo lock, or a failed setup, still wins over up()'s
+      // outcome, and nothing has committed.
+      const setup = prepareTransaction(tx, options);
+      setup.catch(() => {}); // awaited below; not an unhandled rejection while up() runs
       const context = buildContext(tx, snippet, options, options.dryRun);
-      await runPhase(snippet, 'up', () => snippet.definition.up(context));
+      const upOutcome = await runPhase(snippet, 'up', () => snippet.definition.up(context)).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
+      const before = await setup;
+      if (upOutcome) throw upOutcome.error;
       const verify = await verifyInside(snippet, context);
       const after = await changeCounts(tx);
       const rowsChanged = changesBetween(before, after);
