@@ -76,7 +76,9 @@ describe('the published packages, built by npm run build:packages', () => {
   it('the built CLIs start from the built JavaScript', async () => {
     const runner = await exec(process.execPath, [path.join(WORKSPACE, 'dist/libs/runner/bin/snippets.js'), '--version']);
     expect(runner.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    const gates = await exec(process.execPath, [path.join(WORKSPACE, 'dist/libs/gates/bin/snippet-gates.js'), '--help']);
+    // Inside the workspace, the gates' import of @snippets/runner resolves to the runner's
+    // TypeScript sources, which tsx loads here; installed, it is the built runner (published e2e).
+    const gates = await exec(process.execPath, ['--import', 'tsx/esm', path.join(WORKSPACE, 'dist/libs/gates/bin/snippet-gates.js'), '--help'], { cwd: WORKSPACE });
     expect(gates.stdout).toContain('check');
     // Usage errors are exit 2 with one line; the built plugin needs no TypeScript loader.
     const extract = await exec(process.execPath, [path.join(WORKSPACE, 'dist/tools/nx-plugin/bin/snippets-extract.js')]).catch((error: { code: number; stderr: string }) => error);
