@@ -122,58 +122,52 @@ describe('the published packages, outside the workspace', () => {
     expect(manifest.dependencies).toEqual({ '@snippets/runner': '^0.1.0', '@snippets/gates': '^0.1.0', '@snippets/example-service': '^0.1.0' });
   });
 
-  it('extracted on the older template, the repo is brought up to date in its own repository, keeping its snippets and edits', async () => {
-    extracted = path.join(tmp, REPO);
-    const extract = await sh('npx', ['--no-install', 'snippets-extract', REPO, extracted, '--registry', registry.url], workspace);
-    expect(extract.code, extract.output).toBe(0);
-    expect(await readFile(path.join(extracted, '.npmrc'), 'utf8')).toBe(`registry=${registry.url}\n`);
-    expect((await sh('git', ['status', '--porcelain'], extracted)).output).toBe('');
-    const snippet = await readFile(path.join(extracted, 'snippets/0001_fix_order_currency.ts'), 'utf8');
-    const ownTarget = '\nseed-local: ## our own: seed the local database\n\tnpx tsx scripts/seed-local.ts\n';
-    await writeFile(path.join(extracted, 'Makefile'), `${await readFile(path.join(extracted, 'Makefile'), 'utf8')}${ownTarget}`);
-
-    // The repo has no Nx: the current plugin runs once through npx, as `copier update` would.
-    const updated = await sh('npx', ['--yes', '-p', `@snippets/nx-plugin@${newPlugin.version}`, 'snippets-update-repo'], extracted);
-    expect(updated.code, updated.output).toBe(0);
-    expect(updated.output).toContain('updated: README.md');
-    expect(updated.output).toContain('added: .dockerignore');
-    expect(updated.output).toContain('merged: Makefile');
-    const makefile = await readFile(path.join(extracted, 'Makefile'), 'utf8');
-    expect(makefile).toContain('## add the next snippet and its test');
-    expect(makefile.endsWith(ownTarget)).toBe(true);
-    expect(await readFile(path.join(extracted, 'snippets/0001_fix_order_currency.ts'), 'utf8')).toBe(snippet);
-    expect(JSON.parse(await readFile(path.join(extracted, 'snippets-template.json'), 'utf8')).template).toBe(`@snippets/nx-plugin@${newPlugin.version}`);
-    const changed = (await sh('git', ['status', '--porcelain'], extracted)).output.split('\n').filter(Boolean).sort();
-    expect(changed).toEqual([' M Makefile', ' M README.md', ' M snippets-template.json', '?? .dockerignore']);
-    expect((await sh('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-qam', 'Update to the current snippet repo template'], extracted)).code).toBe(0);
-  });
-
-  it('in the workspace, the repo the older template made is brought up to date, keeping its snippets and its own edits', async () => {
-    const repo = path.join(workspace, 'snippet-repos', REPO);
+  /**
+   * A team's own Makefile target (at the end of a file the template changes near the top),
+   * then `update`: the template's changes arrive, the repo's snippets, lock and edit stay.
+   */
+  async function expectUpdateKeepsOwnWork(repo: string, update: () => Promise<Result>): Promise<void> {
     const snippet = await readFile(path.join(repo, 'snippets/0001_fix_order_currency.ts'), 'utf8');
     const lock = await readFile(path.join(repo, 'snippets.lock'), 'utf8');
-    // The team's own Makefile target, at the end of the file the template changes near the top.
     const ownTarget = '\nseed-local: ## our own: seed the local database\n\tnpx tsx scripts/seed-local.ts\n';
     await writeFile(path.join(repo, 'Makefile'), `${await readFile(path.join(repo, 'Makefile'), 'utf8')}${ownTarget}`);
 
-    const upgrade = await sh('npm', ['install', '--save-dev', '--save-exact', `@snippets/nx-plugin@${newPlugin.version}`], workspace);
-    expect(upgrade.code, upgrade.output).toBe(0);
-    // The generator fetches the older release from the registry npm is configured with.
-    const updated = await sh('npx', ['--no-install', 'nx', 'g', '@snippets/nx-plugin:update-repo', `--repo=${REPO}`, '--no-interactive'], workspace);
+    const updated = await update();
     expect(updated.code, updated.output).toBe(0);
     expect(updated.output).toContain('updated: README.md');
     expect(updated.output).toContain('added: .dockerignore');
     expect(updated.output).toContain('merged: Makefile');
     expect(updated.output).not.toContain('conflicts');
-
     expect(await readFile(path.join(repo, 'README.md'), 'utf8')).toMatch(new RegExp(`^# ${REPO}\\n`));
     const makefile = await readFile(path.join(repo, 'Makefile'), 'utf8');
     expect(makefile).toContain('## add the next snippet and its test');
     expect(makefile.endsWith(ownTarget)).toBe(true);
     expect(await readFile(path.join(repo, 'snippets/0001_fix_order_currency.ts'), 'utf8')).toBe(snippet);
     expect(await readFile(path.join(repo, 'snippets.lock'), 'utf8')).toBe(lock);
-    const record = JSON.parse(await readFile(path.join(repo, 'snippets-template.json'), 'utf8'));
-    expect(record.template).toBe(`@snippets/nx-plugin@${newPlugin.version}`);
+    expect(JSON.parse(await readFile(path.join(repo, 'snippets-template.json'), 'utf8')).template).toBe(`@snippets/nx-plugin@${newPlugin.version}`);
+  }
+
+  it('extracted on the older template, the repo is brought up to date in its own repository, keeping its snippets and edits', async () => {
+    extracted = path.join(tmp, REPO);
+    const extract = await sh('npx', ['--no-install', 'snippets-extract', REPO, extracted, '--registry', registry.url], workspace);
+    expect(extract.code, extract.output).toBe(0);
+    expect(await readFile(path.join(extracted, '.npmrc'), 'utf8')).toBe(`registry=${registry.url}\n`);
+    expect((await sh('git', ['status', '--porcelain'], extracted)).output).toBe('');
+
+    // The repo has no Nx: the current plugin runs once through npx, as `copier update` would.
+    await expectUpdateKeepsOwnWork(extracted, () => sh('npx', ['--yes', '-p', `@snippets/nx-plugin@${newPlugin.version}`, 'snippets-update-repo'], extracted));
+    const changed = (await sh('git', ['status', '--porcelain'], extracted)).output.split('\n').filter(Boolean).sort();
+    expect(changed).toEqual([' M Makefile', ' M README.md', ' M snippets-template.json', '?? .dockerignore']);
+    expect((await sh('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-qam', 'Update to the current snippet repo template'], extracted)).code).toBe(0);
+  });
+
+  it('in the workspace, the repo the older template made is brought up to date, keeping its snippets and its own edits', async () => {
+    const upgrade = await sh('npm', ['install', '--save-dev', '--save-exact', `@snippets/nx-plugin@${newPlugin.version}`], workspace);
+    expect(upgrade.code, upgrade.output).toBe(0);
+    // The generator fetches the older release from the registry npm is configured with.
+    await expectUpdateKeepsOwnWork(path.join(workspace, 'snippet-repos', REPO), () =>
+      sh('npx', ['--no-install', 'nx', 'g', '@snippets/nx-plugin:update-repo', `--repo=${REPO}`, '--no-interactive'], workspace),
+    );
   });
 
   it('the extracted repo installs from the registry alone, adds a snippet with plop, passes its tests and gates on a dump, and runs on PostgreSQL', async () => {
