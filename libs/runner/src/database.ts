@@ -144,10 +144,34 @@ function rowsOf<Row>(result: unknown): Row[] {
 
 const dialect = new PgDialect();
 
+/** A statement as the driver takes it: its text and its parameters. */
+export interface Statement {
+  text: string;
+  params: unknown[];
+}
+
+/** drizzle's SQL object as text and parameters, built once for a statement sent many times. */
+export function toStatement(query: SQL): Statement {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return { text, params };
+}
+
+type DriverClient =
+  | { unsafe(text: string, params: unknown[], options: { prepare: boolean }): PromiseLike<unknown> & { execute(): unknown } }
+  | { query(text: string, params: unknown[]): Promise<{ rows: unknown[] }> };
+
 /**
- * queryRows for a statement the runner sends for every snippet: prepared, so PostgreSQL
- * parses and plans it once per connection (drizzle prepares only a named query).
+ * Runs one of the statements the runner sends for every snippet straight on the driver of
+ * `db` (inside its transaction when `db` is one), prepared: PostgreSQL parses and plans it
+ * once per connection, and no query is built in JavaScript per call. The statement is
+ * sent before this returns, so statements sent after it run after it.
  */
-export async function queryRowsPrepared<Row extends Record<string, unknown>>(db: SnippetDb, name: string, query: SQL): Promise<Row[]> {
-  return rowsOf<Row>(await db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute());
+export function queryPrepared<Row extends Record<string, unknown>>(db: SnippetDb, statement: Statement): Promise<Row[]> {
+  const client = (db._ as unknown as { session: { client: DriverClient } }).session.client;
+  if ('unsafe' in client) {
+    const query = client.unsafe(statement.text, statement.params, { prepare: true });
+    query.execute(); // postgres.js sends a query when first awaited; this sends it now
+    return Promise.resolve(query).then(rowsOf<Row>);
+  }
+  return client.query(statement.text, statement.params).then(rowsOf<Row>);
 }

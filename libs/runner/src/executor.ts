@@ -2,9 +2,11 @@ import { sql } from 'drizzle-orm';
 import type { AuditContext } from './audit.ts';
 import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
-import { queryRows, queryRowsPrepared } from './database.ts';
+import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-counts.ts';
+import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput } from './closing-statement.ts';
+import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
-import { appendEvent, markReverted, recordLedgerRow, snippetsSchema, type NewEvent, type TableChanges } from './ledger.ts';
+import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { repoLockHeldBy } from './lock.ts';
 import { qualifyTable } from './table-names.ts';
@@ -20,7 +22,7 @@ import {
   type BatchProgress,
   type BatchRunner,
 } from './batching.ts';
-import { compareFingerprints, SchemaBaseline, schemaFingerprint } from './schema-fingerprint.ts';
+import { compareFingerprints, SchemaBaseline, schemaFingerprint, type Fingerprint } from './schema-fingerprint.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
 
@@ -112,49 +114,27 @@ function buildContext(
   };
 }
 
-interface ChangeCounts {
-  /** Rows this session inserted, updated and deleted per table, tables of ours and temp tables left out. */
-  tables: Record<string, [ins: number, upd: number, del: number]>;
-  /** Catalog rows it wrote: any schema change does, and so do temp tables, GRANT, TRUNCATE. */
-  catalog: number;
-}
-
-/**
- * The counts from PostgreSQL's own statistics, as one json value so they can share a round
- * trip. They are not zero at a transaction's start: PostgreSQL keeps counting until it
- * flushes its statistics, so a transaction compares counts read before and after. The
- * pg_stat_get_xact_* functions behind pg_stat_xact_all_tables, without the view's join
- * over indexes, halve the cost of a query that runs twice per snippet. Of the catalogs, it
- * counts those that every change the schema fingerprint sees writes to. The ledger's schema
- * is a parameter: the driver prepares no statement without one.
- */
-const CHANGE_COUNTS = sql`(
-  select json_build_object(
-    'catalog', coalesce(sum(ins + upd + del) filter (where schema = 'pg_catalog'), 0),
-    'tables', coalesce(json_object_agg(schema || '.' || relname, json_build_array(ins, upd, del)) filter (where schema <> 'pg_catalog'), '{}'))
-  from (
-    select n.nspname as schema, c.relname, pg_stat_get_xact_tuples_inserted(c.oid) as ins,
-           pg_stat_get_xact_tuples_updated(c.oid) as upd, pg_stat_get_xact_tuples_deleted(c.oid) as del
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'm', 'p')
-      and n.nspname not in (${snippetsSchema.schemaName}, 'information_schema') and n.nspname not like 'pg\_toast%' and n.nspname not like 'pg\_temp%'
-      and (n.nspname <> 'pg_catalog' or c.relname in ('pg_class', 'pg_attribute', 'pg_attrdef', 'pg_constraint', 'pg_index', 'pg_trigger', 'pg_proc', 'pg_rewrite', 'pg_sequence'))
-  ) counts
-  where ins + upd + del > 0)`;
+/** The statement that starts each transaction, per run settings: built once, sent prepared. */
+const setupStatements = new Map<string, Statement>();
 
 /**
  * Starts a transaction's work in one round trip, as it runs for every snippet and batch:
  * the timeouts, the repo-lock check, and the change counts before any work.
  */
 async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promise<ChangeCounts> {
-  const held = options.requireRepoLock ? repoLockHeldBy(options.repo, sql`pg_backend_pid()`) : sql`true`;
-  const [row] = await queryRowsPrepared<{ held: boolean; counts: ChangeCounts }>(
-    tx,
-    options.requireRepoLock ? 'snippets_prepare_locked' : 'snippets_prepare',
-    sql`select set_config('statement_timeout', ${`${options.timeouts.statementMs}ms`}, true) as statement_timeout,
-               set_config('lock_timeout', ${`${options.timeouts.lockMs}ms`}, true) as lock_timeout,
-               ${held} as held, ${CHANGE_COUNTS} as counts`,
-  );
+  const { statementMs, lockMs } = options.timeouts;
+  const key = JSON.stringify([options.requireRepoLock && options.repo, statementMs, lockMs]);
+  let statement = setupStatements.get(key);
+  if (!statement) {
+    const held = options.requireRepoLock ? repoLockHeldBy(options.repo, sql`pg_backend_pid()`) : sql`true`;
+    statement = toStatement(
+      sql`select set_config('statement_timeout', ${`${statementMs}ms`}, true) as statement_timeout,
+                 set_config('lock_timeout', ${`${lockMs}ms`}, true) as lock_timeout,
+                 ${held} as held, ${sql.raw(CHANGE_COUNTS)} as counts`,
+    );
+    setupStatements.set(key, statement);
+  }
+  const [row] = await queryPrepared<{ held: boolean; counts: ChangeCounts }>(tx, statement);
   if (row?.held !== true) {
     throw new SafetyRefusal(
       `the connection lost the repo lock of '${options.repo}' (was it reset?); run again`,
@@ -164,21 +144,11 @@ async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promi
   return row.counts;
 }
 
-async function changeCounts(tx: SnippetDb): Promise<ChangeCounts> {
-  const [row] = await queryRowsPrepared<{ counts: ChangeCounts }>(tx, 'snippets_change_counts', sql`select ${CHANGE_COUNTS} as counts`);
-  return row!.counts;
-}
+const CHANGE_COUNTS_NOW: Statement = { text: `select ${CHANGE_COUNTS} as counts`, params: [] };
 
-function changesBetween(before: ChangeCounts, after: ChangeCounts): TableChanges {
-  const changes: TableChanges = {};
-  for (const [table, [ins, upd, del]] of Object.entries(after.tables).sort(([a], [b]) => a.localeCompare(b))) {
-    const [baseIns, baseUpd, baseDel] = before.tables[table] ?? [0, 0, 0];
-    const inserted = ins - baseIns;
-    const updated = upd - baseUpd;
-    const deleted = del - baseDel;
-    if (inserted || updated || deleted) changes[table] = { inserted, updated, deleted };
-  }
-  return changes;
+async function changeCounts(tx: SnippetDb): Promise<ChangeCounts> {
+  const [row] = await queryPrepared<{ counts: ChangeCounts }>(tx, CHANGE_COUNTS_NOW);
+  return row!.counts;
 }
 
 function normaliseVerify(outcome: VerifyOutcome): VerifyResult {
@@ -233,11 +203,13 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
   }
 }
 
-async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions, schemaBefore: string[]): Promise<ApplyResult> {
+async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions, schemaBefore: Fingerprint): Promise<ApplyResult> {
   const startedAt = new Date();
-  return inTransaction(
+  // The closing statement's outcome, when it is sent ahead of COMMIT without waiting.
+  let recorded: Promise<{ rowsChanged: TableChanges } | { error: unknown }> | undefined;
+  const result = await inTransaction(
     db,
-    async (tx) => {
+    async (tx): Promise<ApplyResult> => {
       // Sent ahead of up()'s statements and read after them, saving a round trip: the driver
       // keeps a connection's statements in order, so the timeouts bind up() and the counts
       // are taken before it. A lost repo lock, or a failed setup, still wins over up()'s
@@ -252,27 +224,56 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
       const before = await setup;
       if (upOutcome) throw upOutcome.error;
       const verify = await verifyInside(snippet, context);
-      const after = await changeCounts(tx);
-      const rowsChanged = changesBetween(before, after);
-      // Only a transaction that wrote to the catalogs can have changed the schema; reading
-      // the schema costs more than a small snippet's whole work, so the rest skip it.
-      if (after.catalog !== before.catalog) await checkSchemaUnchanged(tx, snippet, schemaBefore);
-      checkTouches(snippet, rowsChanged);
 
       const finishedAt = new Date();
-      const result: ApplyResult = {
+      const durationMs = finishedAt.getTime() - startedAt.getTime();
+      const closing: ClosingInput = { before, touches: snippet.definition.touches.map(qualifyTable), schemaHash: schemaBefore.hash };
+      const outcome: ApplyResult = { id: snippet.id, startedAt, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
+      if (options.dryRun) {
+        outcome.rowsChanged = await checkClosing(tx, closing).catch((error: unknown) => {
+          throw closingError(error, snippet, schemaBefore);
+        });
+        return outcome;
+      }
+      // Not awaited: COMMIT follows in the same round trip. Should a check refuse, the
+      // statement fails and the transaction is rolled back instead; the outcome says which.
+      const row: AppliedRecord = {
+        repo: options.repo,
         id: snippet.id,
+        number: snippet.number,
+        checksum: snippet.checksum,
+        description: snippet.definition.description,
+        audit: options.audit,
         startedAt,
-        durationMs: finishedAt.getTime() - startedAt.getTime(),
-        rowsChanged,
+        finishedAt,
+        durationMs,
         verify,
-        dryRun: options.dryRun,
+        startedEventAt: options.started?.at ?? undefined,
       };
-      if (!options.dryRun) await recordApplied(tx, snippet, options, result, options.started);
-      return result;
+      recorded = checkAndRecord(tx, closing, row).then(
+        (rowsChanged) => ({ rowsChanged }),
+        (error: unknown) => ({ error }),
+      );
+      return outcome;
     },
     true,
-  );
+  ).catch(async (error: unknown) => {
+    // A COMMIT that failed after a refusing statement: the refusal says more.
+    const closed = await recorded;
+    throw closed && 'error' in closed ? closingError(closed.error, snippet, schemaBefore) : error;
+  });
+  if (!recorded) return result;
+  const closed = await recorded;
+  if ('error' in closed) throw closingError(closed.error, snippet, schemaBefore);
+  return { ...result, rowsChanged: closed.rowsChanged };
+}
+
+/** A refusal from the closing statement as the runner reports it; any other error as it is. */
+function closingError(error: unknown, snippet: LoadedSnippet, schemaBefore: Fingerprint): unknown {
+  const refusal = readRefusal(error);
+  if (refusal?.check === 'touches') return touchesFailure(snippet, refusal.rowsChanged) ?? error;
+  if (refusal?.check === 'schema') return schemaChange(snippet, schemaBefore.entries, refusal.fingerprint) ?? error;
+  return error;
 }
 
 /**
@@ -466,31 +467,39 @@ export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
   return inTransaction(db, work, false);
 }
 
-function checkTouches(snippet: LoadedSnippet, rowsChanged: TableChanges): void {
+function touchesFailure(snippet: LoadedSnippet, rowsChanged: TableChanges): SnippetFailed | undefined {
   const allowed = new Set(snippet.definition.touches.map(qualifyTable));
-  const undeclared = Object.keys(rowsChanged).filter((table) => !allowed.has(table));
-  if (undeclared.length) {
-    throw new SnippetFailed(
-      `${snippet.id}: changed ${undeclared.join(', ')}, not declared in touches; add the table to touches or fix the snippet (rolled back)`,
-      snippet.id,
-      'touches',
-      { rowsChanged },
-    );
-  }
+  const undeclared = Object.keys(rowsChanged).filter((table) => !allowed.has(table)).sort();
+  if (!undeclared.length) return undefined;
+  return new SnippetFailed(
+    `${snippet.id}: changed ${undeclared.join(', ')}, not declared in touches; add the table to touches or fix the snippet (rolled back)`,
+    snippet.id,
+    'touches',
+    { rowsChanged },
+  );
+}
+
+function checkTouches(snippet: LoadedSnippet, rowsChanged: TableChanges): void {
+  const failure = touchesFailure(snippet, rowsChanged);
+  if (failure) throw failure;
 }
 
 /** A snippet changes data, never the schema: DDL belongs in the service's migrations. */
+function schemaChange(snippet: LoadedSnippet, before: string[], after: string[]): SafetyRefusal | undefined {
+  const { added, removed } = compareFingerprints(before, after);
+  if (!added.length && !removed.length) return undefined;
+  const first = added[0] ? `added ${added[0]}` : `removed ${removed[0]}`;
+  const more = added.length + removed.length > 1 ? ` and ${added.length + removed.length - 1} more changes` : '';
+  return new SafetyRefusal(
+    `${snippet.displayPath}: changed the schema (${first}${more}); schema changes belong in the service's migrations (rolled back)`,
+    'schema-changed',
+    { subject: snippet.displayPath },
+  );
+}
+
 async function checkSchemaUnchanged(tx: SnippetDb, snippet: LoadedSnippet, before: string[]): Promise<void> {
-  const { added, removed } = compareFingerprints(before, await schemaFingerprint(tx));
-  if (added.length || removed.length) {
-    const first = added[0] ? `added ${added[0]}` : `removed ${removed[0]}`;
-    const more = added.length + removed.length > 1 ? ` and ${added.length + removed.length - 1} more changes` : '';
-    throw new SafetyRefusal(
-      `${snippet.displayPath}: changed the schema (${first}${more}); schema changes belong in the service's migrations (rolled back)`,
-      'schema-changed',
-      { subject: snippet.displayPath },
-    );
-  }
+  const change = schemaChange(snippet, before, await schemaFingerprint(tx));
+  if (change) throw change;
 }
 
 /** Runs `down` and marks the snippet reverted, in one transaction. */

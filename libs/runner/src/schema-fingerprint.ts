@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import { queryRows, toStatement } from './database.ts';
 
 /**
  * One line per schema object outside the `snippets` schema and PostgreSQL's own:
@@ -48,6 +49,18 @@ const FINGERPRINT = sql`
   ) entries
   order by entry`;
 
+/** The fingerprint query as text, to embed in another statement. */
+export const FINGERPRINT_SQL = toStatement(FINGERPRINT).text;
+
+/**
+ * A fingerprint in 32 characters: md5 of its entries, one per line, in their order. The
+ * same as `md5(string_agg(entry, E'\n' order by entry))` over FINGERPRINT_SQL in
+ * PostgreSQL, so a statement can compare the schema with a baseline without its entries.
+ */
+export function fingerprintHash(entries: string[]): string {
+  return createHash('md5').update(entries.join('\n')).digest('hex');
+}
+
 export async function schemaFingerprint(db: SnippetDb): Promise<string[]> {
   return (await queryRows<{ entry: string }>(db, FINGERPRINT)).map((r) => r.entry);
 }
@@ -64,23 +77,33 @@ export function compareFingerprints(before: string[], after: string[]): SchemaDi
   return { added: after.filter((e) => !old.has(e)), removed: before.filter((e) => !now.has(e)) };
 }
 
+/** A fingerprint's entries and their hash (see fingerprintHash). */
+export interface Fingerprint {
+  entries: string[];
+  hash: string;
+}
+
 /**
  * The schema a run started from. A snippet's transaction that wrote to the catalogs is
  * compared with it: read inside that transaction, the snippet's own changes would be in
  * it, so it is read outside, once, before the first snippet needs it.
  */
 export class SchemaBaseline {
-  private entries?: string[];
+  private fingerprint?: Fingerprint;
 
-  async read(db: SnippetDb): Promise<string[]> {
-    return (this.entries ??= await schemaFingerprint(db));
+  async read(db: SnippetDb): Promise<Fingerprint> {
+    return (this.fingerprint ??= await SchemaBaseline.take(db));
   }
 
   /** Reads the schema again; true when another session changed it since the last read. */
   async refresh(db: SnippetDb): Promise<boolean> {
     const old = await this.read(db);
-    this.entries = await schemaFingerprint(db);
-    const { added, removed } = compareFingerprints(old, this.entries);
-    return added.length + removed.length > 0;
+    this.fingerprint = await SchemaBaseline.take(db);
+    return old.hash !== this.fingerprint.hash;
+  }
+
+  private static async take(db: SnippetDb): Promise<Fingerprint> {
+    const entries = await schemaFingerprint(db);
+    return { entries, hash: fingerprintHash(entries) };
   }
 }

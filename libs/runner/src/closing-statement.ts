@@ -1,0 +1,148 @@
+import type { AuditContext } from './audit.ts';
+import { COUNTED_TABLES, type ChangeCounts } from './change-counts.ts';
+import { queryPrepared, type Statement } from './database.ts';
+import type { SnippetDb } from './define-snippet.ts';
+import type { TableChanges } from './ledger.ts';
+import { FINGERPRINT_SQL } from './schema-fingerprint.ts';
+
+/** What `snippets.refuse` raises (ledger schema v5): a check refused the transaction. */
+const REFUSED = 'SNP01';
+
+/**
+ * The checks that end an atomic snippet's transaction, in SQL: the rows changed since the
+ * counts read before its work ($1), a change to a table not in `touches` ($2) and, only
+ * when it wrote to the catalogs, a schema whose fingerprint differs from the run's
+ * baseline ($3, see fingerprintHash) make `snippets.refuse` raise, which aborts the
+ * transaction. Being SQL, they can share one statement with the ledger row, which can be
+ * sent ahead of COMMIT without waiting: when a check refuses, the statement fails and
+ * PostgreSQL answers the COMMIT with a rollback.
+ */
+const CHECKS = `
+  counts as (${COUNTED_TABLES}),
+  before as (
+    select key as rel, (value->>0)::bigint as ins, (value->>1)::bigint as upd, (value->>2)::bigint as del
+    from jsonb_each($1::text::jsonb -> 'tables')),
+  changes as (
+    select c.rel, c.ins - coalesce(b.ins, 0) as inserted, c.upd - coalesce(b.upd, 0) as updated, c.del - coalesce(b.del, 0) as deleted
+    from counts c left join before b using (rel)
+    where c.schema <> 'pg_catalog'
+      and (c.ins - coalesce(b.ins, 0) <> 0 or c.upd - coalesce(b.upd, 0) <> 0 or c.del - coalesce(b.del, 0) <> 0)),
+  rows_changed as (
+    select coalesce(jsonb_object_agg(rel, jsonb_build_object('inserted', inserted, 'updated', updated, 'deleted', deleted)), '{}') as value
+    from changes),
+  checked as (
+    select case
+      when exists (select 1 from changes where rel not in (select jsonb_array_elements_text($2::text::jsonb)))
+        then snippets.refuse('touches', (select value from rows_changed)::text)
+      when (select coalesce(sum(ins + upd + del), 0) from counts where schema = 'pg_catalog') <> ($1::text::jsonb ->> 'catalog')::bigint
+        then case
+          when (select coalesce(md5(string_agg(entry, E'\\n' order by entry)), md5('')) from (${FINGERPRINT_SQL}) f) <> $3
+            then snippets.refuse('schema', (select coalesce(json_agg(entry order by entry), '[]') from (${FINGERPRINT_SQL}) f)::text)
+          else true end
+      else true
+    end as ok)`;
+
+/** Under a dry run: the checks and the rows changed, no ledger row. */
+const CHECK_ONLY = `with ${CHECKS}
+  select r.value as rows_changed from rows_changed r, checked where checked.ok`;
+
+/** The checks, the ledger row and its events ('started' if $19 is given, then 'applied'), in order. */
+const CHECK_AND_RECORD = `with ${CHECKS},
+  recorded as (
+    insert into snippets.ledger (repo, id, number, checksum, status, description, git_sha, image, approved_by, executed_by, host, ci_run_url,
+                                 started_at, finished_at, duration_ms, rows_changed, verify_result)
+    select $4, $5, $6::int, $7, 'applied', $8, $9, $10, $11, $12, $13, $14,
+           $15::text::timestamptz, $16::text::timestamptz, $17::int, r.value, $18::text::jsonb
+    from rows_changed r, checked where checked.ok
+    returning rows_changed)
+  insert into snippets.events (at, repo, snippet_id, kind, checksum, executed_by, host, git_sha, image, approved_by, ci_run_url, detail)
+  select coalesce(e.at, now()), $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14,
+         case when e.kind = 'applied' then jsonb_build_object('durationMs', $17::int, 'rowsChanged', recorded.rows_changed, 'verify', $18::text::jsonb) end
+  from recorded, (values (1, $19::text::timestamptz, 'started'), (2, null, 'applied')) e(ord, at, kind)
+  where e.at is not null or e.kind = 'applied'
+  order by e.ord
+  returning kind, detail->'rowsChanged' as rows_changed`;
+
+export interface ClosingInput {
+  before: ChangeCounts;
+  /** Qualified names of the tables the snippet declares in `touches`. */
+  touches: string[];
+  schemaHash: string;
+}
+
+export interface AppliedRecord {
+  repo: string;
+  id: string;
+  number: number;
+  checksum: string;
+  description: string | undefined;
+  audit: AuditContext;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+  verify: { ok: boolean; message?: string } | null;
+  /** When the run's 'started' event for this snippet happened; it commits with the row. */
+  startedEventAt?: Date;
+}
+
+/** jsonb orders keys by length; the runner reports tables by name. */
+const byTable = (changes: TableChanges): TableChanges => Object.fromEntries(Object.entries(changes).sort(([a], [b]) => a.localeCompare(b)));
+
+const checkParams = (input: ClosingInput) => [JSON.stringify(input.before), JSON.stringify(input.touches), input.schemaHash];
+
+/** Sends the checks alone and returns the rows changed; fails with a refusal (see `readRefusal`). */
+export async function checkClosing(tx: SnippetDb, input: ClosingInput): Promise<TableChanges> {
+  const [row] = await queryPrepared<{ rows_changed: TableChanges }>(tx, { text: CHECK_ONLY, params: checkParams(input) });
+  return byTable(row!.rows_changed);
+}
+
+/**
+ * Sends the checks with the ledger row and events; the returned promise gives the rows
+ * changed, or fails with a refusal. The statement is on its way when this returns, so
+ * the caller can commit without waiting for it, then await it to learn the outcome.
+ */
+export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedRecord): Promise<TableChanges> {
+  const { audit } = row;
+  const statement: Statement = {
+    text: CHECK_AND_RECORD,
+    params: [
+      ...checkParams(input),
+      row.repo,
+      row.id,
+      row.number,
+      row.checksum,
+      row.description ?? null,
+      audit.gitSha,
+      audit.image,
+      audit.approvedBy,
+      audit.executedBy,
+      audit.host,
+      audit.ciRunUrl,
+      row.startedAt.toISOString(),
+      row.finishedAt.toISOString(),
+      row.durationMs,
+      row.verify ? JSON.stringify(row.verify) : null,
+      row.startedEventAt?.toISOString() ?? null,
+    ],
+  };
+  return queryPrepared<{ kind: string; rows_changed: TableChanges | null }>(tx, statement).then(
+    (events) => byTable(events.find((event) => event.kind === 'applied')!.rows_changed ?? {}),
+  );
+}
+
+export type Refusal = { check: 'touches'; rowsChanged: TableChanges } | { check: 'schema'; fingerprint: string[] };
+
+/** The check that refused, from the error `snippets.refuse` raised; undefined for any other error. */
+export function readRefusal(error: unknown): Refusal | undefined {
+  const { code, message, detail } = (error ?? {}) as { code?: string; message?: string; detail?: string };
+  if (code !== REFUSED || detail === undefined) return undefined;
+  if (message?.endsWith('touches')) return { check: 'touches', rowsChanged: JSON.parse(detail) as TableChanges };
+  if (message?.endsWith('schema')) return { check: 'schema', fingerprint: JSON.parse(detail) as string[] };
+  return undefined;
+}
+
+/** Ledger schema step v5: the function the checks raise through. */
+export const REFUSE_FUNCTION = `create or replace function snippets.refuse(check_name text, detail text) returns boolean language plpgsql as $$
+  begin
+    raise exception using errcode = '${REFUSED}', message = 'a snippets check refused the transaction: ' || check_name, detail = detail;
+  end $$`;
