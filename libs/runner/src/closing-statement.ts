@@ -13,7 +13,8 @@ const REFUSED = 'SNP01';
  * counts read before its work ($1), a change to a table not in `touches` ($2) and, only
  * when it wrote to the catalogs, a schema whose fingerprint differs from the run's
  * baseline ($3, see fingerprintHash) make `snippets.refuse` raise, which aborts the
- * transaction. Being SQL, they can share one statement with the ledger row, which can be
+ * transaction. The fingerprint is read in a function: in the statement, its query's many
+ * catalog scans would be set up on every execution, costing more than the snippet. Being SQL, they can share one statement with the ledger row, which can be
  * sent ahead of COMMIT without waiting: when a check refuses, the statement fails and
  * PostgreSQL answers the COMMIT with a rollback.
  */
@@ -35,10 +36,7 @@ const CHECKS = `
       when exists (select 1 from changes where rel not in (select jsonb_array_elements_text($2::text::jsonb)))
         then snippets.refuse('touches', (select value from rows_changed)::text)
       when (select coalesce(sum(ins + upd + del), 0) from counts where schema = 'pg_catalog') <> ($1::text::jsonb ->> 'catalog')::bigint
-        then case
-          when (select coalesce(md5(string_agg(entry, E'\\n' order by entry)), md5('')) from (${FINGERPRINT_SQL}) f) <> $3
-            then snippets.refuse('schema', (select coalesce(json_agg(entry order by entry), '[]') from (${FINGERPRINT_SQL}) f)::text)
-          else true end
+        then snippets.check_schema($3)
       else true
     end as ok)`;
 
@@ -141,8 +139,24 @@ export function readRefusal(error: unknown): Refusal | undefined {
   return undefined;
 }
 
-/** Ledger schema step v5: the function the checks raise through. */
-export const REFUSE_FUNCTION = `create or replace function snippets.refuse(check_name text, detail text) returns boolean language plpgsql as $$
-  begin
-    raise exception using errcode = '${REFUSED}', message = 'a snippets check refused the transaction: ' || check_name, detail = detail;
-  end $$`;
+/**
+ * Ledger schema step v5: the functions the checks raise through. check_schema embeds the
+ * fingerprint query as this version has it; a change to that query needs a ledger step
+ * that creates the function again.
+ */
+export const CLOSING_FUNCTIONS = [
+  `create or replace function snippets.refuse(check_name text, detail text) returns boolean language plpgsql as $$
+    begin
+      raise exception using errcode = '${REFUSED}', message = 'a snippets check refused the transaction: ' || check_name, detail = detail;
+    end $$`,
+  `create or replace function snippets.check_schema(baseline_hash text) returns boolean language plpgsql as $$
+    declare
+      entries text[];
+    begin
+      select coalesce(array_agg(entry order by entry), '{}') into entries from (${FINGERPRINT_SQL}) fingerprint;
+      if md5(array_to_string(entries, E'\n')) <> baseline_hash then
+        perform snippets.refuse('schema', to_json(entries)::text);
+      end if;
+      return true;
+    end $$`,
+];

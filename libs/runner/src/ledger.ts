@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import type { SnippetDb } from './define-snippet.ts';
-import { REFUSE_FUNCTION } from './closing-statement.ts';
+import { CLOSING_FUNCTIONS } from './closing-statement.ts';
 import { queryRows } from './database.ts';
 
 /**
@@ -155,8 +155,8 @@ const SCHEMA_STEPS: string[][] = [
     `alter table snippets.locks add column ttl_ms integer not null default 0, add column heartbeat_at timestamptz`,
   ],
   [
-    // v5: an atomic snippet's checks run in SQL with its ledger row, refusing through this.
-    REFUSE_FUNCTION,
+    // v5: an atomic snippet's checks run in SQL with its ledger row, refusing through these.
+    ...CLOSING_FUNCTIONS,
   ],
 ];
 

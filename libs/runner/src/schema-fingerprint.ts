@@ -7,7 +7,9 @@ import { queryRows, toStatement } from './database.ts';
  * One line per schema object outside the `snippets` schema and PostgreSQL's own:
  * tables and their columns (types, defaults, nullability), constraints, indexes,
  * triggers, functions, views and sequences' definitions. Two fingerprints differ
- * exactly when the schema changed; data never enters it.
+ * exactly when the schema changed; data never enters it. The ledger's function
+ * snippets.check_schema embeds this query (see closing-statement.ts): changing it needs a
+ * ledger step that creates the function again.
  */
 const FINGERPRINT = sql`
   with user_ns as (
