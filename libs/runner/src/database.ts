@@ -74,12 +74,76 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       cause: error,
     });
   }
+  const db = drizzlePostgres({ client }) as unknown as SnippetDb;
+  atomicTwins.set(db, drizzlePostgres({ client: pipelinedBegin(client) as unknown as Sql }) as unknown as SnippetDb);
   return {
     driver: 'postgres',
-    db: drizzlePostgres({ client }) as unknown as SnippetDb,
+    db,
     display: target.display,
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+type Sql = ReturnType<typeof postgres>;
+type TransactionWork = (client: unknown) => Promise<unknown>;
+
+/**
+ * A client for drizzle whose transactions send BEGIN with their first statement, where
+ * postgres.js waits for BEGIN's reply before sending it: one round trip less per snippet.
+ * Only for work that nothing runs beside on the connection (see `forAtomicSnippets`): the
+ * connection is the run's only one (max 1), so every statement sent while the transaction
+ * is open is taken as the transaction's. Nested transactions are savepoints, as in postgres.js.
+ */
+function pipelinedBegin(client: Sql) {
+  let savepoints = 0;
+  const inTransaction = {
+    options: client.options,
+    unsafe: client.unsafe.bind(client),
+    async savepoint(work: TransactionWork) {
+      const name = `snippets_savepoint_${++savepoints}`;
+      await client.unsafe(`savepoint ${name}`);
+      try {
+        const result = await work(inTransaction);
+        await client.unsafe(`release savepoint ${name}`);
+        return result;
+      } catch (error) {
+        await client.unsafe(`rollback to savepoint ${name}`);
+        throw error;
+      }
+    },
+  };
+  return {
+    options: client.options,
+    unsafe: client.unsafe.bind(client),
+    async begin(work: TransactionWork) {
+      const began = client.unsafe('begin');
+      began.execute();
+      let result: unknown;
+      try {
+        result = await work(inTransaction);
+        // Answered long ago; were it an error, the work ran outside a transaction and must not be reported as done.
+        await began;
+      } catch (error) {
+        await client.unsafe('rollback').catch(() => {});
+        throw error;
+      }
+      await client.unsafe('commit');
+      return result;
+    },
+  };
+}
+
+const atomicTwins = new WeakMap<SnippetDb, SnippetDb>();
+
+/**
+ * The database to open an atomic snippet's transaction on: on a PostgreSQL connection of
+ * the runner's, the same connection with BEGIN sent along with the first statement
+ * (`pipelinedBegin`), as the runner does nothing else on it meanwhile. Batched work may run
+ * several transactions at once and keeps postgres.js's own; inside a transaction (a dry
+ * run) and on PGlite, `db` as it is.
+ */
+export function forAtomicSnippets(db: SnippetDb): SnippetDb {
+  return atomicTwins.get(db) ?? db;
 }
 
 /** How long a process waits for another one to close the same PGlite directory. */

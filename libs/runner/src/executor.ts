@@ -4,7 +4,7 @@ import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-counts.ts';
 import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput } from './closing-statement.ts';
-import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
+import { forAtomicSnippets, queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
@@ -208,7 +208,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
   // The closing statement's outcome, when it is sent ahead of COMMIT without waiting.
   let recorded: Promise<{ rowsChanged: TableChanges } | { error: unknown }> | undefined;
   const result = await inTransaction(
-    db,
+    forAtomicSnippets(db),
     async (tx): Promise<ApplyResult> => {
       // Sent ahead of up()'s statements and read after them, saving a round trip: the driver
       // keeps a connection's statements in order, so the timeouts bind up() and the counts

@@ -86,6 +86,37 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     expect(await ledger()).toEqual([]);
   });
 
+  it("runs a snippet's nested transactions as savepoints: one rolled back leaves the rest of the snippet", async () => {
+    await repo.write(
+      'snippets/0001_first.ts',
+      `import { defineSnippet } from '@snippets/runner';
+
+export default defineSnippet({
+  description: 'record that 0001_first ran, with a savepoint kept and one rolled back',
+  touches: ['effects'],
+  async up({ db, sql }) {
+    await db.execute(sql\`insert into effects (snippet) values ('0001_first')\`);
+    await db.transaction(async (inner) => {
+      await inner.execute(sql\`insert into effects (snippet) values ('kept')\`);
+    });
+    await db
+      .transaction(async (inner) => {
+        await inner.execute(sql\`insert into effects (snippet) values ('rolled back')\`);
+        inner.rollback();
+      })
+      .catch(() => {});
+  },
+});
+`,
+    );
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1', 'kept×1']);
+    expect((await ledger()).map((r) => r.id)).toEqual(three);
+  });
+
   it('dry-run runs everything and rolls it all back, recording nothing', async () => {
     const result = await cli(['run', '--dry-run', '--expect', ...three]);
     expect(result.code).toBe(0);
