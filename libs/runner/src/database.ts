@@ -96,9 +96,10 @@ type TransactionWork = (client: unknown) => Promise<unknown>;
  */
 function pipelinedBegin(client: Sql) {
   let savepoints = 0;
+  const unsafe = preparingRepeats(client);
   const inTransaction = {
     options: client.options,
-    unsafe: client.unsafe.bind(client),
+    unsafe,
     async savepoint(work: TransactionWork) {
       const name = `snippets_savepoint_${++savepoints}`;
       await client.unsafe(`savepoint ${name}`);
@@ -144,6 +145,29 @@ const atomicTwins = new WeakMap<SnippetDb, SnippetDb>();
  */
 export function forAtomicSnippets(db: SnippetDb): SnippetDb {
   return atomicTwins.get(db) ?? db;
+}
+
+/** At most this many statements of snippets are kept prepared on a run's connection. */
+const PREPARED_REPEATS = 1000;
+
+/**
+ * postgres.js sends a statement with parameters that is not prepared in two round trips:
+ * it asks the server for the parameters' types first. A snippet's statement that runs a
+ * second time on the connection (a loop, or snippets sharing a statement) is prepared, so
+ * from then on it takes one, as JDBC prepares a statement from its fifth use. Bounded, as
+ * each is kept by postgres.js and the server for the connection's life.
+ */
+function preparingRepeats(client: Sql): Sql['unsafe'] {
+  const seen = new Set<string>();
+  const prepared = new Set<string>();
+  return ((text: string, params?: unknown[], options?: { prepare?: boolean }) => {
+    if (!options?.prepare && params?.length) {
+      if (!prepared.has(text) && seen.has(text) && prepared.size < PREPARED_REPEATS) prepared.add(text);
+      else if (seen.size < PREPARED_REPEATS * 10) seen.add(text);
+      if (prepared.has(text)) options = { ...options, prepare: true };
+    }
+    return client.unsafe(text, params as never, options);
+  }) as Sql['unsafe'];
 }
 
 /** How long a process waits for another one to close the same PGlite directory. */
