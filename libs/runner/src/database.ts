@@ -119,6 +119,7 @@ function pipelinedBegin(client: Sql) {
     async begin(work: TransactionWork) {
       const began = client.unsafe('begin');
       began.execute();
+      began.catch(() => {}); // awaited below, unless the work fails first
       let result: unknown;
       try {
         result = await work(inTransaction);
