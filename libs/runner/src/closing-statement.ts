@@ -9,14 +9,14 @@ import { FINGERPRINT_SQL } from './schema-fingerprint.ts';
 const REFUSED = 'SNP01';
 
 /**
- * The checks that end an atomic snippet's transaction, in SQL: the rows changed since the
- * counts read before its work ($1), a change to a table not in `touches` ($2) and, only
- * when it wrote to the catalogs, a schema whose fingerprint differs from the run's
- * baseline ($3, see fingerprintHash) make `snippets.refuse` raise, which aborts the
- * transaction. The fingerprint is read in a function: in the statement, its query's many
- * catalog scans would be set up on every execution, costing more than the snippet. Being SQL, they can share one statement with the ledger row, which can be
- * sent ahead of COMMIT without waiting: when a check refuses, the statement fails and
- * PostgreSQL answers the COMMIT with a rollback.
+ * The checks that end an atomic snippet's transaction, in SQL, from the change counts read
+ * before its work ($1): only when it wrote to the catalogs, a schema whose fingerprint
+ * differs from the run's baseline ($3, see fingerprintHash), then a change to a table not
+ * in `touches` ($2) make `snippets.refuse` raise, which aborts the transaction. Being SQL,
+ * they share one statement with the ledger row, which can be sent ahead of COMMIT without
+ * waiting: when a check refuses, the statement fails and PostgreSQL answers the COMMIT
+ * with a rollback. The fingerprint is read in a function (check_schema): in the statement,
+ * its many catalog scans would be set up on every execution, costing more than the snippet.
  */
 const CHECKS = `
   counts as (${COUNTED_TABLES}),
@@ -33,12 +33,15 @@ const CHECKS = `
     from changes),
   checked as (
     select case
-      when exists (select 1 from changes where rel not in (select jsonb_array_elements_text($2::text::jsonb)))
-        then snippets.refuse('touches', (select value from rows_changed)::text)
-      when (select coalesce(sum(ins + upd + del), 0) from counts where schema = 'pg_catalog') <> ($1::text::jsonb ->> 'catalog')::bigint
-        then snippets.check_schema($3)
-      else true
-    end as ok)`;
+        when (select coalesce(sum(ins + upd + del), 0) from counts where schema = 'pg_catalog') <> ($1::text::jsonb ->> 'catalog')::bigint
+          then snippets.check_schema($3)
+        else true
+      end
+      and case
+        when exists (select 1 from changes where rel not in (select jsonb_array_elements_text($2::text::jsonb)))
+          then snippets.refuse('touches', (select value from rows_changed)::text)
+        else true
+      end as ok)`;
 
 /** Under a dry run: the checks and the rows changed, no ledger row. */
 const CHECK_ONLY = `with ${CHECKS}

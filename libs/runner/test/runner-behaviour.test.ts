@@ -253,6 +253,18 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     expect(events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'refused']);
   });
 
+  it('refuses a snippet that changes the schema and also writes outside touches for the schema change, the graver one', async () => {
+    await database.query('create table other (x int)');
+    const before = 'await rows(sql`alter table effects add column note text`); await rows(sql`insert into other values (1)`);';
+    await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('snippets/0001_first.ts: changed the schema (added column public.effects.note text)');
+    expect(await database.query('select * from other')).toEqual([]);
+    expect(await ledger()).toEqual([]);
+  });
+
   it('applies a snippet whose catalog writes change no schema (a temp table), and still refuses a later one adding a column', async () => {
     const scratch = 'await rows(sql`create temp table scratch (x int) on commit drop`); await rows(sql`insert into scratch values (1)`);';
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: scratch }));
