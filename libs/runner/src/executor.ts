@@ -206,66 +206,61 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
 async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions, schemaBefore: Fingerprint): Promise<ApplyResult> {
   const startedAt = new Date();
   // The closing statement's outcome, when it is sent ahead of COMMIT without waiting.
-  let recorded: Promise<{ rowsChanged: TableChanges } | { error: unknown }> | undefined;
-  const result = await inTransaction(
-    forAtomicSnippets(db),
-    async (tx): Promise<ApplyResult> => {
-      // Sent ahead of up()'s statements and read after them, saving a round trip: the driver
-      // keeps a connection's statements in order, so the timeouts bind up() and the counts
-      // are taken before it. A lost repo lock, or a failed setup, still wins over up()'s
-      // outcome, and nothing has committed.
-      const setup = prepareTransaction(tx, options);
-      setup.catch(() => {}); // awaited below; not an unhandled rejection while up() runs
-      const context = buildContext(tx, snippet, options, options.dryRun);
-      const upOutcome = await runPhase(snippet, 'up', () => snippet.definition.up(context)).then(
-        () => undefined,
-        (error: unknown) => ({ error }),
-      );
-      const before = await setup;
-      if (upOutcome) throw upOutcome.error;
-      const verify = await verifyInside(snippet, context);
+  let recorded: Promise<TableChanges> | undefined;
+  try {
+    const result = await inTransaction(
+      forAtomicSnippets(db),
+      async (tx): Promise<ApplyResult> => {
+        // Sent ahead of up()'s statements and read after them, saving a round trip: the driver
+        // keeps a connection's statements in order, so the timeouts bind up() and the counts
+        // are taken before it. A lost repo lock, or a failed setup, still wins over up()'s
+        // outcome, and nothing has committed.
+        const setup = prepareTransaction(tx, options);
+        setup.catch(() => {}); // awaited below; not an unhandled rejection while up() runs
+        const context = buildContext(tx, snippet, options, options.dryRun);
+        const upOutcome = await runPhase(snippet, 'up', () => snippet.definition.up(context)).then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        );
+        const before = await setup;
+        if (upOutcome) throw upOutcome.error;
+        const verify = await verifyInside(snippet, context);
 
-      const finishedAt = new Date();
-      const durationMs = finishedAt.getTime() - startedAt.getTime();
-      const closing: ClosingInput = { before, touches: snippet.definition.touches.map(qualifyTable), schemaHash: schemaBefore.hash };
-      const outcome: ApplyResult = { id: snippet.id, startedAt, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
-      if (options.dryRun) {
-        outcome.rowsChanged = await checkClosing(tx, closing).catch((error: unknown) => {
-          throw closingError(error, snippet, schemaBefore);
-        });
+        const finishedAt = new Date();
+        const durationMs = finishedAt.getTime() - startedAt.getTime();
+        const closing: ClosingInput = { before, touches: snippet.definition.touches.map(qualifyTable), schemaHash: schemaBefore.hash };
+        const outcome: ApplyResult = { id: snippet.id, startedAt, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
+        if (options.dryRun) {
+          outcome.rowsChanged = await checkClosing(tx, closing);
+          return outcome;
+        }
+        // Not awaited: COMMIT follows in the same round trip. Should a check refuse, the
+        // statement fails and the transaction is rolled back instead; the outcome says which.
+        const row: AppliedRecord = {
+          repo: options.repo,
+          id: snippet.id,
+          number: snippet.number,
+          checksum: snippet.checksum,
+          description: snippet.definition.description,
+          audit: options.audit,
+          startedAt,
+          finishedAt,
+          durationMs,
+          verify,
+          startedEventAt: options.started?.at ?? undefined,
+        };
+        recorded = checkAndRecord(tx, closing, row);
+        recorded.catch(() => {}); // awaited after COMMIT
         return outcome;
-      }
-      // Not awaited: COMMIT follows in the same round trip. Should a check refuse, the
-      // statement fails and the transaction is rolled back instead; the outcome says which.
-      const row: AppliedRecord = {
-        repo: options.repo,
-        id: snippet.id,
-        number: snippet.number,
-        checksum: snippet.checksum,
-        description: snippet.definition.description,
-        audit: options.audit,
-        startedAt,
-        finishedAt,
-        durationMs,
-        verify,
-        startedEventAt: options.started?.at ?? undefined,
-      };
-      recorded = checkAndRecord(tx, closing, row).then(
-        (rowsChanged) => ({ rowsChanged }),
-        (error: unknown) => ({ error }),
-      );
-      return outcome;
-    },
-    true,
-  ).catch(async (error: unknown) => {
-    // A COMMIT that failed after a refusing statement: the refusal says more.
-    const closed = await recorded;
-    throw closed && 'error' in closed ? closingError(closed.error, snippet, schemaBefore) : error;
-  });
-  if (!recorded) return result;
-  const closed = await recorded;
-  if ('error' in closed) throw closingError(closed.error, snippet, schemaBefore);
-  return { ...result, rowsChanged: closed.rowsChanged };
+      },
+      true,
+    );
+    return recorded ? { ...result, rowsChanged: await recorded } : result;
+  } catch (error) {
+    // A refusing closing statement, or a COMMIT that failed after one: the refusal says more.
+    const refused: unknown = recorded && (await recorded.then(() => undefined, (refusal: unknown) => refusal));
+    throw closingError(refused ?? error, snippet, schemaBefore);
+  }
 }
 
 /** A refusal from the closing statement as the runner reports it; any other error as it is. */
