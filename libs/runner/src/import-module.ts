@@ -1,5 +1,4 @@
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 
 /**
  * Imports one of the repo's TypeScript modules (a snippet, the config) whoever the caller
@@ -13,6 +12,8 @@ export async function importModule(file: string): Promise<{ default?: unknown }>
     return (await import(url)) as { default?: unknown };
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
+    // Loaded only here: tsx costs a CLI that imports compiled JavaScript tens of milliseconds.
+    const { tsImport } = await import('tsx/esm/api');
     return (await tsImport(url, import.meta.url)) as { default?: unknown };
   }
 }
