@@ -3,9 +3,10 @@ import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ms from 'ms';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { describeCause, InputError } from './errors.ts';
 import { importModule } from './import-module.ts';
+import { describeIssue } from './schema-issues.ts';
 import { importCompiledConfig } from './snippet-bundle.ts';
 
 export const CONFIG_FILE = 'snippets.config.ts';
@@ -67,17 +68,20 @@ export interface ParsedConfig {
 }
 
 const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      const parsed = ms(value as ms.StringValue);
-      if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
-        ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration like 30s, 5m or 1h` });
-        return z.NEVER;
-      }
-      return parsed;
-    });
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const parsed = ms(dataset.value as ms.StringValue);
+        if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+          addIssue({ message: `'${dataset.value}' is not a duration like 30s, 5m or 1h` });
+          return NEVER;
+        }
+        return parsed;
+      }),
+    ),
+    fallback,
+  );
 
 /** Where `snippets notify` finds its secrets unless the config names other variables. */
 export const DEFAULT_NOTIFY_ENV: ParsedConfig['notify'] = {
@@ -86,33 +90,26 @@ export const DEFAULT_NOTIFY_ENV: ParsedConfig['notify'] = {
   webhookTokenEnv: 'SNIPPETS_WEBHOOK_TOKEN',
 };
 
-const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must name an environment variable, like SNIPPETS_SLACK_WEBHOOK_URL' });
+const envName = v.pipe(v.string(), v.regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable, like SNIPPETS_SLACK_WEBHOOK_URL'));
 
-const configSchema = z
-  .object({
-    repo: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'must be a lower-case id like "payments-snippets"' }),
-    snippetsDir: z.string().min(1).default('snippets'),
-    service: z
-      .object({
-        migrationsFolder: z.string().min(1),
-        migrationsSchema: z.string().default('drizzle'),
-        migrationsTable: z.string().default('__drizzle_migrations'),
-      })
-      .strict()
-      .optional(),
-    notify: z
-      .object({
-        slack: z.object({ urlEnv: envName.optional() }).strict().optional(),
-        webhook: z.object({ urlEnv: envName.optional(), tokenEnv: envName.optional() }).strict().optional(),
-      })
-      .strict()
-      .optional(),
-    timeouts: z
-      .object({ statement: duration('15m'), lock: duration('10s'), runLockWait: duration('10m') })
-      .strict()
-      .default({ statement: 900_000, lock: 10_000, runLockWait: 600_000 }),
-  })
-  .strict();
+const configSchema = v.strictObject({
+  repo: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lower-case id like "payments-snippets"')),
+  snippetsDir: v.optional(v.pipe(v.string(), v.minLength(1)), 'snippets'),
+  service: v.optional(
+    v.strictObject({
+      migrationsFolder: v.pipe(v.string(), v.minLength(1)),
+      migrationsSchema: v.optional(v.string(), 'drizzle'),
+      migrationsTable: v.optional(v.string(), '__drizzle_migrations'),
+    }),
+  ),
+  notify: v.optional(
+    v.strictObject({
+      slack: v.optional(v.strictObject({ urlEnv: v.optional(envName) })),
+      webhook: v.optional(v.strictObject({ urlEnv: v.optional(envName), tokenEnv: v.optional(envName) })),
+    }),
+  ),
+  timeouts: v.optional(v.strictObject({ statement: duration('15m'), lock: duration('10s'), runLockWait: duration('10m') }), {}),
+});
 
 /** For commands a service's own pipeline runs too (the release lock, notify): the config where there is one. */
 export async function loadConfigIfPresent(repoRoot: string): Promise<ParsedConfig | undefined> {
@@ -137,14 +134,12 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
       cause: error,
     });
   }
-  const parsed = configSchema.safeParse(raw);
+  const parsed = v.safeParse(configSchema, raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'default export';
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    throw new InputError(`${CONFIG_FILE}: ${field} ${message}; fix it (see defineConfig in @snippets/runner)`, { subject: file });
+    const problem = describeIssue(parsed.issues[0], 'default export');
+    throw new InputError(`${CONFIG_FILE}: ${problem}; fix it (see defineConfig in @snippets/runner)`, { subject: file });
   }
-  const config = parsed.data;
+  const config = parsed.output;
   return {
     repo: config.repo,
     repoRoot,

@@ -1,9 +1,10 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { importModule } from './import-module.ts';
 import { importSnippetBundle } from './snippet-bundle.ts';
 import { defineSnippet, isSnippet, isSquash, type Snippet, type SquashedSnippet } from './define-snippet.ts';
 import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from './errors.ts';
+import { describeIssue } from './schema-issues.ts';
 
 /** A snippet file together with its validated definition. */
 export interface LoadedSnippet extends SnippetFile {
@@ -17,37 +18,35 @@ export function isSquashFile(file: SnippetFile): boolean {
   return /^\d{4}_squashed_/.test(file.id);
 }
 
-const squashSchema = z.object({
-  description: z.string().trim().min(1, { message: 'must be a non-empty line' }),
-  replaces: z
-    .array(z.object({ id: z.string().regex(/^\d{4}_[a-z0-9_]+$/), checksum: z.string().regex(/^[0-9a-f]{64}$/) }).strict())
-    .min(1, { message: 'must list at least one snippet' }),
+const nonEmptyLine = v.pipe(v.string(), v.trim(), v.minLength(1, 'must be a non-empty line'));
+
+const squashSchema = v.object({
+  description: nonEmptyLine,
+  replaces: v.pipe(
+    v.array(v.strictObject({ id: v.pipe(v.string(), v.regex(/^\d{4}_[a-z0-9_]+$/)), checksum: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) })),
+    v.minLength(1, 'must list at least one snippet'),
+  ),
 });
 
-const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
-  message: 'must be a function',
-});
-const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, {
-  message: 'must be a table name like "trades" or "billing.trades"',
-});
+const fn = v.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', 'must be a function');
+const tableName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, 'must be a table name like "trades" or "billing.trades"'),
+);
 
-const definitionSchema = z.object({
-  description: z.string().trim().min(1, { message: 'must be a non-empty line' }),
-  dependsOn: z.array(z.string()).default([]),
-  requires: z.object({ migrations: z.array(z.string().min(1)).default([]) }).strict().default({ migrations: [] }),
-  touches: z.array(tableName),
-  transaction: z.enum(['atomic', 'batched']).default('atomic'),
-  params: z.record(z.string(), z.unknown()).default({}),
+const definitionSchema = v.object({
+  description: nonEmptyLine,
+  dependsOn: v.optional(v.array(v.string()), []),
+  requires: v.optional(v.strictObject({ migrations: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []) }), { migrations: [] }),
+  touches: v.array(tableName),
+  transaction: v.optional(v.picklist(['atomic', 'batched'], 'must be "atomic" or "batched"'), 'atomic'),
+  params: v.optional(v.record(v.string(), v.unknown()), {}),
   up: fn,
-  verify: fn.optional(),
-  down: fn.optional(),
+  verify: v.optional(fn),
+  down: v.optional(fn),
 });
 
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.length ? issue.path.join('.') : 'definition';
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${field} is required`;
-  return `${field} ${issue.message}`;
-}
+const describeIssues = (issues: v.BaseIssue<unknown>[]) => issues.map((issue) => describeIssue(issue, 'definition')).join('; ');
 
 async function loadOne(file: SnippetFile, bundled?: { default?: unknown }): Promise<LoadedSnippet> {
   let module: { default?: unknown };
@@ -60,13 +59,13 @@ async function loadOne(file: SnippetFile, bundled?: { default?: unknown }): Prom
     });
   }
   if (isSquash(module.default)) {
-    const squash = squashSchema.safeParse(module.default);
+    const squash = v.safeParse(squashSchema, module.default);
     if (!squash.success) {
-      throw new InputError(`${file.displayPath}: invalid squash: ${squash.error.issues.map(formatIssue).join('; ')}; regenerate it with nx g squash`, {
+      throw new InputError(`${file.displayPath}: invalid squash: ${describeIssues(squash.issues)}; regenerate it with nx g squash`, {
         subject: file.displayPath,
       });
     }
-    const { description, replaces } = squash.data;
+    const { description, replaces } = squash.output;
     const never = async () => {
       throw new Error('a squash has no code to run');
     };
@@ -78,12 +77,11 @@ async function loadOne(file: SnippetFile, bundled?: { default?: unknown }): Prom
       { subject: file.displayPath },
     );
   }
-  const parsed = definitionSchema.safeParse(module.default);
+  const parsed = v.safeParse(definitionSchema, module.default);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map(formatIssue).join('; ');
-    throw new InputError(`${file.displayPath}: invalid snippet: ${issues}`, { subject: file.displayPath });
+    throw new InputError(`${file.displayPath}: invalid snippet: ${describeIssues(parsed.issues)}`, { subject: file.displayPath });
   }
-  return { ...file, definition: Object.freeze({ ...module.default, ...parsed.data }) as Snippet };
+  return { ...file, definition: Object.freeze({ ...module.default, ...parsed.output }) as Snippet };
 }
 
 function checkDependencies(snippets: LoadedSnippet[]): void {

@@ -65,7 +65,7 @@ const cases: BadInputCase[] = [
   {
     name: 'an unknown transaction mode',
     files: { ...good, '0002_second.ts': effectSnippet('0002_second', { transaction: 'nested' }) },
-    message: 'snippets/0002_second.ts: invalid snippet: transaction Invalid option: expected one of "atomic"|"batched"',
+    message: 'snippets/0002_second.ts: invalid snippet: transaction must be "atomic" or "batched"',
   },
   {
     name: 'a migration tag the service does not have',
@@ -85,7 +85,7 @@ const cases: BadInputCase[] = [
   {
     name: 'a config with an unknown key',
     config: `import { defineConfig } from '@snippets/runner';\nexport default defineConfig({ repo: 'x', snipetsDir: 'snippets' } as never);\n`,
-    message: 'snippets.config.ts: default export Unrecognized key: "snipetsDir"',
+    message: 'snippets.config.ts: snipetsDir is not a known key; fix it (see defineConfig in @snippets/runner)',
   },
   {
     name: 'an unset DATABASE_URL',
