@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { importModule } from './import-module.ts';
-import { importSnippetBundle } from './snippet-bundle.ts';
+import { importSnippetBundle, type SnippetImport } from './snippet-bundle.ts';
 import { defineSnippet, isSnippet, isSquash, type Snippet, type SquashedSnippet } from './define-snippet.ts';
 import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from './errors.ts';
@@ -48,10 +48,10 @@ const definitionSchema = v.object({
 
 const describeIssues = (issues: v.BaseIssue<unknown>[]) => issues.map((issue) => describeIssue(issue, 'definition')).join('; ');
 
-async function loadOne(file: SnippetFile, bundled?: { default?: unknown }): Promise<LoadedSnippet> {
+async function loadOne(file: SnippetFile, bundled?: SnippetImport): Promise<LoadedSnippet> {
   let module: { default?: unknown };
   try {
-    module = bundled ?? (await importModule(file.file));
+    module = bundled ? await bundled() : await importModule(file.file);
   } catch (error) {
     throw new InputError(`${file.displayPath}: the module failed to load (${describeCause(error)}); fix it so it imports cleanly`, {
       subject: file.displayPath,
@@ -84,11 +84,12 @@ async function loadOne(file: SnippetFile, bundled?: { default?: unknown }): Prom
   return { ...file, definition: Object.freeze({ ...module.default, ...parsed.output }) as Snippet };
 }
 
-function checkDependencies(snippets: LoadedSnippet[]): void {
+/** `ids`: every snippet in the repo, loaded or not. */
+function checkDependencies(snippets: LoadedSnippet[], ids: Set<string>): void {
   const byId = new Map(snippets.map((s) => [s.id, s]));
   for (const snippet of snippets) {
     for (const dependency of snippet.definition.dependsOn ?? []) {
-      if (!byId.has(dependency)) {
+      if (!ids.has(dependency)) {
         throw new InputError(
           `${snippet.displayPath}: dependsOn names '${dependency}', which is not a snippet in this repo; use the id (file stem) of an existing snippet`,
           { subject: snippet.displayPath },
@@ -133,8 +134,7 @@ function findCycle(snippets: LoadedSnippet[], byId: Map<string, LoadedSnippet>):
  * A dependency on a snippet that a squash replaced means the squash: later snippets keep
  * their reviewed source (and checksum) when older ones are folded.
  */
-function resolveSquashedDependencies(snippets: LoadedSnippet[]): LoadedSnippet[] {
-  const active = new Set(snippets.map((s) => s.id));
+function resolveSquashedDependencies(snippets: LoadedSnippet[], active: Set<string>): LoadedSnippet[] {
   const replacedBy = new Map<string, string>();
   for (const squash of snippets.filter((s) => s.replaces)) {
     for (const { id } of squash.replaces!) {
@@ -154,16 +154,19 @@ function resolveSquashedDependencies(snippets: LoadedSnippet[]): LoadedSnippet[]
 }
 
 /**
- * Imports and validates every snippet; any mistake is an InputError naming the file.
- * Given the repo's root, the snippets are imported from one compiled bundle (see
- * snippet-bundle.ts) where one can be made, else one by one.
+ * Imports and validates the snippets `which` selects (all of them unless told); any
+ * mistake is an InputError naming the file. A dependency may name any snippet of the
+ * repo, loaded or not. Given the repo's root, the snippets are imported from one compiled
+ * bundle (see snippet-bundle.ts) where one can be made, else one by one.
  */
-export async function loadSnippets(files: SnippetFile[], repoRoot?: string): Promise<LoadedSnippet[]> {
-  const bundle = repoRoot ? await importSnippetBundle(repoRoot, files) : undefined;
+export async function loadSnippets(files: SnippetFile[], repoRoot?: string, which: (file: SnippetFile) => boolean = () => true): Promise<LoadedSnippet[]> {
+  const selected = files.filter(which);
+  const bundle = repoRoot && selected.length ? await importSnippetBundle(repoRoot, files) : undefined;
   const loaded: LoadedSnippet[] = [];
-  for (const file of files) loaded.push(await loadOne(file, bundle?.get(file.id)));
-  const snippets = resolveSquashedDependencies(loaded);
-  checkDependencies(snippets);
+  for (const file of selected) loaded.push(await loadOne(file, bundle?.get(file.id)));
+  const ids = new Set(files.map((f) => f.id));
+  const snippets = resolveSquashedDependencies(loaded, ids);
+  checkDependencies(snippets, ids);
   return snippets;
 }
 

@@ -25,17 +25,24 @@ import type { SnippetFile } from './discovery.ts';
 
 const KEPT_BUILDS = 8;
 const ENTRY = 'snippets-bundle.js'; // the generated entry of the snippets' bundle, not a file
-const FORMAT = 1; // bump when what is compiled changes shape, so old caches are not read
+const FORMAT = 2; // bump when what is compiled changes shape, so old caches are not read
 
 type Module = { default?: unknown };
+
+/** Evaluates one snippet of the bundle, on first call; the bundle's other snippets stay unevaluated. */
+export type SnippetImport = () => Promise<Module>;
 
 /** sha256 of each file a build compiled in besides the ones its key covers. */
 type Inputs = Record<string, string>;
 
-/** The snippets' modules by id, from one bundle; a snippet that reads its own `import.meta` is left out. */
-export async function importSnippetBundle(repoRoot: string, files: SnippetFile[]): Promise<Map<string, Module> | undefined> {
+/**
+ * The snippets' modules by id, from one bundle; a snippet that reads its own `import.meta`
+ * is left out. Each snippet (with the helpers it imports) is evaluated when its import is
+ * called, so a run loads only the snippets it may apply.
+ */
+export async function importSnippetBundle(repoRoot: string, files: SnippetFile[]): Promise<Map<string, SnippetImport> | undefined> {
   const bundle = await compileSnippets(repoRoot, files);
-  const imported = bundle ? await importCompiled<{ snippets: Record<string, Module> }>(bundle) : undefined;
+  const imported = bundle ? await importCompiled<{ snippets: Record<string, SnippetImport> }>(bundle) : undefined;
   return imported ? new Map(Object.entries(imported.snippets)) : undefined;
 }
 
@@ -65,10 +72,9 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
     const sources = await Promise.all(files.map((f) => readFile(f.file, 'utf8').catch(() => '')));
     // One import.meta serves a whole bundle: a snippet that reads its own is imported alone.
     const bundled = files.filter((f, i) => sha256(sources[i]!) === f.checksum && !sources[i]!.includes('import.meta'));
-    const entry = [
-      ...bundled.map((f, i) => `import * as s${i} from ${JSON.stringify(`./${f.displayPath}`)};`),
-      `export const snippets = { ${bundled.map((f, i) => `${JSON.stringify(f.id)}: s${i}`).join(', ')} };`,
-    ].join('\n');
+    // A dynamic import inside a bundle is compiled into a function that evaluates the module
+    // on its first call: one file to load, and only the snippets asked for run their top level.
+    const entry = `export const snippets = {\n${bundled.map((f) => `  ${JSON.stringify(f.id)}: () => import(${JSON.stringify(`./${f.displayPath}`)}),`).join('\n')}\n};`;
     return {
       keyed: new Set([ENTRY, ...bundled.map((f) => f.displayPath)]),
       options: { stdin: { contents: entry, resolveDir: repoRoot, sourcefile: ENTRY, loader: 'js' } },

@@ -315,6 +315,30 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     expect(plan.code).toBe(2);
     expect(plan.stderr).toContain('snippets/0004_broken.ts: the module failed to load (this module must not be imported by status)');
   });
+
+  it('imports only the snippets the ledger has no row for: an applied one is not evaluated again', async () => {
+    // Armed by SNIPPETS_TEST_TRAP, importing the module throws: 0001 runs unarmed, then stays applied.
+    const trap = `\nif (process.env.SNIPPETS_TEST_TRAP) throw new Error('imported with the trap armed');\n`;
+    await repo.write('snippets/0001_first.ts', `${effectSnippet('0001_first')}${trap}`);
+    await cli(['manifest']);
+    expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+
+    const armed = { SNIPPETS_TEST_TRAP: '1' };
+    await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth'));
+    await cli(['manifest']);
+    const applied = await cli(['run', '--expect', '0004_fourth'], armed);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1', '0004_fourth×1']);
+
+    // A pending snippet is still imported and validated before anything runs.
+    await repo.write('snippets/0005_fifth.ts', `${effectSnippet('0005_fifth')}${trap}`);
+    await cli(['manifest']);
+    const refused = await cli(['run', '--expect', '0005_fifth'], armed);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('snippets/0005_fifth.ts: the module failed to load (imported with the trap armed)');
+    expect((await ledger()).map((r) => r.id)).toEqual([...three, '0004_fourth']);
+  });
 });
 
 describe('the schema check beside another session on postgres', () => {

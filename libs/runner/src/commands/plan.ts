@@ -1,7 +1,7 @@
 import type { Database } from '../database.ts';
 import { InputError } from '../errors.ts';
 import { readLedger } from '../ledger.ts';
-import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
+import { isSquashFile, loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { plan, type Plan } from '../plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 import { readServiceMigrations } from '../service-migrations.ts';
@@ -18,34 +18,41 @@ export interface PlanReport extends Plan {
   database: string;
 }
 
-/** Loads and validates everything a run needs, before any database is opened. */
+/** Reads and checks the repo and the options, before any database is opened. */
 export async function prepareRun(input: SessionInput, options: PlanOptions) {
   const session = await openRepo(input);
   const manifest = await requireManifest(session.config);
-  const snippets = await loadSnippets(session.files, session.config.repoRoot);
   if (options.expect && options.expectFromGit) {
     throw new InputError('--expect and --expect-from-git both name the expected snippets; pass one of them', { subject: '--expect-from-git' });
   }
   const expect = options.expectFromGit ? await snippetsAddedBetween(session.config.repoRoot, session.config.snippetsDir, options.expectFromGit) : options.expect;
-  const known = new Set(snippets.map((s) => s.id));
+  const known = new Set(session.files.map((f) => f.id));
   const unknown = (expect ?? []).filter((id) => !known.has(id));
   if (unknown.length) {
     throw new InputError(`--expect names ${unknown.join(', ')}, not snippets in this repo; pass snippet ids (file stems)`, {
       subject: '--expect',
     });
   }
-  return { session, manifest, snippets, expect };
+  return { session, manifest, expect };
 }
 
 export type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
 
-/** Reads the database's side of the plan (ledger, service migrations) and plans. Read-only. */
+/**
+ * Reads the database's side of the plan (ledger, service migrations), loads the snippets
+ * that may run and plans. Read-only. A snippet the ledger records ran as reviewed (the plan
+ * checks its checksum), so it is not imported again: on a repo of thousands, importing and
+ * validating every one was most of the start-up of a run with little to do. Squashes are
+ * always loaded, for what they replace. A snippet that does not load is an InputError.
+ */
 export async function planAgainst(
-  { session, manifest, snippets, expect }: PreparedRun,
+  { session, manifest, expect }: PreparedRun,
   database: Database,
 ): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession }> {
-  const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);
   const ledger = await readLedger(database.db, session.config.repo);
+  const recorded = new Set(ledger.map((row) => row.id));
+  const snippets = await loadSnippets(session.files, session.config.repoRoot, (file) => !recorded.has(file.id) || isSquashFile(file));
+  const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);
   const result = plan({ files: session.files, snippets, ledger, manifest, expect, serviceMigrations });
   return { ...result, snippets, session };
 }

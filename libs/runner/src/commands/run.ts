@@ -15,7 +15,7 @@ import {
   type LogSink,
 } from '../executor.ts';
 import { appendEvent, appendEvents, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
-import type { LoadedSnippet } from '../load-snippets.ts';
+import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { repoLockHeldBy, withRepoLock } from '../lock.ts';
 import { SchemaBaseline } from '../schema-fingerprint.ts';
 import { keepLease, type KeptLease } from '../lease-keeper.ts';
@@ -87,7 +87,7 @@ async function openWorkers(target: DatabaseTarget, workers: number): Promise<Dat
  * returned function says whether rows got done. A snippet whose batch failed here is left
  * to the lock holder, which records the failure.
  */
-function helper(db: SnippetDb, snippets: LoadedSnippet[], options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): () => Promise<boolean> {
+function helper(db: SnippetDb, load: (id: string) => Promise<LoadedSnippet | undefined>, options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): () => Promise<boolean> {
   const announced = new Set<string>();
   const failed = new Set<string>();
   return async () => {
@@ -104,8 +104,9 @@ function helper(db: SnippetDb, snippets: LoadedSnippet[], options: ExecuteOption
           order by c.id`,
     );
     for (const { id, checksum } of inProgress) {
-      const snippet = snippets.find((s) => s.id === id && s.checksum === checksum && s.definition.transaction === 'batched');
-      if (!snippet || failed.has(id)) continue;
+      if (failed.has(id)) continue;
+      const snippet = await load(id);
+      if (!snippet || snippet.checksum !== checksum || snippet.definition.transaction !== 'batched') continue;
       if (!announced.has(id)) onHelp?.(snippet);
       announced.add(id);
       let helped: HelpResult;
@@ -145,6 +146,15 @@ async function refuse(db: SnippetDb, session: RepoSession, refusals: Refusal[]):
   throw new SafetyRefusal(`${refusals[0]!.message}${more}`, refusals[0]!.check, { subject: refusals[0]!.subject });
 }
 
+/** Loads a snippet of the repo by id, once; undefined when the repo has none by that id. */
+function snippetLoader(session: RepoSession): (id: string) => Promise<LoadedSnippet | undefined> {
+  const loaded = new Map<string, Promise<LoadedSnippet | undefined>>();
+  return (id) => {
+    if (!loaded.has(id)) loaded.set(id, loadSnippets(session.files, session.config.repoRoot, (file) => file.id === id).then(([snippet]) => snippet));
+    return loaded.get(id)!;
+  };
+}
+
 /**
  * `snippets run`: under the repo's advisory lock, re-reads the ledger, refuses on any
  * safety check, then applies each pending snippet in its own transaction and stops at
@@ -171,7 +181,7 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
       schema: new SchemaBaseline(),
     };
     // A dry run never helps: its work must roll back, and another runner's batches commit.
-    const help = helper(database.db, prepared.snippets, executeOptions, report, options.onHelp);
+    const help = helper(database.db, snippetLoader(session), executeOptions, report, options.onHelp);
     const whileWaiting = () => (dryRun ? Promise.resolve(false) : help());
     const lease = options.lock ? await keepLease(database, session.target, session.config.repo, options.lock, lockHolder(input.env, options.holder), options.onLog) : undefined;
     try {
