@@ -41,7 +41,9 @@ export async function discoverSnippetFiles(repoRoot: string, snippetsDir: string
 
   const files: SnippetFile[] = [];
   const byNumber = new Map<number, SnippetFile>();
-  for (const entry of entries.filter((e) => e.isFile() && isCandidate(e.name)).sort((a, b) => a.name.localeCompare(b.name))) {
+  // By code unit, not localeCompare: its collation took milliseconds per thousand names.
+  const candidates = entries.filter((e) => e.isFile() && isCandidate(e.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of candidates) {
     const displayPath = `${snippetsDir}/${entry.name}`;
     const match = SNIPPET_FILE.exec(entry.name);
     if (!match) {
