@@ -83,7 +83,18 @@ async function benchSize(root: string, size: number): Promise<SizeResult> {
   }
   const results: ToolResult[] = TOOLS.map((tool) => {
     const of = (pick: (s: Sample) => number) => median(samples.get(tool)!.map(pick));
-    return { tool, applyMs: of((s) => s.applyMs), idleMs: of((s) => s.idleMs), commitsPerUnit: of((s) => s.commitsPerUnit) };
+    const spread = (pick: (s: Sample) => number): [number, number] => {
+      const values = samples.get(tool)!.map(pick);
+      return [Math.min(...values), Math.max(...values)];
+    };
+    return {
+      tool,
+      applyMs: of((s) => s.applyMs),
+      idleMs: of((s) => s.idleMs),
+      applySpread: spread((s) => s.applyMs),
+      idleSpread: spread((s) => s.idleMs),
+      commitsPerUnit: of((s) => s.commitsPerUnit),
+    };
   });
   return { units: size, results };
 }

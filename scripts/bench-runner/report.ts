@@ -5,6 +5,9 @@ export interface ToolResult {
   /** Medians over the runs. */
   applyMs: number;
   idleMs: number;
+  /** Fastest and slowest run, to show how far this machine's noise moves a median. */
+  applySpread: [number, number];
+  idleSpread: [number, number];
   commitsPerUnit: number;
 }
 
@@ -48,6 +51,7 @@ export interface Report {
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const range = ([min, max]: [number, number]) => `${(min / 1000).toFixed(2)}–${(max / 1000).toFixed(2)} s`;
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
@@ -57,17 +61,19 @@ function sizeTable({ units, results }: SizeResult, floor: Tool): string[] {
   return [
     `### ${units.toLocaleString('en')} units in one invocation`,
     '',
-    row(['tool', 'commits per unit', 'wall', 'ms per unit', '× floor', '(wall − nothing pending) / N, ms', 'nothing pending', '× floor']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    row(['tool', 'commits per unit', 'wall', 'runs ranged', 'ms per unit', '× floor', '(wall − nothing pending) / N, ms', 'nothing pending', 'runs ranged', '× floor']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
     ...results.map((r) =>
       row([
         r.tool.name,
         r.commitsPerUnit.toFixed(2),
         seconds(r.applyMs),
+        range(r.applySpread),
         (r.applyMs / units).toFixed(2),
         ratio(r.applyMs, base.applyMs),
         ((r.applyMs - r.idleMs) / units).toFixed(2),
         seconds(r.idleMs),
+        range(r.idleSpread),
         ratio(r.idleMs, base.idleMs),
       ]),
     ),
@@ -113,7 +119,7 @@ export function renderReport(report: Report): string {
     '',
     '## Applying units of work: the snippets runner against migration tools',
     '',
-    `Written by \`npm run bench -- runner\` on ${machine.date}. Each figure is the median of ${plural(report.runs, 'run')}, after ${plural(report.warmups, 'warm-up run')}, each on a database of its own.`,
+    `Written by \`npm run bench -- runner\` on ${machine.date}. Each figure is the median of ${plural(report.runs, 'run')}, after ${plural(report.warmups, 'warm-up run')}, each on a database of its own; "runs ranged" gives the fastest and slowest of them. The tools take turns run by run, so a burst of load on the machine falls on all of them alike.`,
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGiB.toFixed(1)} GiB RAM; Node ${machine.node}; PostgreSQL ${machine.postgres} on the same host`,
     `(fsync ${machine.fsync}, synchronous_commit ${machine.synchronousCommit}). 1-minute load average ${machine.load[0].toFixed(2)} at the start, ${machine.load[1].toFixed(2)} at the end.`,
