@@ -197,6 +197,24 @@ export async function readLedger(db: SnippetDb, repo: string): Promise<LedgerRow
   return db.select().from(ledger).where(eq(ledger.repo, repo)).orderBy(asc(ledger.number));
 }
 
+/** What a plan reads of each ledger row. */
+export type PlanLedgerRow = Pick<LedgerRow, 'id' | 'number' | 'status' | 'checksum' | 'finishedAt'>;
+
+/**
+ * The ledger's rows as a plan needs them, in plain SQL. drizzle's select maps every column
+ * of every row; in the one call a run makes, that cost 80 ms on a thousand rows against 30.
+ */
+export async function readPlanLedger(db: SnippetDb, repo: string): Promise<PlanLedgerRow[]> {
+  if (!(await ledgerExists(db))) return [];
+  const rows = await queryRows<{ id: string; number: number; status: LedgerRow['status']; checksum: string; finished_ms: number | null }>(
+    db,
+    // extract() is exact (numeric): whole milliseconds, truncated as a Date from text would be.
+    sql`select id, number, status, checksum, floor(extract(epoch from finished_at) * 1000)::float8 as finished_ms
+        from snippets.ledger where repo = ${repo} order by number`,
+  );
+  return rows.map(({ finished_ms, ...row }) => ({ ...row, finishedAt: finished_ms === null ? null : new Date(finished_ms) }));
+}
+
 export async function readEvents(db: SnippetDb, repo: string, snippetId?: string): Promise<EventRow[]> {
   if (!(await ledgerExists(db))) return [];
   const filter = snippetId ? and(eq(events.repo, repo), eq(events.snippetId, snippetId)) : eq(events.repo, repo);

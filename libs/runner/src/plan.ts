@@ -1,7 +1,7 @@
 import type { CheckpointProgress } from './batching.ts';
 import type { SnippetFile } from './discovery.ts';
 import type { RefusalCheck } from './errors.ts';
-import type { LedgerRow } from './ledger.ts';
+import type { LedgerRow, PlanLedgerRow } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { compareManifest, MANIFEST_FILE, type Manifest } from './manifest.ts';
 
@@ -30,10 +30,10 @@ function replacedIds(squashes: Pick<LoadedSnippet, 'id' | 'replaces'>[]): Map<st
   return replaced;
 }
 
-const ran = (row: LedgerRow | undefined) => row?.status === 'applied' || row?.status === 'baselined';
+const ran = (row: PlanLedgerRow | undefined) => row?.status === 'applied' || row?.status === 'baselined';
 
 /** How many of a squash's snippets this ledger shows as run: all, some or none. */
-function squashCoverage(squash: Pick<LoadedSnippet, 'replaces'>, rowById: Map<string, LedgerRow>): 'all' | 'some' | 'none' {
+function squashCoverage(squash: Pick<LoadedSnippet, 'replaces'>, rowById: Map<string, PlanLedgerRow>): 'all' | 'some' | 'none' {
   const done = squash.replaces!.filter((r) => ran(rowById.get(r.id))).length;
   return done === squash.replaces!.length ? 'all' : done === 0 ? 'none' : 'some';
 }
@@ -85,7 +85,7 @@ export interface ServiceMigrations {
 export interface PlanInput {
   files: SnippetFile[];
   snippets: LoadedSnippet[];
-  ledger: LedgerRow[];
+  ledger: PlanLedgerRow[];
   manifest: Manifest;
   /** The exact set CI computed from the merge (`--expect`). */
   expect?: string[];

@@ -1,6 +1,6 @@
 import type { Database } from '../database.ts';
 import { InputError } from '../errors.ts';
-import { readLedger } from '../ledger.ts';
+import { readPlanLedger } from '../ledger.ts';
 import { isSquashFile, loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { plan, type Plan } from '../plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
@@ -49,7 +49,7 @@ export async function planAgainst(
   { session, manifest, expect }: PreparedRun,
   database: Database,
 ): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession }> {
-  const ledger = await readLedger(database.db, session.config.repo);
+  const ledger = await readPlanLedger(database.db, session.config.repo);
   const recorded = new Set(ledger.map((row) => row.id));
   const snippets = await loadSnippets(session.files, session.config.repoRoot, (file) => !recorded.has(file.id) || isSquashFile(file));
   const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);
