@@ -176,7 +176,7 @@ export default defineSnippet({
     const changed = await cli(['run']);
     expect(changed.code).toBe(3);
     expect(changed.stderr).toMatch(/snippets\/0001_first\.ts: changed since it was applied on \S+ \(ledger sha256 [0-9a-f]{12}, file [0-9a-f]{12}\)/);
-    const [{ at }] = await database.query<{ at: string }>(
+    const [{ at } = { at: 'no ledger row' }] = await database.query<{ at: string }>(
       `select to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at from snippets.ledger where id = '0001_first'`,
     );
     expect(changed.stderr).toContain(`applied on ${at} (ledger sha256`);
