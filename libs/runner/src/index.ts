@@ -13,21 +13,16 @@ export type { RunReport } from './commands/run.ts';
 // The commands load on their first call. Every snippet module imports this package for
 // defineSnippet, and must not load what every command needs (the database drivers, the
 // executor) with it: for a run with nothing to apply, that was a third of its start-up.
-type StatusCommand = typeof import('./commands/status.ts').status;
-type PlanCommand = typeof import('./commands/plan.ts').planCommand;
-type RunCommand = typeof import('./commands/run.ts').run;
-type HistoryCommand = typeof import('./commands/history.ts').history;
-type VerifyCommand = typeof import('./commands/verify.ts').verify;
-type RevertCommand = typeof import('./commands/revert.ts').revert;
-type BaselineCommand = typeof import('./commands/baseline.ts').baseline;
-type ManifestCommand = typeof import('./commands/manifest.ts').manifest;
+const onFirstCall =
+  <Command extends (...args: never[]) => Promise<unknown>>(load: () => Promise<Command>) =>
+  (async (...args: Parameters<Command>) => (await load())(...args)) as Command;
 
-export const status: StatusCommand = async (...args) => (await import('./commands/status.ts')).status(...args);
-export const planCommand: PlanCommand = async (...args) => (await import('./commands/plan.ts')).planCommand(...args);
-export const run: RunCommand = async (...args) => (await import('./commands/run.ts')).run(...args);
-export const history: HistoryCommand = async (...args) => (await import('./commands/history.ts')).history(...args);
-export const verify: VerifyCommand = async (...args) => (await import('./commands/verify.ts')).verify(...args);
-export const revert: RevertCommand = async (...args) => (await import('./commands/revert.ts')).revert(...args);
-export const baseline: BaselineCommand = async (...args) => (await import('./commands/baseline.ts')).baseline(...args);
-export const manifest: ManifestCommand = async (...args) => (await import('./commands/manifest.ts')).manifest(...args);
+export const status = onFirstCall(async () => (await import('./commands/status.ts')).status);
+export const planCommand = onFirstCall(async () => (await import('./commands/plan.ts')).planCommand);
+export const run = onFirstCall(async () => (await import('./commands/run.ts')).run);
+export const history = onFirstCall(async () => (await import('./commands/history.ts')).history);
+export const verify = onFirstCall(async () => (await import('./commands/verify.ts')).verify);
+export const revert = onFirstCall(async () => (await import('./commands/revert.ts')).revert);
+export const baseline = onFirstCall(async () => (await import('./commands/baseline.ts')).baseline);
+export const manifest = onFirstCall(async () => (await import('./commands/manifest.ts')).manifest);
 export type { LedgerRow, EventRow, TableChanges } from './ledger.ts';
