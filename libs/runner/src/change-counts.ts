@@ -1,20 +1,30 @@
 import type { TableChanges } from './ledger.ts';
 
+/** The catalogs that every change the schema fingerprint sees writes to: any schema change does, and so do temp tables, GRANT and TRUNCATE. */
+const WATCHED_CATALOGS = ['pg_class', 'pg_attribute', 'pg_attrdef', 'pg_constraint', 'pg_index', 'pg_trigger', 'pg_proc', 'pg_rewrite', 'pg_sequence'];
+
 /**
  * Rows this session's transaction inserted, updated and deleted per table, from
  * PostgreSQL's own statistics: the pg_stat_get_xact_* functions behind
  * pg_stat_xact_all_tables, without the view's join over indexes. The ledger's tables and
- * temp tables are left out. Of the catalogs, it keeps those that every change the schema
- * fingerprint sees writes to: any schema change does, and so do temp tables, GRANT and
- * TRUNCATE. Plain SQL text, sent as is by the runner's prepared statements.
+ * temp tables are left out; of the catalogs, it keeps WATCHED_CATALOGS. Every object
+ * created after initdb has an oid from 16384 (FirstNormalObjectId) up, also once the oid
+ * counter wraps around, so the user's tables are found through pg_class's oid index
+ * instead of scanning the few hundred catalog rows before them, twice per snippet.
+ * Plain SQL text, sent as is by the runner's prepared statements.
  */
 export const COUNTED_TABLES = `
-    select n.nspname as schema, n.nspname || '.' || c.relname as rel, pg_stat_get_xact_tuples_inserted(c.oid) as ins,
-           pg_stat_get_xact_tuples_updated(c.oid) as upd, pg_stat_get_xact_tuples_deleted(c.oid) as del
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'm', 'p')
-      and n.nspname not in ('snippets', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
-      and (n.nspname <> 'pg_catalog' or c.relname in ('pg_class', 'pg_attribute', 'pg_attrdef', 'pg_constraint', 'pg_index', 'pg_trigger', 'pg_proc', 'pg_rewrite', 'pg_sequence'))`;
+    select schema, rel, pg_stat_get_xact_tuples_inserted(relid) as ins,
+           pg_stat_get_xact_tuples_updated(relid) as upd, pg_stat_get_xact_tuples_deleted(relid) as del
+    from (
+      select n.nspname as schema, n.nspname || '.' || c.relname as rel, c.oid as relid
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.oid >= 16384 and c.relkind in ('r', 'm', 'p')
+        and n.nspname not in ('snippets', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
+      union all
+      select 'pg_catalog', 'pg_catalog.' || name, relid
+      from (values ${WATCHED_CATALOGS.map((name) => `('${name}', 'pg_catalog.${name}'::regclass::oid)`).join(', ')}) catalogs (name, relid)
+    ) relations`;
 
 /**
  * The counts as one json value, so they share a round trip with other work. They are not

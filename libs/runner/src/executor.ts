@@ -8,7 +8,7 @@ import { forAtomicSnippets, queryPrepared, queryRows, toStatement, type Statemen
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
-import { repoLockHeldBy } from './lock.ts';
+import { repoLockForTransaction } from './lock.ts';
 import { qualifyTable } from './table-names.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
 import {
@@ -33,7 +33,7 @@ export interface ExecuteOptions {
   onLog: LogSink;
   /** Progress of batched snippets, after every batch. */
   onProgress?: (progress: BatchProgress) => void;
-  /** Checked inside each transaction; false only for the test helper, which takes no lock. */
+  /** Taken again inside each transaction (see repoLockForTransaction); false for the test helper, which takes no lock. */
   requireRepoLock: boolean;
   /** Extra connections that work a batched snippet's ranges beside the first (`--workers`). */
   workers?: SnippetDb[];
@@ -126,7 +126,7 @@ async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promi
   const key = JSON.stringify([options.requireRepoLock && options.repo, statementMs, lockMs]);
   let statement = setupStatements.get(key);
   if (!statement) {
-    const held = options.requireRepoLock ? repoLockHeldBy(options.repo, sql`pg_backend_pid()`) : sql`true`;
+    const held = options.requireRepoLock ? repoLockForTransaction(options.repo) : sql`true`;
     statement = toStatement(
       sql`select set_config('statement_timeout', ${`${statementMs}ms`}, true) as statement_timeout,
                  set_config('lock_timeout', ${`${lockMs}ms`}, true) as lock_timeout,
@@ -137,7 +137,7 @@ async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promi
   const [row] = await queryPrepared<{ held: boolean; counts: ChangeCounts }>(tx, statement);
   if (row?.held !== true) {
     throw new SafetyRefusal(
-      `the connection lost the repo lock of '${options.repo}' (was it reset?); run again`,
+      `another session holds the repo lock of '${options.repo}', which this run's connection lost (was it reset?); run again`,
       'lock-held',
     );
   }

@@ -49,8 +49,19 @@ export async function withRepoLock<T>(
 }
 
 /**
- * A condition: the backend `pid` holds the repo lock; each snippet's transaction checks it for
- * its own backend. pg_locks shows the two int4 keys as unsigned oids.
+ * A condition for each snippet's transaction: no other session holds the repo lock. The
+ * transaction takes it too, at transaction level, which costs a lookup in this backend's
+ * own lock table where reading pg_locks copies the server's. A run's connection holds it
+ * already; one that lost it (reset, or a snippet released it) still runs only while no
+ * other runner has it, and another runner's waits until this transaction ends.
+ */
+export function repoLockForTransaction(repo: string): SQL {
+  return sql`pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ${repoLockKey(repo)})`;
+}
+
+/**
+ * A condition: the backend `pid` holds the repo lock, for a helper to find a runner at work.
+ * pg_locks shows the two int4 keys as unsigned oids.
  */
 export function repoLockHeldBy(repo: string, pid: SQL): SQL {
   const objid = repoLockKey(repo) >>> 0;
