@@ -9,6 +9,7 @@ import { describeCause, ExitCode, SafetyRefusal, SnippetsError } from './errors.
 import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
 import { colors, printJson, table } from './output.ts';
+import { runOutput } from './run-output.ts';
 import type { SnippetState } from './plan.ts';
 
 const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
@@ -36,11 +37,11 @@ function splitIds(values: string[] | undefined): string[] | undefined {
   return values?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
 }
 
-function logSink(json: boolean): LogSink {
-  return (id, level, message) => {
-    const line = `  ${colors.dim(`[${id}]`)} ${level === 'warn' ? colors.yellow(message) : message}\n`;
-    (json ? process.stderr : process.stdout).write(line);
-  };
+/** Lines for the user: on stdout, or on stderr when stdout carries --json output. */
+const linesTo = (json: boolean) => (text: string) => void (json ? process.stderr : process.stdout).write(text);
+
+function logSink(write: (text: string) => void): LogSink {
+  return (id, level, message) => write(`  ${colors.dim(`[${id}]`)} ${level === 'warn' ? colors.yellow(message) : message}\n`);
 }
 
 interface RunFlags {
@@ -137,7 +138,9 @@ function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: RunFlags) => {
       const json = Boolean(opts.json);
-      const progress = (await import('./progress.ts')).progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => (json ? process.stderr : process.stdout).write(`${line}\n`));
+      // Under --json, stdout is the report alone: lines as they happen go to stderr.
+      const live = json ? { write: linesTo(true), close: () => {} } : runOutput(process.stdout);
+      const progress = (await import('./progress.ts')).progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => live.write(`${line}\n`));
       const startedAt = new Date();
       const record = async (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) => {
         if (!opts.reportDir) return;
@@ -153,15 +156,15 @@ function buildProgram(): Command {
         holder: opts.holder,
         dryRun: opts.dryRun,
         workers: opts.workers,
-        onLog: logSink(json),
+        onLog: logSink(live.write),
         onHelp: (s) => {
           progress.stop();
-          if (!json) console.log(`${colors.cyan('⇉')} ${s.id}  ${colors.dim('helping the runner that holds the lock')}`);
+          if (!json) live.write(`${colors.cyan('⇉')} ${s.id}  ${colors.dim('helping the runner that holds the lock')}\n`);
         },
         onProgress: (p) => progress.update(p),
         onStart: (s) => {
           progress.stop();
-          if (!json) console.log(`${colors.cyan('→')} ${s.id}  ${colors.dim(s.definition.description)}`);
+          if (!json) live.write(`${colors.cyan('→')} ${s.id}  ${colors.dim(s.definition.description)}\n`);
         },
       })
         .catch(async (error: unknown) => {
@@ -169,7 +172,10 @@ function buildProgram(): Command {
           await record(outcome, error instanceof Error ? error.message : String(error), null);
           throw error;
         })
-        .finally(() => progress.stop());
+        .finally(() => {
+          progress.stop();
+          live.close();
+        });
       await record(...runOutcome(report), report);
       if (json) printJson(report);
       else {
@@ -216,7 +222,7 @@ function buildProgram(): Command {
     .argument('[id]', 'only this snippet')
     .option('--json', 'machine-readable output')
     .action(async (id: string | undefined, opts: { json?: boolean }) => {
-      const report = await (await import('./commands/verify.ts')).verify(input(), id, logSink(Boolean(opts.json)));
+      const report = await (await import('./commands/verify.ts')).verify(input(), id, logSink(linesTo(Boolean(opts.json))));
       const failed = report.results.filter((r) => r.result && !r.result.ok);
       if (opts.json) printJson(report);
       else {
@@ -236,7 +242,7 @@ function buildProgram(): Command {
     .requiredOption('--reason <text>', 'why; recorded in the audit trail')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string; json?: boolean }) => {
-      const report = await (await import('./commands/revert.ts')).revert(input(), id, opts.reason, logSink(Boolean(opts.json)));
+      const report = await (await import('./commands/revert.ts')).revert(input(), id, opts.reason, logSink(linesTo(Boolean(opts.json))));
       if (opts.json) return printJson(report);
       console.log(`${colors.magenta('↶')} reverted ${report.id}  ${formatChanges(report.rowsChanged)}  reason: ${report.reason}`);
     });

@@ -1,4 +1,5 @@
-import { SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
 import type { BatchProgress } from './batching.ts';
 
 const LOG_EVERY_MS = 5_000;
@@ -24,7 +25,8 @@ export function progressReporter(interactive: boolean, write: (line: string) => 
     update(progress) {
       last = progress;
       if (interactive) {
-        bar ??= new SingleBar({
+        // Loaded for a terminal only: in CI its two dozen modules would slow every run's start.
+        bar ??= new (createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')).SingleBar({
           format: `  [${progress.snippetId}] ${progress.walk} {bar} {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}`,
           hideCursor: true,
         });
