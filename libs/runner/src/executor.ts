@@ -50,6 +50,14 @@ export type ApplyOptions = ExecuteOptions & {
    * a batched snippet's beforehand, as its batches commit on their own.
    */
   started?: NewEvent;
+  /**
+   * An atomic snippet's COMMIT does not wait for the WAL flush (synchronous_commit off, for
+   * its transaction only). The run sets it on every snippet but its last, whose ordinary
+   * COMMIT flushes the WAL up to itself and so makes every earlier one durable too; a run
+   * that stops early flushes with `flushCommits`. Until then a server crash may lose the
+   * latest snippets, each with its ledger row: never one without the other.
+   */
+  deferFlush?: boolean;
 };
 
 export interface VerifyResult {
@@ -121,15 +129,18 @@ const setupStatements = new Map<string, Statement>();
  * Starts a transaction's work in one round trip, as it runs for every snippet and batch:
  * the timeouts, the repo-lock check, and the change counts before any work.
  */
-async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions): Promise<ChangeCounts> {
+async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<ChangeCounts> {
   const { statementMs, lockMs } = options.timeouts;
-  const key = JSON.stringify([options.requireRepoLock && options.repo, statementMs, lockMs]);
+  const key = JSON.stringify([options.requireRepoLock && options.repo, statementMs, lockMs, deferFlush]);
   let statement = setupStatements.get(key);
   if (!statement) {
     const held = options.requireRepoLock ? repoLockForTransaction(options.repo) : sql`true`;
+    // Left alone otherwise: the server's setting may ask more of a commit (a synchronous standby).
+    const commitMode = deferFlush ? sql`set_config('synchronous_commit', 'off', true)` : sql`null`;
     statement = toStatement(
       sql`select set_config('statement_timeout', ${`${statementMs}ms`}, true) as statement_timeout,
                  set_config('lock_timeout', ${`${lockMs}ms`}, true) as lock_timeout,
+                 ${commitMode} as synchronous_commit,
                  ${held} as held, ${sql.raw(CHANGE_COUNTS)} as counts`,
     );
     setupStatements.set(key, statement);
@@ -215,7 +226,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
         // keeps a connection's statements in order, so the timeouts bind up() and the counts
         // are taken before it. A lost repo lock, or a failed setup, still wins over up()'s
         // outcome, and nothing has committed.
-        const setup = prepareTransaction(tx, options);
+        const setup = prepareTransaction(tx, options, options.deferFlush && !options.dryRun);
         setup.catch(() => {}); // awaited below; not an unhandled rejection while up() runs
         const context = buildContext(tx, snippet, options, options.dryRun);
         const upOutcome = await runPhase(snippet, 'up', () => snippet.definition.up(context)).then(
@@ -455,6 +466,17 @@ export async function helpBatched(db: SnippetDb, snippet: LoadedSnippet, options
     await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0) } });
   }
   return { id: snippet.id, rows, batches };
+}
+
+/**
+ * Makes every commit of the connection so far durable, after snippets committed with
+ * `deferFlush`: a transaction that has an id commits through a WAL flush up to its own
+ * commit record, which covers every earlier one. It writes no row.
+ */
+export async function flushCommits(db: SnippetDb): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_current_xact_id()`);
+  });
 }
 
 /** Runs `work` in a transaction that is always rolled back: how `run --dry-run` undoes a whole run. */

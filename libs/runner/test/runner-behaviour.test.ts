@@ -61,6 +61,18 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'applied', 'started', 'applied', 'started', 'applied']);
   });
 
+  it("commits every snippet but the last without waiting for the WAL flush, which the last one's commit does for all", async () => {
+    const commitMode = "await rows(sql`insert into effects (snippet) select 'commit ' || current_setting('synchronous_commit')`);";
+    await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: commitMode }));
+    await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], before: commitMode }));
+    await repo.write('snippets/0003_third.ts', effectSnippet('0003_third', { dependsOn: ['0002_second'], before: commitMode }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1', 'commit off×2', 'commit on×1']);
+  });
+
   it('rolls a snippet back with its ledger row when verify fails, and stops there', async () => {
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], verify: `return { ok: false, message: 'totals do not add up' };` }));
     await cli(['manifest']);

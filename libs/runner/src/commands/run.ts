@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { openDatabase, queryRows, type Database, type DatabaseTarget } from '../database.ts';
 import {
   applySnippet,
+  flushCommits,
   helpBatched,
   recordSquash,
   withRollback,
@@ -209,6 +210,19 @@ async function runPending(
   if (refusals.length) await refuse(database.db, session, refusals);
 
   const runAll = async (db: SnippetDb) => {
+    // A deferred-flush COMMIT (see ApplyOptions.deferFlush) that no synchronous one has followed yet.
+    let unflushed = false;
+    try {
+      await applyInOrder(db, (deferred) => (unflushed = deferred));
+    } catch (error) {
+      // The first error says more than a flush failing after it, on a connection likely gone.
+      if (unflushed) await flushCommits(db).catch(() => undefined);
+      throw error;
+    }
+    if (unflushed) await flushCommits(db);
+  };
+
+  const applyInOrder = async (db: SnippetDb, committed: (deferred: boolean) => void) => {
     for (const [index, snippet] of pending.entries()) {
       await lease?.check(snippet.id);
       options.onStart?.(snippet);
@@ -217,9 +231,12 @@ async function runPending(
       // Any other snippet is one transaction, which commits 'started' with its ledger row.
       const startedApart = snippet.definition.transaction === 'batched' && !snippet.replaces;
       if (!dryRun && startedApart) await appendEvent(db, started);
+      // Every atomic snippet but the last: the last one's COMMIT flushes them all.
+      const deferFlush = !dryRun && index < pending.length - 1 && snippet.definition.transaction !== 'batched' && !snippet.replaces;
       try {
         const execute = snippet.replaces ? recordSquash : applySnippet;
-        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started }));
+        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, deferFlush }));
+        committed(deferFlush);
       } catch (error) {
         // The rollback took 'started' with it: the attempt goes on record with its outcome.
         const outcome: NewEvent[] = startedApart ? [] : [started];
@@ -232,7 +249,8 @@ async function runPending(
           outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'failed', checksum: snippet.checksum, reason: error.message, detail: { phase: error.phase } });
         }
         if (!dryRun) {
-          const recorded = appendEvents(db, outcome);
+          // Their COMMIT, a synchronous one, flushes the WAL of every deferred one before it.
+          const recorded = appendEvents(db, outcome).then(() => committed(false));
           // After an unexpected error the connection may be gone as well; that error says more.
           await (error instanceof SafetyRefusal || error instanceof SnippetFailed ? recorded : recorded.catch(() => {}));
         }
