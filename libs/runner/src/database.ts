@@ -7,6 +7,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { SnippetDb } from './define-snippet.ts';
 import { describeCause, InputError, SafetyRefusal } from './errors.ts';
+import { pipelineAtomicTransactions } from './pipelined-transactions.ts';
 
 /** Where the ledger and the data live, parsed from DATABASE_URL. */
 export type DatabaseTarget =
@@ -75,100 +76,13 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     });
   }
   const db = drizzlePostgres({ client }) as unknown as SnippetDb;
-  atomicTwins.set(db, drizzlePostgres({ client: pipelinedBegin(client) as unknown as Sql }) as unknown as SnippetDb);
+  pipelineAtomicTransactions(db, client, (pipelined) => drizzlePostgres({ client: pipelined }) as unknown as SnippetDb);
   return {
     driver: 'postgres',
     db,
     display: target.display,
     close: () => client.end({ timeout: 5 }),
   };
-}
-
-type Sql = ReturnType<typeof postgres>;
-type TransactionWork = (client: unknown) => Promise<unknown>;
-
-/**
- * A client for drizzle whose transactions send BEGIN with their first statement, where
- * postgres.js waits for BEGIN's reply before sending it: one round trip less per snippet.
- * Only for work that nothing runs beside on the connection (see `forAtomicSnippets`): the
- * connection is the run's only one (max 1), so every statement sent while the transaction
- * is open is taken as the transaction's. Nested transactions are savepoints, as in postgres.js.
- */
-function pipelinedBegin(client: Sql) {
-  let savepoints = 0;
-  const unsafe = preparingRepeats(client);
-  const inTransaction = {
-    options: client.options,
-    unsafe,
-    async savepoint(work: TransactionWork) {
-      const name = `snippets_savepoint_${++savepoints}`;
-      await client.unsafe(`savepoint ${name}`);
-      try {
-        const result = await work(inTransaction);
-        await client.unsafe(`release savepoint ${name}`);
-        return result;
-      } catch (error) {
-        await client.unsafe(`rollback to savepoint ${name}`);
-        throw error;
-      }
-    },
-  };
-  return {
-    options: client.options,
-    unsafe: client.unsafe.bind(client),
-    async begin(work: TransactionWork) {
-      const began = client.unsafe('begin');
-      began.execute();
-      began.catch(() => {}); // awaited below, unless the work fails first
-      let result: unknown;
-      try {
-        result = await work(inTransaction);
-        // Answered long ago; were it an error, the work ran outside a transaction and must not be reported as done.
-        await began;
-      } catch (error) {
-        await client.unsafe('rollback').catch(() => {});
-        throw error;
-      }
-      await client.unsafe('commit');
-      return result;
-    },
-  };
-}
-
-const atomicTwins = new WeakMap<SnippetDb, SnippetDb>();
-
-/**
- * The database to open an atomic snippet's transaction on: on a PostgreSQL connection of
- * the runner's, the same connection with BEGIN sent along with the first statement
- * (`pipelinedBegin`), as the runner does nothing else on it meanwhile. Batched work may run
- * several transactions at once and keeps postgres.js's own; inside a transaction (a dry
- * run) and on PGlite, `db` as it is.
- */
-export function forAtomicSnippets(db: SnippetDb): SnippetDb {
-  return atomicTwins.get(db) ?? db;
-}
-
-/** At most this many statements of snippets are kept prepared on a run's connection. */
-const PREPARED_REPEATS = 1000;
-
-/**
- * postgres.js sends a statement with parameters that is not prepared in two round trips:
- * it asks the server for the parameters' types first. A snippet's statement that runs a
- * second time on the connection (a loop, or snippets sharing a statement) is prepared, so
- * from then on it takes one, as JDBC prepares a statement from its fifth use. Bounded, as
- * each is kept by postgres.js and the server for the connection's life.
- */
-function preparingRepeats(client: Sql): Sql['unsafe'] {
-  const seen = new Set<string>();
-  const prepared = new Set<string>();
-  return ((text: string, params?: unknown[], options?: { prepare?: boolean }) => {
-    if (!options?.prepare && params?.length) {
-      if (!prepared.has(text) && seen.has(text) && prepared.size < PREPARED_REPEATS) prepared.add(text);
-      else if (seen.size < PREPARED_REPEATS * 10) seen.add(text);
-      if (prepared.has(text)) options = { ...options, prepare: true };
-    }
-    return client.unsafe(text, params as never, options);
-  }) as Sql['unsafe'];
 }
 
 /** How long a process waits for another one to close the same PGlite directory. */

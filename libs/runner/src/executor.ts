@@ -4,7 +4,8 @@ import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-counts.ts';
 import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput } from './closing-statement.ts';
-import { forAtomicSnippets, queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
+import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
+import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
@@ -58,6 +59,12 @@ export type ApplyOptions = ExecuteOptions & {
    * latest snippets, each with its ledger row: never one without the other.
    */
   deferFlush?: boolean;
+  /**
+   * The run's next snippet is atomic too: its transaction is begun right behind this one's
+   * COMMIT, with its setup (under its own `deferFlush`), so the server works on it while
+   * the runner reads this one's outcome. Should this snippet fail, it is rolled back.
+   */
+  beginNext?: { deferFlush: boolean };
 };
 
 export interface VerifyResult {
@@ -126,10 +133,10 @@ function buildContext(
 const setupStatements = new Map<string, Statement>();
 
 /**
- * Starts a transaction's work in one round trip, as it runs for every snippet and batch:
+ * The statement that starts a transaction's work, as it runs for every snippet and batch:
  * the timeouts, the repo-lock check, and the change counts before any work.
  */
-async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<ChangeCounts> {
+function setupStatement(options: ExecuteOptions, deferFlush: boolean): Statement {
   const { statementMs, lockMs } = options.timeouts;
   const key = JSON.stringify([options.requireRepoLock && options.repo, statementMs, lockMs, deferFlush]);
   let statement = setupStatements.get(key);
@@ -145,7 +152,14 @@ async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferF
     );
     setupStatements.set(key, statement);
   }
-  const [row] = await queryPrepared<{ held: boolean; counts: ChangeCounts }>(tx, statement);
+  return statement;
+}
+
+/** Sends the setup statement in one round trip, unless the transaction was begun ahead with it; the counts before any work. */
+async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<ChangeCounts> {
+  const statement = setupStatement(options, deferFlush);
+  type Setup = { held: boolean; counts: ChangeCounts };
+  const [row] = await (takeBegunAhead<Setup>(tx, statement) ?? queryPrepared<Setup>(tx, statement));
   if (row?.held !== true) {
     throw new SafetyRefusal(
       `another session holds the repo lock of '${options.repo}', which this run's connection lost (was it reset?); run again`,
@@ -262,12 +276,15 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
         };
         recorded = checkAndRecord(tx, closing, row);
         recorded.catch(() => {}); // awaited after COMMIT
+        if (options.beginNext) beginNextAfterCommit(tx, setupStatement(options, options.beginNext.deferFlush));
         return outcome;
       },
       true,
     );
     return recorded ? { ...result, rowsChanged: await recorded } : result;
   } catch (error) {
+    // The next snippet's transaction, begun behind a COMMIT that rolled back or failed, is not for now.
+    await discardBegunAhead(db);
     // A refusing closing statement, or a COMMIT that failed after one: the refusal says more.
     const refused: unknown = recorded && (await recorded.then(() => undefined, (refusal: unknown) => refusal));
     throw closingError(refused ?? error, snippet, schemaBefore);

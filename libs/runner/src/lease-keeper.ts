@@ -32,9 +32,11 @@ export async function keepLease(database: Database, target: DatabaseTarget, repo
   const timer = beating ? setInterval(() => void renewOn(beating.db).catch(() => {}), Math.max(1_000, lease.ttlMs / 3)) : undefined;
   return {
     async check(snippetId) {
-      await renewOn(database.db);
+      // On its own connection where there is one: the run's may have the next snippet's transaction open (pipelined).
+      const db = beating?.db ?? database.db;
+      await renewOn(db);
       if (!lost) return;
-      await appendEvent(database.db, { repo, snippetId, kind: 'lock-lost', reason: `release lock '${name}' lost before ${snippetId}` }).catch(() => {});
+      await appendEvent(db, { repo, snippetId, kind: 'lock-lost', reason: `release lock '${name}' lost before ${snippetId}` }).catch(() => {});
       throw new SafetyRefusal(`the release lock '${name}' was lost (its lease expired or was taken); stopped before ${snippetId}`, 'release-lock');
     },
     async stop() {

@@ -91,6 +91,28 @@ describe('the release lock on postgres', () => {
     expect(await database.query('select * from effects')).toEqual([]);
   });
 
+  it('run --lock stops before the next snippet once the lease is lost, with the next one begun ahead and rolled back', async () => {
+    // 0002 hands the lease to someone else, as an expired lease taken by another release would be.
+    const steal = "await rows(sql`update snippets.locks set holder = 'service-release' where name = 'releases'`);";
+    repo = await createFixtureRepo({
+      '0001_first.ts': effectSnippet('0001_first'),
+      '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'], before: steal }),
+      '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'] }),
+    });
+    await database.query('create table effects (snippet text)');
+    await cli(['manifest']);
+    expect((await cli(['lock', 'acquire', '--name', 'releases', '--holder', 'pipeline-1'])).code).toBe(0);
+    const run = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1', '--expect', '0001_first,0002_second,0003_third']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain("the release lock 'releases' was lost (its lease expired or was taken); stopped before 0003_third");
+    expect(await database.query('select snippet from effects order by 1')).toEqual([{ snippet: '0001_first' }, { snippet: '0002_second' }]);
+    const ledger = await database.query<{ id: string }>('select id from snippets.ledger order by number');
+    expect(ledger.map((row) => row.id)).toEqual(['0001_first', '0002_second']);
+    const lost = await database.query<{ snippet_id: string }>("select snippet_id from snippets.events where kind = 'lock-lost'");
+    expect(lost).toEqual([{ snippet_id: '0003_third' }]);
+    expect(await database.query("select state from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'")).toEqual([]);
+  });
+
   it('rejects a bad lock name or duration with one line naming the flag', async () => {
     repo = await createFixtureRepo({});
     const name = await cli(['lock', 'acquire', '--name', 'Releases!']);

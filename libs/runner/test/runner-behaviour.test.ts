@@ -96,6 +96,9 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     expect(await effects()).toEqual([]);
     expect(await database.query('select * from other')).toEqual([]);
     expect(await ledger()).toEqual([]);
+    // Recorded after the refusal, on the connection that had 0002's transaction begun behind 0001's COMMIT.
+    const history = JSON.parse((await cli(['history', '--json'])).stdout);
+    expect(history.events.map((e: { kind: string; snippetId: string }) => `${e.kind} ${e.snippetId}`)).toEqual(['started 0001_first', 'failed 0001_first']);
   });
 
   it("runs a snippet's nested transactions as savepoints: one rolled back leaves the rest of the snippet", async () => {

@@ -16,6 +16,7 @@ import {
   type LogSink,
 } from '../executor.ts';
 import { appendEvent, appendEvents, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
+import { discardBegunAhead } from '../pipelined-transactions.ts';
 import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { repoLockHeldBy, withRepoLock } from '../lock.ts';
 import { SchemaBaseline } from '../schema-fingerprint.ts';
@@ -195,6 +196,9 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
   });
 }
 
+/** One transaction of its own: not batched (its batches commit apart), not a squash (recorded, never run). */
+const isAtomic = (snippet: LoadedSnippet) => snippet.definition.transaction !== 'batched' && !snippet.replaces;
+
 /** Plans under the lock and applies the pending snippets in order, stopping at the first failure. */
 async function runPending(
   prepared: PreparedRun,
@@ -216,11 +220,15 @@ async function runPending(
       await applyInOrder(db, (deferred) => (unflushed = deferred));
     } catch (error) {
       // The first error says more than a flush failing after it, on a connection likely gone.
+      await discardBegunAhead(db).catch(() => undefined);
       if (unflushed) await flushCommits(db).catch(() => undefined);
       throw error;
     }
     if (unflushed) await flushCommits(db);
   };
+
+  // Every atomic snippet but the last: the last one's COMMIT flushes them all.
+  const defersFlush = (index: number) => !dryRun && index < pending.length - 1 && isAtomic(pending[index]!);
 
   const applyInOrder = async (db: SnippetDb, committed: (deferred: boolean) => void) => {
     for (const [index, snippet] of pending.entries()) {
@@ -231,11 +239,12 @@ async function runPending(
       // Any other snippet is one transaction, which commits 'started' with its ledger row.
       const startedApart = snippet.definition.transaction === 'batched' && !snippet.replaces;
       if (!dryRun && startedApart) await appendEvent(db, started);
-      // Every atomic snippet but the last: the last one's COMMIT flushes them all.
-      const deferFlush = !dryRun && index < pending.length - 1 && snippet.definition.transaction !== 'batched' && !snippet.replaces;
+      const next = pending[index + 1];
+      const beginNext = !dryRun && isAtomic(snippet) && next && isAtomic(next) ? { deferFlush: defersFlush(index + 1) } : undefined;
+      const deferFlush = defersFlush(index);
       try {
         const execute = snippet.replaces ? recordSquash : applySnippet;
-        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, deferFlush }));
+        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, deferFlush, beginNext }));
         committed(deferFlush);
       } catch (error) {
         // The rollback took 'started' with it: the attempt goes on record with its outcome.

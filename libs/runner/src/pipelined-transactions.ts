@@ -1,0 +1,180 @@
+import type postgres from 'postgres';
+import type { SnippetDb } from './define-snippet.ts';
+import type { Statement } from './database.ts';
+
+type Sql = ReturnType<typeof postgres>;
+type Pending = ReturnType<Sql['unsafe']>;
+type TransactionWork = (client: unknown) => Promise<unknown>;
+
+/** A transaction begun right behind the previous one's COMMIT, with its first statement. */
+interface BegunAhead {
+  began: Pending;
+  first: Pending;
+  statement: Statement;
+}
+
+/** What the connection's pipelined transactions pass from one to the next. */
+interface Pipeline {
+  client: Sql;
+  /** Sent behind the open transaction's COMMIT, when it commits (see `beginNextAfterCommit`). */
+  next?: Statement;
+  /** Begun ahead, not yet taken by a transaction. */
+  ahead?: BegunAhead;
+  /** Begun ahead and taken by the open transaction, whose first statement may claim it. */
+  taken?: BegunAhead;
+}
+
+const PIPELINE = Symbol('snippets.pipeline');
+
+/** postgres.js sends a query when it is first awaited; this sends it now, and its outcome is awaited later. */
+function sendNow(query: Pending): Pending {
+  query.execute();
+  query.catch(() => {}); // awaited by whoever needs its outcome; never an unhandled rejection meanwhile
+  return query;
+}
+
+/**
+ * A client for drizzle whose transactions send BEGIN with their first statement, where
+ * postgres.js waits for BEGIN's reply before sending it: one round trip less per snippet.
+ * A transaction may also have the next one begun right behind its COMMIT, with that one's
+ * first statement, so the server works on them while the runner reads the outcome.
+ * Only for work that nothing runs beside on the connection (see `forAtomicSnippets`): the
+ * connection is the run's only one (max 1), so every statement sent while the transaction
+ * is open is taken as the transaction's. Nested transactions are savepoints, as in postgres.js.
+ */
+function pipelinedClient(client: Sql, pipeline: Pipeline) {
+  let savepoints = 0;
+  const unsafe = preparingRepeats(client);
+  const inTransaction = {
+    options: client.options,
+    unsafe,
+    [PIPELINE]: pipeline,
+    async savepoint(work: TransactionWork) {
+      const name = `snippets_savepoint_${++savepoints}`;
+      await client.unsafe(`savepoint ${name}`);
+      try {
+        const result = await work(inTransaction);
+        await client.unsafe(`release savepoint ${name}`);
+        return result;
+      } catch (error) {
+        await client.unsafe(`rollback to savepoint ${name}`);
+        throw error;
+      }
+    },
+  };
+  return {
+    options: client.options,
+    unsafe: client.unsafe.bind(client),
+    async begin(work: TransactionWork) {
+      pipeline.taken = pipeline.ahead;
+      pipeline.ahead = undefined;
+      const began = pipeline.taken?.began ?? sendNow(client.unsafe('begin'));
+      let result: unknown;
+      try {
+        result = await work(inTransaction);
+        // Answered long ago; were it an error, the work ran outside a transaction and must not be reported as done.
+        await began;
+      } catch (error) {
+        pipeline.next = undefined;
+        await client.unsafe('rollback').catch(() => {});
+        throw error;
+      } finally {
+        pipeline.taken = undefined;
+      }
+      const commit = sendNow(client.unsafe('commit'));
+      const next = pipeline.next;
+      pipeline.next = undefined;
+      if (next) {
+        const began = sendNow(client.unsafe('begin'));
+        pipeline.ahead = { began, first: sendNow(client.unsafe(next.text, next.params as never, { prepare: true })), statement: next };
+      }
+      await commit;
+      return result;
+    },
+  };
+}
+
+const sameStatement = (a: Statement, b: Statement) => a.text === b.text && JSON.stringify(a.params) === JSON.stringify(b.params);
+
+function pipelineOf(tx: SnippetDb): Pipeline | undefined {
+  return (tx._ as unknown as { session: { client: { [PIPELINE]?: Pipeline } } }).session.client[PIPELINE];
+}
+
+/**
+ * Inside a pipelined transaction: once it commits, begin the connection's next transaction
+ * right behind the COMMIT and send `first` in it, for the next snippet to take with
+ * `takeBegunAhead`. Whoever might not take it ends it with `discardBegunAhead`. Elsewhere
+ * (PGlite, a dry run's single transaction) it does nothing.
+ */
+export function beginNextAfterCommit(tx: SnippetDb, first: Statement): void {
+  const pipeline = pipelineOf(tx);
+  if (pipeline) pipeline.next = first;
+}
+
+/**
+ * The rows of `first` when the open transaction was begun ahead; undefined when it was
+ * not. One begun ahead with another statement is a bug of the caller's: its settings
+ * would stand in the transaction, so it fails rather than run the snippet under them.
+ */
+export function takeBegunAhead<Row>(tx: SnippetDb, first: Statement): Promise<Row[]> | undefined {
+  const pipeline = pipelineOf(tx);
+  const taken = pipeline?.taken;
+  if (!pipeline || !taken) return undefined;
+  pipeline.taken = undefined;
+  if (!sameStatement(taken.statement, first)) throw new Error('the transaction was begun ahead for another first statement than its own');
+  return Promise.resolve(taken.first) as unknown as Promise<Row[]>;
+}
+
+/** Rolls back a transaction begun ahead that no snippet took, so the connection is free for anything else. */
+export async function discardBegunAhead(db: SnippetDb): Promise<void> {
+  const pipeline = pipelines.get(db);
+  const ahead = pipeline?.ahead;
+  if (!pipeline || !ahead) return;
+  pipeline.ahead = undefined;
+  await Promise.allSettled([ahead.began, ahead.first]);
+  await pipeline.client.unsafe('rollback');
+}
+
+const atomicTwins = new WeakMap<SnippetDb, SnippetDb>();
+const pipelines = new WeakMap<SnippetDb, Pipeline>();
+
+/** Makes `db`, a drizzle database over `client`, open atomic snippets' transactions pipelined (see `forAtomicSnippets`). */
+export function pipelineAtomicTransactions(db: SnippetDb, client: Sql, twin: (client: Sql) => SnippetDb): void {
+  const pipeline: Pipeline = { client };
+  pipelines.set(db, pipeline);
+  atomicTwins.set(db, twin(pipelinedClient(client, pipeline) as unknown as Sql));
+}
+
+/**
+ * The database to open an atomic snippet's transaction on: on a PostgreSQL connection of
+ * the runner's, the same connection with BEGIN sent along with the first statement
+ * (`pipelinedClient`), as the runner does nothing else on it meanwhile. Batched work may run
+ * several transactions at once and keeps postgres.js's own; inside a transaction (a dry
+ * run) and on PGlite, `db` as it is.
+ */
+export function forAtomicSnippets(db: SnippetDb): SnippetDb {
+  return atomicTwins.get(db) ?? db;
+}
+
+/** At most this many statements of snippets are kept prepared on a run's connection. */
+const PREPARED_REPEATS = 1000;
+
+/**
+ * postgres.js sends a statement with parameters that is not prepared in two round trips:
+ * it asks the server for the parameters' types first. A snippet's statement that runs a
+ * second time on the connection (a loop, or snippets sharing a statement) is prepared, so
+ * from then on it takes one, as JDBC prepares a statement from its fifth use. Bounded, as
+ * each is kept by postgres.js and the server for the connection's life.
+ */
+function preparingRepeats(client: Sql): Sql['unsafe'] {
+  const seen = new Set<string>();
+  const prepared = new Set<string>();
+  return ((text: string, params?: unknown[], options?: { prepare?: boolean }) => {
+    if (!options?.prepare && params?.length) {
+      if (!prepared.has(text) && seen.has(text) && prepared.size < PREPARED_REPEATS) prepared.add(text);
+      else if (seen.size < PREPARED_REPEATS * 10) seen.add(text);
+      if (prepared.has(text)) options = { ...options, prepare: true };
+    }
+    return client.unsafe(text, params as never, options);
+  }) as Sql['unsafe'];
+}
