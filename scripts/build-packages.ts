@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { build } from 'esbuild';
 
 interface PackageJson {
   name: string;
@@ -24,10 +25,15 @@ interface PackageBuild {
   root: string;
   /** Files and folders copied as they are, relative to the project root. */
   assets: string[];
+  /** Dependencies compiled into the CLI's bundle (see bundleCli); the others it imports from node_modules. */
+  bundled?: string[];
 }
 
 export const PACKAGES: PackageBuild[] = [
-  { root: 'libs/runner', assets: ['templates', 'README.md'] },
+  // What every command loads: one module instead of some 200 files to resolve and compile.
+  // Left out: native and WebAssembly packages (esbuild, PGlite), the TypeScript loader, and
+  // what a single command reads (reports, templates, progress bars, the lock file).
+  { root: 'libs/runner', assets: ['templates', 'README.md'], bundled: ['drizzle-orm', 'postgres', 'commander', 'picocolors', 'ms', 'valibot'] },
   { root: 'libs/gates', assets: ['README.md'] },
   // Not released (a demo), but built so a snippet repo outside the workspace can depend on it.
   { root: 'libs/example-service', assets: ['drizzle'] },
@@ -59,10 +65,37 @@ function publishedManifest(source: PackageJson, esm: boolean, folders: string[])
   };
 }
 
+/** The folder of the CLI's bundle, beside dist/: the code reads its assets from `../`, as from dist/. */
+const CLI_BUNDLE = 'cli';
+
+/**
+ * Bundles the built CLI with the dependencies it always loads: start-up is mostly Node
+ * resolving, reading and compiling modules, a third of it for a run with nothing to apply.
+ * The commands stay lazy (split into chunks). The library entry points stay tsc's files:
+ * a snippet's `defineSnippet` is matched by a global symbol, not by module identity.
+ */
+async function bundleCli(out: string, cli: string, source: PackageJson, bundled: string[]): Promise<void> {
+  const external = Object.keys((source['dependencies'] as Record<string, string> | undefined) ?? {}).filter((name) => !bundled.includes(name));
+  await build({
+    entryPoints: [path.join(out, 'dist', `${cli}.js`)],
+    outdir: path.join(out, CLI_BUNDLE),
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external,
+    logLevel: 'warning',
+    // The CommonJS packages inlined (commander, picocolors) require Node's built-ins.
+    banner: { js: "import { createRequire as __snippetsCreateRequire } from 'node:module'; const require = __snippetsCreateRequire(import.meta.url);" },
+  });
+}
+
 /** The published bins: the built CLI, loaded by Node itself. */
-async function buildBin(root: string, out: string, bin: Record<string, string>, esm: boolean): Promise<void> {
-  for (const file of Object.values(bin)) {
-    const source = await readFile(path.join(root, file), 'utf8');
+async function buildBin(root: string, out: string, source: PackageJson, bundled: string[] | undefined): Promise<void> {
+  const esm = source.type === 'module';
+  for (const file of Object.values(source.bin ?? {})) {
+    const bin = await readFile(path.join(root, file), 'utf8');
     if (!esm) {
       // The CommonJS plugin's bins find its built JavaScript themselves (bin/load-cli.js).
       await cp(path.join(root, file), path.join(out, file));
@@ -71,12 +104,13 @@ async function buildBin(root: string, out: string, bin: Record<string, string>, 
     // Built, the CLI is JavaScript that Node loads itself, with no loader hooks on every
     // import: the repo's TypeScript (config, snippets) is compiled with esbuild, or imported
     // through tsx where it cannot be (see snippet-bundle.ts and import-module.ts).
-    const cli = /import\('\.\.\/src\/([\w/-]+)\.ts'\)/.exec(source)?.[1];
+    const cli = /import\('\.\.\/src\/([\w/-]+)\.ts'\)/.exec(bin)?.[1];
     if (!cli) throw new Error(`${file}: expected an import of ../src/*.ts to rewrite`);
+    if (bundled) await bundleCli(out, cli, source, bundled);
     const rewritten = [
       '#!/usr/bin/env node',
       '// The built CLI; it compiles the repo\'s TypeScript itself (config and snippets).',
-      `const { main } = await import('../dist/${cli}.js');`,
+      `const { main } = await import('../${bundled ? CLI_BUNDLE : 'dist'}/${cli}.js');`,
       'process.exitCode = await main(process.argv);',
       '',
     ].join('\n');
@@ -85,15 +119,15 @@ async function buildBin(root: string, out: string, bin: Record<string, string>, 
   }
 }
 
-export async function buildPackage({ root, assets }: PackageBuild): Promise<string> {
+export async function buildPackage({ root, assets, bundled }: PackageBuild): Promise<string> {
   const out = path.join('dist', root);
   await rm(out, { recursive: true, force: true });
   execFileSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   const source = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as PackageJson;
   const esm = source.type === 'module';
   for (const asset of assets) await cp(path.join(root, asset), path.join(out, asset), { recursive: true, errorOnExist: false });
-  if (source.bin) await buildBin(root, out, source.bin, esm);
-  const folders = assets.filter((asset) => !asset.includes('.'));
+  if (source.bin) await buildBin(root, out, source, bundled);
+  const folders = [...assets.filter((asset) => !asset.includes('.')), ...(bundled ? [CLI_BUNDLE] : [])];
   await writeFile(path.join(out, 'package.json'), `${JSON.stringify(publishedManifest(source, esm, folders), null, 2)}\n`);
   return out;
 }
