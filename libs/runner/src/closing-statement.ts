@@ -1,5 +1,5 @@
 import type { AuditContext } from './audit.ts';
-import { COUNTED_TABLES, type ChangeCounts } from './change-counts.ts';
+import { COUNTED_TABLES } from './change-counts.ts';
 import { queryPrepared, type Statement } from './database.ts';
 import type { SnippetDb } from './define-snippet.ts';
 import type { TableChanges } from './ledger.ts';
@@ -65,7 +65,8 @@ const CHECK_AND_RECORD = `with ${CHECKS},
   returning kind, detail->'rowsChanged' as rows_changed`;
 
 export interface ClosingInput {
-  before: ChangeCounts;
+  /** The change counts (see CHANGE_COUNTS) read before the work, as the server's JSON text. */
+  before: string;
   /** Qualified names of the tables the snippet declares in `touches`. */
   touches: string[];
   schemaHash: string;
@@ -89,7 +90,7 @@ export interface AppliedRecord {
 /** jsonb orders keys by length; the runner reports tables by name. */
 const byTable = (changes: TableChanges): TableChanges => Object.fromEntries(Object.entries(changes).sort(([a], [b]) => a.localeCompare(b)));
 
-const checkParams = (input: ClosingInput) => [JSON.stringify(input.before), JSON.stringify(input.touches), input.schemaHash];
+const checkParams = (input: ClosingInput) => [input.before, JSON.stringify(input.touches), input.schemaHash];
 
 /** Sends the checks alone and returns the rows changed; fails with a refusal (see `readRefusal`). */
 export async function checkClosing(tx: SnippetDb, input: ClosingInput): Promise<TableChanges> {

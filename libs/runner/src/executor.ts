@@ -138,7 +138,7 @@ const setupStatements = new Map<string, Statement>();
  */
 function setupStatement(options: ExecuteOptions, deferFlush: boolean): Statement {
   const { statementMs, lockMs } = options.timeouts;
-  const key = JSON.stringify([options.requireRepoLock && options.repo, statementMs, lockMs, deferFlush]);
+  const key = `${options.requireRepoLock ? options.repo : ''}\n${statementMs}\n${lockMs}\n${deferFlush}`;
   let statement = setupStatements.get(key);
   if (!statement) {
     const held = options.requireRepoLock ? repoLockForTransaction(options.repo) : sql`true`;
@@ -148,17 +148,21 @@ function setupStatement(options: ExecuteOptions, deferFlush: boolean): Statement
       sql`select set_config('statement_timeout', ${`${statementMs}ms`}, true) as statement_timeout,
                  set_config('lock_timeout', ${`${lockMs}ms`}, true) as lock_timeout,
                  ${commitMode} as synchronous_commit,
-                 ${held} as held, ${sql.raw(CHANGE_COUNTS)} as counts`,
+                 ${held} as held, ${sql.raw(CHANGE_COUNTS)}::text as counts`,
     );
     setupStatements.set(key, statement);
   }
   return statement;
 }
 
-/** Sends the setup statement in one round trip, unless the transaction was begun ahead with it; the counts before any work. */
-async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<ChangeCounts> {
+/**
+ * Sends the setup statement in one round trip, unless the transaction was begun ahead with
+ * it; the counts before any work, as the server's JSON text: an atomic snippet only sends
+ * them back in its closing statement, so they are parsed only where compared here.
+ */
+async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<string> {
   const statement = setupStatement(options, deferFlush);
-  type Setup = { held: boolean; counts: ChangeCounts };
+  type Setup = { held: boolean; counts: string };
   const [row] = await (takeBegunAhead<Setup>(tx, statement) ?? queryPrepared<Setup>(tx, statement));
   if (row?.held !== true) {
     throw new SafetyRefusal(
@@ -382,7 +386,7 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
         async (tx) => {
           // No repo-lock check: the claimed range's row lock is what makes a batch exclusive,
           // and helpers and extra workers never hold the repo lock.
-          const before = await prepareTransaction(tx, { ...options, requireRepoLock: false });
+          const before = JSON.parse(await prepareTransaction(tx, { ...options, requireRepoLock: false })) as ChangeCounts;
           // Read once: `work` asks just before saving the checkpoint, after all its writes.
           let seen: TableChanges | undefined;
           const changes = async () => (seen ??= changesBetween(before, await changeCounts(tx)));
@@ -548,7 +552,7 @@ export async function revertSnippet(
   return inTransaction(
     db,
     async (tx) => {
-      const before = await prepareTransaction(tx, options);
+      const before = JSON.parse(await prepareTransaction(tx, options)) as ChangeCounts;
       await runPhase(snippet, 'down', () => down(buildContext(tx, snippet, options, false)));
       const rowsChanged = changesBetween(before, await changeCounts(tx));
       const durationMs = Date.now() - startedAt;

@@ -81,20 +81,19 @@ function pipelinedClient(client: Sql, pipeline: Pipeline) {
       } finally {
         pipeline.taken = undefined;
       }
-      const commit = sendNow(client.unsafe('commit'));
       const next = pipeline.next;
       pipeline.next = undefined;
-      if (next) {
-        const began = sendNow(client.unsafe('begin'));
-        pipeline.ahead = { began, first: sendNow(client.unsafe(next.text, next.params as never, { prepare: true })), statement: next };
-      }
+      // With a next transaction, COMMIT and its BEGIN are one simple query: one message and
+      // one reply less. Should COMMIT fail, BEGIN does not run, and the caller discards it.
+      const commit = sendNow(next ? client.unsafe('commit; begin').simple() : client.unsafe('commit'));
+      if (next) pipeline.ahead = { began: commit, first: sendNow(client.unsafe(next.text, next.params as never, { prepare: true })), statement: next };
       await commit;
       return result;
     },
   };
 }
 
-const sameStatement = (a: Statement, b: Statement) => a.text === b.text && JSON.stringify(a.params) === JSON.stringify(b.params);
+const sameStatement = (a: Statement, b: Statement) => a === b || (a.text === b.text && a.params.length === b.params.length && a.params.every((param, i) => param === b.params[i]));
 
 function pipelineOf(tx: SnippetDb): Pipeline | undefined {
   return (tx._ as unknown as { session: { client: { [PIPELINE]?: Pipeline } } }).session.client[PIPELINE];

@@ -101,6 +101,32 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     expect(history.events.map((e: { kind: string; snippetId: string }) => `${e.kind} ${e.snippetId}`)).toEqual(['started 0001_first', 'failed 0001_first']);
   });
 
+  it('stops at a snippet whose COMMIT fails (a deferred constraint), leaving none of it and running nothing after it', async () => {
+    await database.query('create table parent (id int primary key)');
+    await database.query('create table child (parent_id int references parent deferrable initially deferred)');
+    const orphan = 'await rows(sql`insert into child values (42)`);';
+    await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], touches: ['effects', 'child'], before: orphan }));
+    await cli(['manifest']);
+    const result = await cli(['run', '--expect', ...three]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('child_parent_id_fkey');
+    expect(await effects()).toEqual(['0001_first×1']);
+    expect(await database.query('select * from child')).toEqual([]);
+    expect((await ledger()).map((r) => r.id)).toEqual(['0001_first']);
+    // 0003's transaction, begun behind the failed COMMIT, left nothing open; the attempt is on record.
+    const history = JSON.parse((await cli(['history', '--json'])).stdout);
+    expect(history.events.map((e: { kind: string; snippetId: string }) => `${e.kind} ${e.snippetId}`)).toEqual([
+      'started 0001_first',
+      'applied 0001_first',
+      'started 0002_second',
+    ]);
+    // The failed COMMIT ended its transaction: a second run applies the fixed snippet and the rest.
+    await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], touches: ['effects', 'child'] }));
+    await cli(['manifest']);
+    expect((await cli(['run'])).code).toBe(0);
+    expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1']);
+  });
+
   it("runs a snippet's nested transactions as savepoints: one rolled back leaves the rest of the snippet", async () => {
     await repo.write(
       'snippets/0001_first.ts',
