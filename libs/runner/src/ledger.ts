@@ -226,8 +226,18 @@ export async function appendEvent(db: SnippetDb, event: NewEvent): Promise<void>
 }
 
 /** Several events in one statement; their `seq` follows the list's order. */
+/**
+ * Rows per INSERT when recording many at once (a baseline of a long history): PostgreSQL's
+ * protocol takes at most 65,535 parameters per statement, one per column of each row.
+ */
+const ROWS_PER_INSERT = 1000;
+
+function* chunks<T>(list: T[]): Generator<T[]> {
+  for (let start = 0; start < list.length; start += ROWS_PER_INSERT) yield list.slice(start, start + ROWS_PER_INSERT);
+}
+
 export async function appendEvents(db: SnippetDb, list: NewEvent[]): Promise<void> {
-  if (list.length) await db.insert(events).values(list);
+  for (const chunk of chunks(list)) await db.insert(events).values(chunk);
 }
 
 /**
@@ -240,7 +250,7 @@ export async function recordLedgerRow(db: SnippetDb, row: NewLedgerRow, rowEvent
 }
 
 export async function insertLedgerRows(db: SnippetDb, rows: NewLedgerRow[]): Promise<void> {
-  if (rows.length) await db.insert(ledger).values(rows);
+  for (const chunk of chunks(rows)) await db.insert(ledger).values(chunk);
 }
 
 export async function markReverted(db: SnippetDb, repo: string, id: string): Promise<void> {

@@ -192,6 +192,21 @@ export default defineSnippet({
     expect((await ledger()).map((r) => `${r.id}:${r.status}`)).toEqual(['0001_first:baselined', '0002_second:baselined', '0003_third:applied']);
   });
 
+  it('baselines a long history: more rows than one statement can carry parameters for', async () => {
+    // 5,000 baselined ledger rows of 14 values each are over PostgreSQL's 65,535 parameters per statement.
+    const history = Array.from({ length: 5000 }, (_, i) => `${String(i + 4).padStart(4, '0')}_older`);
+    for (const id of history) await repo.write(`snippets/${id}.ts`, effectSnippet(id));
+    await cli(['manifest']);
+    const baseline = await cli(['baseline', '--through', history.at(-1)!]);
+    expect(baseline.stderr).toBe('');
+    expect(baseline.code).toBe(0);
+    const [counts] = await database.query<{ rows: number; events: number }>(
+      "select (select count(*)::int from snippets.ledger where status = 'baselined') as rows, (select count(*)::int from snippets.events where kind = 'baselined') as events",
+    );
+    expect(counts).toEqual({ rows: 5003, events: 5003 });
+    expect((await cli(['run'])).stdout).toContain('nothing to run');
+  });
+
   it('refuses a run whose pending set differs from --expect', async () => {
     const result = await cli(['run', '--expect', '0001_first', '0002_second']);
     expect(result.code).toBe(3);

@@ -1,5 +1,5 @@
 import { SafetyRefusal } from '../errors.ts';
-import { appendEvent, ensureLedger, insertLedgerRows, readLedger } from '../ledger.ts';
+import { appendEvents, ensureLedger, insertLedgerRows, readLedger } from '../ledger.ts';
 import { withRepoLock } from '../lock.ts';
 import { plan } from '../plan.ts';
 import { findFile, openRepo, requireManifest, withDatabase, type SessionInput } from '../repo.ts';
@@ -49,9 +49,8 @@ export async function baseline(input: SessionInput, through: string): Promise<Ba
             durationMs: 0,
           })),
         );
-        for (const f of marked) {
-          await appendEvent(tx, { repo: config.repo, snippetId: f.id, kind: 'baselined', checksum: f.checksum, ...audit, reason: `baseline --through ${through}` });
-        }
+        const reason = `baseline --through ${through}`;
+        await appendEvents(tx, marked.map((f) => ({ repo: config.repo, snippetId: f.id, kind: 'baselined' as const, checksum: f.checksum, ...audit, reason })));
       });
       return { repo: config.repo, baselined: marked.map((f) => f.id) };
     }),
