@@ -225,7 +225,6 @@ export async function appendEvent(db: SnippetDb, event: NewEvent): Promise<void>
   await db.insert(events).values(event);
 }
 
-/** Several events in one statement; their `seq` follows the list's order. */
 /**
  * Rows per INSERT when recording many at once (a baseline of a long history): PostgreSQL's
  * protocol takes at most 65,535 parameters per statement, one per column of each row.
@@ -236,6 +235,7 @@ function* chunks<T>(list: T[]): Generator<T[]> {
   for (let start = 0; start < list.length; start += ROWS_PER_INSERT) yield list.slice(start, start + ROWS_PER_INSERT);
 }
 
+/** Several events in one statement (1,000 to a statement); their `seq` follows the list's order. */
 export async function appendEvents(db: SnippetDb, list: NewEvent[]): Promise<void> {
   for (const chunk of chunks(list)) await db.insert(events).values(chunk);
 }
