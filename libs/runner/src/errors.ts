@@ -50,7 +50,7 @@ export type RefusalCheck =
   | 'schema-changed'
   | 'release-lock';
 
-/** A snippet's `up`, `verify` or `down` threw or reported failure; its transaction was rolled back. */
+/** A snippet's `up`, `verify` or `down` threw or reported failure, or the server refused its COMMIT; its transaction was rolled back. */
 export class SnippetFailed extends SnippetsError {
   readonly exitCode = ExitCode.snippetFailed;
   /** Rows the rolled-back attempt had changed per table, when known (a touches failure). */
@@ -58,7 +58,7 @@ export class SnippetFailed extends SnippetsError {
   constructor(
     message: string,
     readonly snippetId: string,
-    readonly phase: 'up' | 'verify' | 'down' | 'touches',
+    readonly phase: 'up' | 'verify' | 'down' | 'touches' | 'commit',
     options: { cause?: unknown; rowsChanged?: SnippetFailed['rowsChanged'] } = {},
   ) {
     super(message, { subject: snippetId, cause: options.cause });

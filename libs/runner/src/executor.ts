@@ -7,6 +7,7 @@ import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type Clo
 import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
 import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
+import { pgErrorCode } from './pg-errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { repoLockForTransaction } from './lock.ts';
@@ -291,7 +292,13 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
     await discardBegunAhead(db);
     // A refusing closing statement, or a COMMIT that failed after one: the refusal says more.
     const refused: unknown = recorded && (await recorded.then(() => undefined, (refusal: unknown) => refusal));
-    throw closingError(refused ?? error, snippet, schemaBefore);
+    if (refused) throw closingError(refused, snippet, schemaBefore);
+    // The ledger row went in, and the server refused the COMMIT itself (a deferred constraint,
+    // a serialization failure): it rolled back. A lost connection leaves the outcome unknown.
+    if (recorded && pgErrorCode(error)) {
+      throw new SnippetFailed(`${snippet.id}: commit failed: ${describeCause(error)}; the transaction was rolled back`, snippet.id, 'commit', { cause: error });
+    }
+    throw closingError(error, snippet, schemaBefore);
   }
 }
 

@@ -108,17 +108,19 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], touches: ['effects', 'child'], before: orphan }));
     await cli(['manifest']);
     const result = await cli(['run', '--expect', ...three]);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toContain('child_parent_id_fkey');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('0002_second: commit failed: insert or update on table "child" violates foreign key constraint "child_parent_id_fkey"');
+    expect(result.stdout).toContain('not run: 0003_third');
     expect(await effects()).toEqual(['0001_first×1']);
     expect(await database.query('select * from child')).toEqual([]);
     expect((await ledger()).map((r) => r.id)).toEqual(['0001_first']);
-    // 0003's transaction, begun behind the failed COMMIT, left nothing open; the attempt is on record.
+    // 0003's transaction, begun behind the failed COMMIT, left nothing open; the failure is on record.
     const history = JSON.parse((await cli(['history', '--json'])).stdout);
     expect(history.events.map((e: { kind: string; snippetId: string }) => `${e.kind} ${e.snippetId}`)).toEqual([
       'started 0001_first',
       'applied 0001_first',
       'started 0002_second',
+      'failed 0002_second',
     ]);
     // The failed COMMIT ended its transaction: a second run applies the fixed snippet and the rest.
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], touches: ['effects', 'child'] }));
