@@ -124,14 +124,18 @@ export function takeBegunAhead<Row>(tx: SnippetDb, first: Statement): Promise<Ro
   return Promise.resolve(taken.first) as unknown as Promise<Row[]>;
 }
 
-/** Rolls back a transaction begun ahead that no snippet took, so the connection is free for anything else. */
+/**
+ * Rolls back a transaction begun ahead that no snippet took, so the connection is free for
+ * anything else. It never fails: callers discard on their way out with another error, which
+ * says more, and a connection too broken to roll back holds no transaction either.
+ */
 export async function discardBegunAhead(db: SnippetDb): Promise<void> {
   const pipeline = pipelines.get(db);
   const ahead = pipeline?.ahead;
   if (!pipeline || !ahead) return;
   pipeline.ahead = undefined;
   await Promise.allSettled([ahead.began, ahead.first]);
-  await pipeline.client.unsafe('rollback');
+  await pipeline.client.unsafe('rollback').catch(() => {});
 }
 
 const atomicTwins = new WeakMap<SnippetDb, SnippetDb>();

@@ -220,7 +220,7 @@ async function runPending(
       await applyInOrder(db, (deferred) => (unflushed = deferred));
     } catch (error) {
       // The first error says more than a flush failing after it, on a connection likely gone.
-      await discardBegunAhead(db).catch(() => undefined);
+      await discardBegunAhead(db);
       if (unflushed) await flushCommits(db).catch(() => undefined);
       throw error;
     }
