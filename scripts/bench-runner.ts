@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { cpuCalibrationMs } from './bench-runner/calibration.ts';
 import { closeServer, serverDetails, withFreshDatabase, type FreshDatabase } from './bench-runner/database.ts';
 import { median, timed } from './bench-runner/process.ts';
 import { renderReport, type SizeResult, type StatusResult, type ToolResult } from './bench-runner/report.ts';
@@ -125,6 +126,7 @@ async function benchStatus(root: string, size: number): Promise<StatusResult> {
 // The runner as a repo installs it: built JavaScript, not the workspace's TypeScript sources.
 execFileSync('npm', ['run', '--silent', 'build:packages'], { cwd: WORKSPACE_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 const loadAtStart = os.loadavg()[0]!;
+const calibrationAtStart = cpuCalibrationMs();
 const root = await mkdtemp(path.join(os.tmpdir(), 'bench-runner-'));
 try {
   const server = await serverDetails();
@@ -142,6 +144,7 @@ try {
       synchronousCommit: server.synchronousCommit,
       date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
       load: [loadAtStart, os.loadavg()[0]!],
+      cpuCalibration: [calibrationAtStart, cpuCalibrationMs()],
     },
     runs: RUNS,
     warmups: WARMUPS,

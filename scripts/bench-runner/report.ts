@@ -36,6 +36,8 @@ export interface Machine {
   date: string;
   /** 1-minute load averages when the benchmark started and ended. */
   load: [number, number];
+  /** The fixed CPU workload of calibration.ts, in ms, when the benchmark started and ended. */
+  cpuCalibration: [number, number];
 }
 
 export interface Report {
@@ -123,6 +125,8 @@ export function renderReport(report: Report): string {
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGiB.toFixed(1)} GiB RAM; Node ${machine.node}; PostgreSQL ${machine.postgres} on the same host`,
     `(fsync ${machine.fsync}, synchronous_commit ${machine.synchronousCommit}). 1-minute load average ${machine.load[0].toFixed(2)} at the start, ${machine.load[1].toFixed(2)} at the end.`,
+    `CPU check (a fixed workload of JSON and sha256, \`scripts/bench-runner/calibration.ts\`): ${machine.cpuCalibration[0].toFixed(0)} ms at the start, ${machine.cpuCalibration[1].toFixed(0)} ms at the end;`,
+    'the speed of this kind of machine drifts, so read the absolute figures against it.',
     '',
     'A unit inserts one row into a side-effect table `effects`; every tool records it in its own ledger. Each tool runs as its own',
     'process, the way its users run it, and the wall time includes its start-up. "Nothing pending" is a second invocation after',
