@@ -33,7 +33,7 @@ export const PACKAGES: PackageBuild[] = [
   // What every command loads: one module instead of some 200 files to resolve and compile.
   // Left out: native and WebAssembly packages (esbuild, PGlite), the TypeScript loader, and
   // what a single command reads (reports, templates, progress bars, the lock file).
-  { root: 'libs/runner', assets: ['templates', 'README.md'], bundled: ['drizzle-orm', 'postgres', 'commander', 'picocolors', 'ms', 'valibot'] },
+  { root: 'libs/runner', assets: ['templates', 'README.md'], bundled: ['drizzle-orm', 'postgres', 'commander', 'picocolors', 'ms', 'valibot', 'tinyqueue'] },
   { root: 'libs/gates', assets: ['README.md'] },
   // Not released (a demo), but built so a snippet repo outside the workspace can depend on it.
   { root: 'libs/example-service', assets: ['drizzle'] },

@@ -1,3 +1,4 @@
+import TinyQueue from 'tinyqueue';
 import type { CheckpointProgress } from './batching.ts';
 import type { SnippetFile } from './discovery.ts';
 import type { RefusalCheck } from './errors.ts';
@@ -99,19 +100,37 @@ export interface Plan {
   refusals: Refusal[];
 }
 
+/**
+ * Kahn's topological sort with the lowest-numbered ready snippet first: dependencies
+ * first, then by number. A heap keeps it O(n log n); rescanning every snippet after each
+ * pick took 136 ms on 5,000 pending.
+ */
 function orderPending(pending: LoadedSnippet[]): LoadedSnippet[] {
   const pendingIds = new Set(pending.map((s) => s.id));
-  const waitingOn = new Map(
-    pending.map((s) => [s.id, new Set((s.definition.dependsOn ?? []).filter((d) => pendingIds.has(d)))]),
+  const waitingOn = new Map<string, number>();
+  const dependents = new Map<string, LoadedSnippet[]>();
+  for (const snippet of pending) {
+    // An applied dependency is met already; a duplicate is one dependency.
+    const dependencies = new Set((snippet.definition.dependsOn ?? []).filter((d) => pendingIds.has(d)));
+    waitingOn.set(snippet.id, dependencies.size);
+    for (const dependency of dependencies) {
+      if (!dependents.has(dependency)) dependents.set(dependency, []);
+      dependents.get(dependency)!.push(snippet);
+    }
+  }
+  const ready = new TinyQueue(
+    pending.filter((s) => waitingOn.get(s.id) === 0),
+    (a, b) => a.number - b.number,
   );
   const ordered: LoadedSnippet[] = [];
-  const remaining = [...pending].sort((a, b) => a.number - b.number);
-  while (remaining.length) {
-    // Dependencies are validated acyclic at load, so some snippet is always ready.
-    const index = remaining.findIndex((s) => waitingOn.get(s.id)!.size === 0);
-    const [next] = remaining.splice(index, 1);
-    ordered.push(next!);
-    for (const waits of waitingOn.values()) waits.delete(next!.id);
+  // Dependencies are validated acyclic at load, so every snippet becomes ready.
+  for (let next = ready.pop(); next; next = ready.pop()) {
+    ordered.push(next);
+    for (const dependent of dependents.get(next.id) ?? []) {
+      const left = waitingOn.get(dependent.id)! - 1;
+      waitingOn.set(dependent.id, left);
+      if (left === 0) ready.push(dependent);
+    }
   }
   return ordered;
 }

@@ -36,6 +36,20 @@ describe('plan', () => {
     expect(result.pending.map((s) => s.id)).toEqual(['0003_c', '0002_b', '0004_d']);
   });
 
+  it('runs a snippet as soon as its dependencies have run, before any higher-numbered one', () => {
+    const snippets = [
+      loaded('0001_a', ['0004_d']),
+      loaded('0002_b', ['0004_d', '0001_a', '0004_d']),
+      loaded('0003_c'),
+      loaded('0004_d', ['0005_e']),
+      loaded('0005_e'),
+      loaded('0006_f'),
+    ];
+    const files = snippets.map((s) => file(s.id));
+    const result = plan({ files, snippets, ledger: [], manifest: buildManifest(files) });
+    expect(result.pending.map((s) => s.id)).toEqual(['0003_c', '0005_e', '0004_d', '0001_a', '0002_b', '0006_f']);
+  });
+
   it('never skips an older pending snippet behind a newer applied one (no high-water mark)', () => {
     const snippets = ids.map((id) => loaded(id));
     const files = snippets.map((s) => file(s.id));
