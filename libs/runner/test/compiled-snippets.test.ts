@@ -82,6 +82,19 @@ describe('snippets compiled into one cached bundle', () => {
     expect((await plan()).stdout).toContain('renamed 0002_b second');
   });
 
+  it('imports the runner once for all its snippets; one importing a name the runner lacks is named as one by one', async () => {
+    expect((await cli('compile')).code).toBe(0);
+    const [bundle] = await bundles();
+    const source = await readFile(path.join(cacheDir(), bundle!), 'utf8');
+    expect(source.match(/^import .* from "@snippets\/runner";$/gm)).toHaveLength(1);
+
+    await write('snippets/0004_d.ts', labelledSnippet('0004_d').replace('{ defineSnippet }', '{ defineSnippet, defineSnipet }').replace('description:', 'up2: defineSnipet,\n  description:'));
+    expect((await cli('manifest')).code).toBe(0);
+    const result = await plan();
+    expect(result.stderr).toMatch(/snippets\/0004_d\.ts: the module failed to load \(.*does not provide an export named 'defineSnipet'/);
+    expect(result.code).toBe(2);
+  });
+
   it('gives the config and a snippet that reads import.meta their own file', async () => {
     await write(
       'snippets/0003_c.ts',
