@@ -26,6 +26,10 @@ import type { SnippetFile } from './discovery.ts';
 const KEPT_BUILDS = 8;
 const ENTRY = 'snippets-bundle.js'; // the generated entry of the snippets' bundle, not a file
 const FORMAT = 3; // bump when what is compiled changes shape, so old caches are not read
+const RUNNER = '@snippets/runner';
+const RUNNER_NAMESPACE = 'snippets-runner';
+/** The module of the bundle the snippets import the runner through, as its metafile names it: not a file. */
+const RUNNER_REEXPORT = `${RUNNER_NAMESPACE}:${RUNNER}`;
 
 type Module = { default?: unknown };
 
@@ -67,7 +71,9 @@ export async function importCompiledConfig(repoRoot: string, configFile: string)
  * the sources again.
  */
 export async function compileSnippets(repoRoot: string, files: SnippetFile[]): Promise<string | undefined> {
-  const key = files.map((f) => `${f.displayPath}:${f.checksum}`);
+  // What the runner exports shapes the build (see oneRunnerImport): another version's makes another.
+  const runnerNames = Object.keys(await import('./index.ts'));
+  const key = [...files.map((f) => `${f.displayPath}:${f.checksum}`), `${RUNNER}:${runnerNames.join(',')}`];
   return compile(repoRoot, 'bundle', key, async () => {
     const sources = await Promise.all(files.map((f) => readFile(f.file, 'utf8').catch(() => '')));
     // One import.meta serves a whole bundle: a snippet that reads its own is imported alone.
@@ -79,16 +85,11 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
       keyed: new Set([ENTRY, RUNNER_REEXPORT, ...bundled.map((f) => f.displayPath)]),
       options: {
         stdin: { contents: entry, resolveDir: repoRoot, sourcefile: ENTRY, loader: 'js' },
-        plugins: [oneRunnerImport(Object.keys(await import('./index.ts')))],
+        plugins: [oneRunnerImport(runnerNames)],
       },
     };
   });
 }
-
-const RUNNER = '@snippets/runner';
-const RUNNER_NAMESPACE = 'snippets-runner';
-/** The module of the bundle the snippets import the runner through, as its metafile names it: not a file. */
-const RUNNER_REEXPORT = `${RUNNER_NAMESPACE}:${RUNNER}`;
 
 /**
  * Every snippet imports this package, and esbuild keeps an import statement per file for a
