@@ -93,11 +93,12 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
 
 /**
  * Every snippet imports this package, and esbuild keeps an import statement per file for a
- * package left external (esbuild#475, open): 5,000 snippets made 5,000 import bindings of defineSnippet, and
- * evaluating them grew with the square of their number in V8 (196 ms for 5,000, 19 for
- * 1,000; through one import, 79 and 15). The snippets import it through one module of the
- * bundle instead, which re-exports `names`, the runner's exports. A name the runner lacks
- * fails the build, and the snippets then load one by one, whose error names the file.
+ * package left external (esbuild#475, open): 5,000 snippets made 5,000 import bindings of
+ * defineSnippet, and evaluating them grew with the square of their number in V8 (196 ms
+ * for 5,000, 19 for 1,000; through one import, 79 and 15). The snippets import it through
+ * one module of the bundle instead, which re-exports `names`, the runner's exports. A name
+ * the runner lacks fails the build, and the snippets then load one by one, whose error
+ * names the file.
  */
 function oneRunnerImport(names: string[]): Plugin {
   return {
