@@ -85,7 +85,7 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
       keyed: new Set([ENTRY, RUNNER_REEXPORT, ...bundled.map((f) => f.displayPath)]),
       options: {
         stdin: { contents: entry, resolveDir: repoRoot, sourcefile: ENTRY, loader: 'js' },
-        plugins: [oneRunnerImport(runnerNames)],
+        plugins: [oneRunnerImport(runnerNames, repoRoot)],
       },
     };
   });
@@ -96,18 +96,19 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
  * package left external (esbuild#475, open): 5,000 snippets made 5,000 import bindings of
  * defineSnippet, and evaluating them grew with the square of their number in V8 (196 ms
  * for 5,000, 19 for 1,000; through one import, 79 and 15). The snippets import it through
- * one module of the bundle instead, which re-exports `names`, the runner's exports. A name
- * the runner lacks fails the build, and the snippets then load one by one, whose error
- * names the file.
+ * one module of the bundle instead, which re-exports `names`, the runner's exports, from
+ * the runner the repo at `repoRoot` resolves. A name the runner lacks fails the build, and
+ * the snippets then load one by one, whose error names the file.
  */
-function oneRunnerImport(names: string[]): Plugin {
+function oneRunnerImport(names: string[], repoRoot: string): Plugin {
   return {
     name: 'one-runner-import',
     setup(build) {
-      build.onResolve({ filter: /^@snippets\/runner$/ }, (args) => (args.namespace === RUNNER_NAMESPACE ? undefined : { path: RUNNER, namespace: RUNNER_NAMESPACE }));
+      // Resolved as esbuild would (external) when the re-exporting module itself imports it.
+      build.onResolve({ filter: new RegExp(`^${RUNNER}$`) }, (args) => (args.namespace === RUNNER_NAMESPACE ? undefined : { path: RUNNER, namespace: RUNNER_NAMESPACE }));
       build.onLoad({ filter: /.*/, namespace: RUNNER_NAMESPACE }, () => ({
         contents: `export { ${names.join(', ')} } from '${RUNNER}';`,
-        resolveDir: build.initialOptions.absWorkingDir!,
+        resolveDir: repoRoot,
       }));
     },
   };
