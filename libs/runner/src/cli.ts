@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { RunReport } from './commands/run.ts';
 import { auditFromEnv } from './audit.ts';
 import type { RunRecord } from './run-report.ts';
-import { describeCause, ExitCode, SafetyRefusal, SnippetsError } from './errors.ts';
+import { describeCause, ExitCode, RunInterrupted, SafetyRefusal, SnippetsError } from './errors.ts';
 import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
 import { colors, printJson, table } from './output.ts';
@@ -60,6 +60,40 @@ function runOutcome(report: RunReport): [RunRecord['outcome'], string] {
   if (!report.applied.length) return ['nothing-to-run', 'nothing to run: every snippet is applied'];
   const verb = report.dryRun ? 'would apply (dry run, rolled back)' : 'applied';
   return ['applied', `${verb} ${report.applied.map((a) => a.id).join(', ')}`];
+}
+
+/** The lines of a run's result: helped, applied (committed), failed, not run. */
+function printRunLines(report: RunReport): void {
+  for (const h of report.helped) console.log(`${colors.cyan('⇉')} ${h.id}  helped: ${h.rows} rows in ${h.batches} batches`);
+  // One write for all of them: a line at a time costs a system call each.
+  const applied = report.applied.map((a) => `${colors.green('✓')} ${a.id}  ${formatChanges(a.rowsChanged)}  ${colors.dim(`${a.durationMs}ms`)}\n`);
+  if (applied.length) process.stdout.write(applied.join(''));
+  if (report.failed) console.log(colors.red(`✗ ${report.failed.message}`));
+  if (report.stopped?.id) console.log(colors.red(`✗ ${report.stopped.id}: ${report.stopped.reason}, rolled back`));
+  if (report.notRun.length) console.log(colors.yellow(`not run: ${report.notRun.join(', ')}`));
+  if (report.stopped && report.applied.length && !report.dryRun) console.log(`applied ${report.applied.length} snippet(s) before the run stopped; they are committed`);
+}
+
+/**
+ * An AbortSignal for the first SIGINT or SIGTERM; a second one ends the process by that
+ * signal, as if no handler were installed.
+ */
+function stopOnSecondSignal(onFirst: () => void, beforeStop: () => void): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const handle = (signal: NodeJS.Signals) => {
+    if (!controller.signal.aborted) {
+      controller.abort();
+      onFirst();
+      return;
+    }
+    dispose();
+    beforeStop();
+    process.kill(process.pid, signal);
+  };
+  const dispose = () => signals.forEach((s) => process.off(s, handle));
+  signals.forEach((s) => process.on(s, handle));
+  return { signal: controller.signal, dispose };
 }
 
 function parseWorkers(value: string): number {
@@ -139,7 +173,7 @@ function buildProgram(): Command {
     .action(async (opts: RunFlags) => {
       const json = Boolean(opts.json);
       // Under --json, stdout is the report alone: lines as they happen go to stderr.
-      const live = json ? { write: linesTo(true), close: () => {} } : runOutput(process.stdout);
+      const live = json ? { write: linesTo(true), flush: () => {}, close: () => {} } : runOutput(process.stdout, { stopSignals: ['SIGHUP'] });
       const progress = (await import('./progress.ts')).progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => live.write(`${line}\n`));
       const startedAt = new Date();
       const record = async (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) => {
@@ -149,13 +183,24 @@ function buildProgram(): Command {
         const finishedAt = new Date().toISOString();
         await (await import('./run-report.ts')).writeRunReports(opts.reportDir, { repo, outcome, message, startedAt: startedAt.toISOString(), finishedAt, audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport });
       };
-      const report = await (await import('./commands/run.ts')).run(input(), {
+      // The first SIGINT or SIGTERM lets the snippet under way finish and stops before the
+      // next, so the report can say what committed; a second one stops the process at once.
+      const interruption = stopOnSecondSignal(
+        () => {
+          progress.stop();
+          live.write(colors.yellow('stopping after the snippet under way (signal again to stop now; it then rolls back)\n'));
+        },
+        () => live.flush(),
+      );
+      const { run, reportOfStoppedRun } = await import('./commands/run.ts');
+      const report = await run(input(), {
         expect: splitIds(opts.expect),
         expectFromGit: opts.expectFromGit,
         lock: opts.lock,
         holder: opts.holder,
         dryRun: opts.dryRun,
         workers: opts.workers,
+        signal: interruption.signal,
         onLog: logSink(live.write),
         onHelp: (s) => {
           progress.stop();
@@ -168,23 +213,24 @@ function buildProgram(): Command {
         },
       })
         .catch(async (error: unknown) => {
-          const outcome = error instanceof SafetyRefusal ? 'refused' : 'error';
-          await record(outcome, error instanceof Error ? error.message : String(error), null);
+          const stopped = reportOfStoppedRun(error);
+          const outcome = error instanceof SafetyRefusal ? 'refused' : error instanceof RunInterrupted ? 'interrupted' : 'error';
+          progress.stop();
+          live.close();
+          // What committed before the stop is shown and reported like any run's.
+          if (stopped && !json) printRunLines(stopped);
+          await record(outcome, error instanceof Error ? error.message : String(error), stopped ?? null);
           throw error;
         })
         .finally(() => {
           progress.stop();
           live.close();
+          interruption.dispose();
         });
       await record(...runOutcome(report), report);
       if (json) printJson(report);
       else {
-        for (const h of report.helped) console.log(`${colors.cyan('⇉')} ${h.id}  helped: ${h.rows} rows in ${h.batches} batches`);
-        // One write for all of them: a line at a time costs a system call each.
-        const applied = report.applied.map((a) => `${colors.green('✓')} ${a.id}  ${formatChanges(a.rowsChanged)}  ${colors.dim(`${a.durationMs}ms`)}\n`);
-        if (applied.length) process.stdout.write(applied.join(''));
-        if (report.failed) console.log(colors.red(`✗ ${report.failed.message}`));
-        if (report.notRun.length) console.log(colors.yellow(`not run: ${report.notRun.join(', ')}`));
+        printRunLines(report);
         const verb = report.dryRun ? 'would apply' : 'applied';
         if (!report.applied.length && !report.failed) console.log('nothing to run: every snippet is applied');
         else console.log(`${verb} ${report.applied.length} snippet(s)${report.dryRun ? ' (dry run: rolled back, nothing recorded)' : ''}`);

@@ -14,3 +14,4 @@ export { compareManifest, MANIFEST_FILE, readManifest, type ManifestDifference }
 export { compareFingerprints, schemaFingerprint, type SchemaDifference } from './schema-fingerprint.ts';
 export { qualifyTable, tableRef } from './table-names.ts';
 export { migrateService, readServiceJournal } from './service-migrations.ts';
+export { reportOfStoppedRun, type RunReport } from './commands/run.ts';

@@ -66,6 +66,11 @@ export class SnippetFailed extends SnippetsError {
   }
 }
 
+/** A run stopped on request (SIGINT, SIGTERM) between snippets: those before it committed, the rest did not begin. */
+export class RunInterrupted extends SnippetsError {
+  readonly exitCode = ExitCode.snippetFailed;
+}
+
 /**
  * One line saying what went wrong. drizzle wraps a database error in "Failed query: <sql>
  * params: …"; the server's own message, its cause, is the useful part.

@@ -2,7 +2,7 @@ export { defineSnippet, defineSquash, isSnippet, isSquash } from './define-snipp
 export type { Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
 export { defineConfig, packageDir } from './config.ts';
 export type { SnippetsConfig } from './config.ts';
-export { describeCause, ExitCode, InputError, SafetyRefusal, SnippetFailed, SnippetsError } from './errors.ts';
+export { describeCause, ExitCode, InputError, RunInterrupted, SafetyRefusal, SnippetFailed, SnippetsError } from './errors.ts';
 export type { RefusalCheck } from './errors.ts';
 export { computeStatus, plan } from './plan.ts';
 export type { Plan, PlanInput, Refusal, SnippetState, StatusEntry } from './plan.ts';

@@ -16,9 +16,11 @@ export interface RunOutput {
  * in CI, they are gathered and written every FLUSH_MS: a write per snippet is a system
  * call that also wakes the reader, which took 5% of a run of 1,000 snippets. Nothing
  * gathered is lost on the way out: the process's exit, or a signal that stops it,
- * writes it first (the signal then stops the process as it would have).
+ * writes it first (the signal then stops the process as it would have). A caller that
+ * handles some signals itself leaves them out of `stopSignals` and calls flush().
  */
-export function runOutput(stream: NodeJS.WriteStream): RunOutput {
+export function runOutput(stream: NodeJS.WriteStream, options: { stopSignals?: readonly NodeJS.Signals[] } = {}): RunOutput {
+  const stopSignals = options.stopSignals ?? STOP_SIGNALS;
   if (stream.isTTY) return { write: (text) => void stream.write(text), flush: () => {}, close: () => {} };
   let gathered = '';
   let timer: NodeJS.Timeout | undefined;
@@ -37,10 +39,10 @@ export function runOutput(stream: NodeJS.WriteStream): RunOutput {
   };
   const stopWatching = () => {
     process.off('exit', flush);
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    for (const signal of stopSignals) process.off(signal, onSignal);
   };
   process.on('exit', flush);
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  for (const signal of stopSignals) process.on(signal, onSignal);
   return {
     write(text) {
       gathered += text;

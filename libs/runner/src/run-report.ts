@@ -8,13 +8,14 @@ import type { TableChanges } from './ledger.ts';
 /** What a production run leaves for the pipeline: report.json, junit.xml and summary.md. */
 export interface RunRecord {
   repo: string;
-  outcome: 'applied' | 'nothing-to-run' | 'failed' | 'refused' | 'error';
+  outcome: 'applied' | 'nothing-to-run' | 'failed' | 'refused' | 'interrupted' | 'error';
   /** One line: what happened, or why it did not. */
   message: string;
   startedAt: string;
   finishedAt: string;
   audit: AuditContext;
   expected: string[] | null;
+  /** What the run did, also when it was stopped: its `applied` snippets committed. Null when it stopped before it had a database. */
   run: RunReport | null;
 }
 
@@ -35,22 +36,36 @@ export function renderRunJunit(record: RunRecord): string {
     suite.testCase().className(className).name(applied.id).time(applied.durationMs / 1000).standardOutput(changes(applied.rowsChanged));
   }
   if (record.run?.failed) suite.testCase().className(className).name(record.run.failed.id).failure(record.run.failed.message, record.run.failed.phase);
+  const stopped = record.run?.stopped;
+  if (stopped?.id) suite.testCase().className(className).name(stopped.id).failure(stopped.message, stopped.reason);
   for (const id of record.run?.notRun ?? []) suite.testCase().className(className).name(id).skipped();
-  if (record.outcome === 'refused' || record.outcome === 'error') suite.testCase().className(className).name('run').failure(record.message, record.outcome);
+  if (!stopped?.id && (record.outcome === 'refused' || record.outcome === 'interrupted' || record.outcome === 'error')) {
+    suite.testCase().className(className).name('run').failure(record.message, record.outcome);
+  }
   return builder.build();
 }
 
-const ICON: Record<RunRecord['outcome'], string> = { applied: '✅', 'nothing-to-run': '✅', failed: '❌', refused: '⛔', error: '❌' };
+const ICON: Record<RunRecord['outcome'], string> = { applied: '✅', 'nothing-to-run': '✅', failed: '❌', refused: '⛔', interrupted: '⏹️', error: '❌' };
+
+const STOPPED_RESULT: Record<NonNullable<RunReport['stopped']>['reason'], string> = {
+  refused: 'refused, rolled back',
+  interrupted: 'interrupted',
+  error: 'error, rolled back',
+};
 
 export function renderRunSummary(record: RunRecord): string {
   const lines = [`## Snippets run: ${ICON[record.outcome]} ${record.outcome} (${record.repo})`, '', record.message, ''];
   const audit = record.audit;
   lines.push(`Run by ${audit.executedBy} on ${audit.host}${audit.approvedBy ? `, approved by ${audit.approvedBy}` : ''}${audit.gitSha ? `, at ${audit.gitSha}` : ''}${audit.image ? `, image ${audit.image}` : ''}.`, '');
-  if (record.run && (record.run.applied.length || record.run.failed || record.run.notRun.length)) {
+  const run = record.run;
+  if (run && (run.applied.length || run.failed || run.stopped?.id || run.notRun.length)) {
     lines.push('| snippet | result | duration | rows changed |', '| --- | --- | --- | --- |');
-    for (const a of record.run.applied) lines.push(`| ${a.id} | applied | ${a.durationMs} ms | ${changes(a.rowsChanged)} |`);
-    if (record.run.failed) lines.push(`| ${record.run.failed.id} | failed (${record.run.failed.phase}) | | rolled back |`);
-    for (const id of record.run.notRun) lines.push(`| ${id} | not run | | |`);
+    const appliedResult = run.dryRun ? 'would apply (rolled back)' : 'applied';
+    for (const a of run.applied) lines.push(`| ${a.id} | ${appliedResult} | ${a.durationMs} ms | ${changes(a.rowsChanged)} |`);
+    if (run.failed) lines.push(`| ${run.failed.id} | failed (${run.failed.phase}) | | rolled back |`);
+    if (run.stopped?.id) lines.push(`| ${run.stopped.id} | ${STOPPED_RESULT[run.stopped.reason]} | | |`);
+    for (const id of run.notRun) lines.push(`| ${id} | not run | | |`);
+    if (run.stopped && run.applied.length && !run.dryRun) lines.push('', `The ${run.applied.length} applied snippet(s) committed before the run stopped.`);
   }
   return `${lines.join('\n')}\n`;
 }

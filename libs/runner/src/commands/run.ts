@@ -1,6 +1,6 @@
 import type { BatchProgress } from '../batching.ts';
 import type { SnippetDb } from '../define-snippet.ts';
-import { InputError, SafetyRefusal, SnippetFailed } from '../errors.ts';
+import { describeCause, InputError, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
 import { sql } from 'drizzle-orm';
 import { openDatabase, queryRows, type Database, type DatabaseTarget } from '../database.ts';
 import {
@@ -44,6 +44,8 @@ export interface RunOptions {
   onHelp?: (snippet: LoadedSnippet) => void;
   /** Connections working a batched snippet's key ranges at once. Default 1. */
   workers?: number;
+  /** Aborted, the run stops before its next snippet (the one under way finishes) with RunInterrupted. */
+  signal?: AbortSignal;
 }
 
 export interface RunReport {
@@ -59,6 +61,27 @@ export interface RunReport {
   helped: HelpResult[];
   /** The pending set the run was told to expect (`--expect`, `--expect-from-git`), if any. */
   expected: string[] | null;
+  /**
+   * What ended the run before its pending set was done, other than a failed snippet: a
+   * refusal, an interruption or an error. The snippets in `applied` committed before it;
+   * `id` is the snippet it stopped at, rolled back (none for an interruption, which stops
+   * between snippets), `notRun` the rest.
+   */
+  stopped: { reason: 'refused' | 'interrupted' | 'error'; id?: string; check?: string; message: string } | null;
+}
+
+const stoppedRuns = new WeakMap<object, RunReport>();
+
+/**
+ * The report of a run an error ended: what it applied, and so committed, before it. Only
+ * errors thrown once the run had its database have one; before that nothing ran.
+ */
+export function reportOfStoppedRun(error: unknown): RunReport | undefined {
+  return typeof error === 'object' && error !== null ? stoppedRuns.get(error) : undefined;
+}
+
+function stopReason(error: unknown): NonNullable<RunReport['stopped']>['reason'] {
+  return error instanceof SafetyRefusal ? 'refused' : error instanceof RunInterrupted ? 'interrupted' : 'error';
 }
 
 const MAX_WORKERS = 64;
@@ -167,7 +190,32 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
   const prepared = await prepareRun(input, options);
   const { session } = prepared;
   const dryRun = options.dryRun ?? false;
-  const report: RunReport = { repo: session.config.repo, database: session.target.display, dryRun, applied: [], failed: null, notRun: [], helped: [], expected: prepared.expect ?? null };
+  const report: RunReport = {
+    repo: session.config.repo,
+    database: session.target.display,
+    dryRun,
+    applied: [],
+    failed: null,
+    notRun: [],
+    helped: [],
+    expected: prepared.expect ?? null,
+    stopped: null,
+  };
+  try {
+    return await runWithDatabase(input, prepared, options, report);
+  } catch (error) {
+    const check = error instanceof SafetyRefusal ? error.check : undefined;
+    report.stopped ??= { reason: stopReason(error), check, message: error instanceof Error ? error.message : String(error) };
+    // A dry run rolled everything back: nothing it applied is left.
+    if (dryRun) report.applied = [];
+    if (typeof error === 'object' && error !== null) stoppedRuns.set(error, report);
+    throw error;
+  }
+}
+
+async function runWithDatabase(input: SessionInput, prepared: PreparedRun, options: RunOptions, report: RunReport): Promise<RunReport> {
+  const { session } = prepared;
+  const dryRun = options.dryRun ?? false;
   return withDatabase(session.target, async (database) => {
     // A dry run is one transaction, which one connection holds.
     const workers = await openWorkers(session.target, dryRun ? 1 : (options.workers ?? 1));
@@ -211,7 +259,10 @@ async function runPending(
   const { session } = prepared;
   const { dryRun } = executeOptions;
   const { pending, refusals } = await planAgainst(prepared, database);
-  if (refusals.length) await refuse(database.db, session, refusals);
+  if (refusals.length) {
+    report.notRun = pending.map((s) => s.id);
+    await refuse(database.db, session, refusals);
+  }
 
   const runAll = async (db: SnippetDb) => {
     // A deferred-flush COMMIT (see ApplyOptions.deferFlush) that no synchronous one has followed yet.
@@ -232,7 +283,23 @@ async function runPending(
 
   const applyInOrder = async (db: SnippetDb, committed: (deferred: boolean) => void) => {
     for (const [index, snippet] of pending.entries()) {
-      await lease?.check(snippet.id);
+      const stopAt = (error: SafetyRefusal) => {
+        report.stopped = { reason: 'refused', id: snippet.id, check: error.check, message: error.message };
+        report.notRun = pending.slice(index + 1).map((s) => s.id);
+        return error;
+      };
+      if (options.signal?.aborted) {
+        // Nothing of this snippet began: it is simply not run, like the ones after it.
+        const message = `interrupted before ${snippet.id}: ${index} of ${pending.length} pending snippet(s) were applied; run again to apply the rest`;
+        report.stopped = { reason: 'interrupted', message };
+        report.notRun = pending.slice(index).map((s) => s.id);
+        throw new RunInterrupted(message);
+      }
+      try {
+        await lease?.check(snippet.id);
+      } catch (error) {
+        throw error instanceof SafetyRefusal ? stopAt(error) : error;
+      }
       options.onStart?.(snippet);
       const started: NewEvent = { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum, at: new Date() };
       // A batched snippet's batches commit on their own, so its attempt goes on record first.
@@ -250,6 +317,7 @@ async function runPending(
         // The rollback took 'started' with it: the attempt goes on record with its outcome.
         const outcome: NewEvent[] = startedApart ? [] : [started];
         if (error instanceof SafetyRefusal) {
+          stopAt(error);
           outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
         }
         if (error instanceof SnippetFailed) {
@@ -263,7 +331,11 @@ async function runPending(
           // After an unexpected error the connection may be gone as well; that error says more.
           await (error instanceof SafetyRefusal || error instanceof SnippetFailed ? recorded : recorded.catch(() => {}));
         }
-        if (!(error instanceof SnippetFailed)) throw error;
+        if (!(error instanceof SnippetFailed)) {
+          report.stopped ??= { reason: 'error', id: snippet.id, message: describeCause(error) };
+          report.notRun = pending.slice(index + 1).map((s) => s.id);
+          throw error;
+        }
         return;
       }
     }
