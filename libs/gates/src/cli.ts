@@ -30,18 +30,20 @@ function buildProgram(): Command {
         budget: opts.budget,
       });
       for (const gate of report.gates) {
-        const mark = gate.status === 'passed' ? colors.green('✓') : colors.red('✗');
+        const mark = gate.status === 'passed' ? colors.green('✓') : gate.status === 'not-checked' ? colors.yellow('?') : colors.red('✗');
         console.log(`${mark} ${gate.gate}${gate.base ? ` on ${gate.base}` : ''}: ${gate.summary}`);
         for (const detail of gate.details) console.log(`    ${detail.replaceAll('\n', '\n    ')}`);
+        for (const why of gate.notChecked) console.log(`    not checked: ${why}`);
       }
       for (const file of files) console.log(colors.dim(`wrote ${file}`));
-      console.log(report.passed ? colors.green('all gates passed') : colors.red('gates failed'));
+      const unchecked = report.gates.some((g) => g.status === 'not-checked');
+      console.log(report.passed ? colors.green('all gates passed') : colors.red(unchecked ? 'gates failed or could not check every snippet' : 'gates failed'));
       if (!report.passed) process.exitCode = ExitCode.snippetFailed;
     });
   return program;
 }
 
-/** The only place errors become exit codes: 0 all passed, 1 a gate failed, 2 bad input. */
+/** The only place errors become exit codes: 0 all passed, 1 a gate failed or did not check every snippet, 2 bad input. */
 export async function main(argv: string[]): Promise<number> {
   // An interrupted rehearsal must not leave scratch databases behind. Dropping them ends
   // the rehearsal's own connections, whose clients then fail: those errors are expected.

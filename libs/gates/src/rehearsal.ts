@@ -11,6 +11,7 @@ import {
   queryRows,
   qualifyTable,
   readLedger,
+  reportOfStoppedRun,
   tableRef,
   revertSnippet,
   schemaFingerprint,
@@ -37,7 +38,9 @@ export type UndoEvidence = { reversible: false } | { reversible: true; restored:
 
 export interface SnippetRehearsal {
   id: string;
+  /** applied: ran and verified; failed or refused: rolled back; not-run: never begun (message says why). */
   outcome: 'applied' | 'failed' | 'refused' | 'not-run';
+  /** The failed phase (up, verify, touches, commit) or the refusal's check. */
   phase?: string;
   message?: string;
   durationMs?: number;
@@ -49,7 +52,7 @@ export interface SnippetRehearsal {
 export interface RehearsalEvidence {
   base: string;
   setupMs: number;
-  /** A refusal of the whole run (stale manifest, history guard…): nothing ran. */
+  /** A refusal of the whole run before any snippet ran (stale manifest, history guard…). */
   refused?: { check: string; message: string };
   snippets: SnippetRehearsal[];
   schema: SchemaDifference;
@@ -131,6 +134,15 @@ async function checkSchemaVersion(database: Database, config: ParsedConfig, base
   }
 }
 
+/** Why the snippets after the one that ended the run never began. */
+function notRunReason(report: RunReport): string {
+  if (report.failed) return `not run: ${report.failed.id} failed before it`;
+  const stopped = report.stopped;
+  if (stopped?.id) return `not run: the run stopped at ${stopped.id} (${stopped.reason})`;
+  return `not run: ${stopped ? `the run stopped (${stopped.reason}): ${stopped.message}` : 'the run ended before it'}`;
+}
+
+/** Each pending snippet's outcome, from the run's report; complete also when an error stopped the run. */
 function fromRunReport(report: RunReport, pending: LoadedSnippet[], undo: Map<string, UndoEvidence>): SnippetRehearsal[] {
   return pending.map((snippet) => {
     const base = { id: snippet.id, touches: snippet.definition.touches, undo: undo.get(snippet.id) ?? ({ reversible: false } as UndoEvidence) };
@@ -139,7 +151,11 @@ function fromRunReport(report: RunReport, pending: LoadedSnippet[], undo: Map<st
     if (report.failed?.id === snippet.id) {
       return { ...base, outcome: 'failed', phase: report.failed.phase, message: report.failed.message, rowsChanged: report.failed.rowsChanged ?? {} };
     }
-    return { ...base, outcome: 'not-run', rowsChanged: {} };
+    const stopped = report.stopped;
+    if (stopped?.id === snippet.id) {
+      return { ...base, outcome: stopped.reason === 'refused' ? 'refused' : 'failed', phase: stopped.check, message: stopped.message, rowsChanged: {} };
+    }
+    return { ...base, outcome: 'not-run', message: notRunReason(report), rowsChanged: {} };
   });
 }
 
@@ -171,27 +187,24 @@ export async function rehearse(
       const schemaBefore = await schemaFingerprint(database.db);
       if (plan.refusals.length) {
         const [first] = plan.refusals;
-        return { base: describeBase(base), setupMs, refused: { check: first!.check, message: first!.message }, snippets: [], schema: { added: [], removed: [] } };
+        const reason = `not run: the rehearsal was refused (${first!.check})`;
+        const snippets = plan.pending.map((s): SnippetRehearsal => ({ id: s.id, outcome: 'not-run', message: reason, rowsChanged: {}, touches: s.definition.touches, undo: { reversible: 'unknown', reason } }));
+        return { base: describeBase(base), setupMs, refused: { check: first!.check, message: first!.message }, snippets, schema: { added: [], removed: [] } };
       }
       const undo = await checkUndo(database, input.config, plan.pending);
 
-      let snippets: SnippetRehearsal[];
-      let refused: RehearsalEvidence['refused'];
+      let report: RunReport;
       try {
-        const report = await run({ cwd: input.repoDir, env }, { expect: plan.pending.map((s) => s.id), onLog: () => {} });
-        snippets = fromRunReport(report, plan.pending, undo);
+        report = await run({ cwd: input.repoDir, env }, { expect: plan.pending.map((s) => s.id), onLog: () => {} });
       } catch (error) {
-        if (!(error instanceof SafetyRefusal)) throw error;
-        refused = { check: error.check, message: error.message };
-        snippets = plan.pending.map((s) => ({
-          id: s.id,
-          outcome: error.subject?.includes(s.id) ? 'refused' : 'not-run',
-          message: error.subject?.includes(s.id) ? error.message : undefined,
-          rowsChanged: {},
-          touches: s.definition.touches,
-          undo: undo.get(s.id) ?? { reversible: false },
-        }));
+        // A refusal mid-run (a schema change, say) leaves the snippets before it applied.
+        const stopped = error instanceof SafetyRefusal ? reportOfStoppedRun(error) : undefined;
+        if (!stopped) throw error;
+        report = stopped;
       }
+      const snippets = fromRunReport(report, plan.pending, undo);
+      // A refusal before the first snippet (the plan's checks under the lock) is the whole run's.
+      const refused = report.stopped && !report.stopped.id ? { check: report.stopped.check ?? report.stopped.reason, message: report.stopped.message } : undefined;
       const schema = compareFingerprints(schemaBefore, await schemaFingerprint(database.db));
       return { base: describeBase(base), setupMs, refused, snippets, schema };
     } finally {

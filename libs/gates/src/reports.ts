@@ -18,6 +18,8 @@ const junit = junitModule as unknown as Builder;
 
 const caseName = (r: GateResult) => (r.base ? `${r.gate} on ${r.base}` : r.gate);
 
+const STATUS_CELL: Record<GateResult['status'], string> = { passed: '✅ passed', failed: '❌ failed', 'not-checked': '⚠️ not checked' };
+
 /** JUnit XML: one suite per gate, one case per gate result, read by Jenkins and GitHub. */
 export function renderJunit(report: GatesReport): string {
   const builder = junit.newBuilder().name(`snippet-gates ${report.repo}`);
@@ -25,8 +27,11 @@ export function renderJunit(report: GatesReport): string {
     const suite = builder.testSuite().name(gate).timestamp(report.startedAt);
     for (const result of report.gates.filter((g) => g.gate === gate)) {
       const testCase = suite.testCase().className(`snippet-gates.${report.repo}`).name(caseName(result));
-      if (result.status === 'failed') testCase.failure(result.summary, gate).standardOutput(result.details.join('\n'));
-      else if (result.details.length) testCase.standardOutput(result.details.join('\n'));
+      const notChecked = result.notChecked.map((why) => `not checked: ${why}`);
+      const output = [...result.details, ...notChecked].join('\n');
+      // A gate that could not check every snippet is not a pass: CI must not show it green.
+      if (result.status !== 'passed') testCase.failure(result.summary, result.status === 'failed' ? gate : 'not-checked').standardOutput(output);
+      else if (output) testCase.standardOutput(output);
     }
   }
   return builder.build();
@@ -39,12 +44,12 @@ function escapeCell(text: string): string {
 /** The pull-request comment: the gates, then rows changed and durations per snippet. */
 export function renderSummary(report: GatesReport): string {
   const lines = [
-    `## Snippet gates: ${report.passed ? '✅ passed' : '❌ failed'} (${report.repo})`,
+    `## Snippet gates: ${report.passed ? '✅ passed' : report.gates.some((g) => g.status === 'failed') ? '❌ failed' : '⚠️ not every snippet was checked'} (${report.repo})`,
     '',
     '| gate | on | result | detail |',
     '| --- | --- | --- | --- |',
     ...report.gates.map(
-      (g) => `| ${g.gate} | ${g.base ?? ''} | ${g.status === 'passed' ? '✅ passed' : '❌ failed'} | ${escapeCell(g.status === 'failed' ? [g.summary, ...g.details].join('; ') : [g.summary, ...g.details].join('; '))} |`,
+      (g) => `| ${g.gate} | ${g.base ?? ''} | ${STATUS_CELL[g.status]} | ${escapeCell([g.summary, ...g.details, ...g.notChecked.map((why) => `not checked: ${why}`)].join('; '))} |`,
     ),
   ];
   for (const rehearsal of report.rehearsals) {
@@ -54,13 +59,17 @@ export function renderSummary(report: GatesReport): string {
       lines.push('No pending snippets.');
       continue;
     }
+    const ran = rehearsal.snippets.filter((s) => s.outcome === 'applied').length;
+    lines.push(`${ran} of ${rehearsal.snippets.length} pending snippet(s) ran and verified.`, '');
     lines.push('| snippet | outcome | duration | table | inserted | updated | deleted |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const s of rehearsal.snippets) {
       const tables = Object.entries(s.rowsChanged);
       const duration = s.durationMs === undefined ? '' : `${Math.round(s.durationMs)} ms`;
-      if (!tables.length) lines.push(`| ${s.id} | ${s.outcome} | ${duration} | | | | |`);
+      // A snippet that did not apply says why: its rows, if any, were rolled back.
+      const outcome = s.outcome === 'applied' ? 'applied' : escapeCell(`${s.outcome}${s.phase ? ` (${s.phase})` : ''}${s.outcome === 'not-run' && s.message ? `: ${s.message.replace(/^not run: /, '')}` : ''}`);
+      if (!tables.length) lines.push(`| ${s.id} | ${outcome} | ${duration} | | | | |`);
       tables.forEach(([table, c], i) =>
-        lines.push(`| ${i ? '' : s.id} | ${i ? '' : s.outcome} | ${i ? '' : duration} | ${table} | ${c.inserted} | ${c.updated} | ${c.deleted} |`),
+        lines.push(`| ${i ? '' : s.id} | ${i ? '' : outcome} | ${i ? '' : duration} | ${table} | ${c.inserted} | ${c.updated} | ${c.deleted} |`),
       );
     }
   }

@@ -7,8 +7,8 @@ import { createRepo, exampleServiceDumps, runGates, scratchDatabasesLeft, snippe
 
 interface Report {
   passed: boolean;
-  gates: { gate: string; status: string; summary: string; details: string[]; base?: string }[];
-  rehearsals: { snippets: { id: string; outcome: string; rowsChanged: Record<string, { inserted: number; updated: number; deleted: number }> }[] }[];
+  gates: { gate: string; status: string; summary: string; details: string[]; notChecked: string[]; base?: string }[];
+  rehearsals: { snippets: { id: string; outcome: string; message?: string; rowsChanged: Record<string, { inserted: number; updated: number; deleted: number }> }[] }[];
 }
 
 const backfill = snippet({
@@ -106,6 +106,45 @@ describe('snippet-gates check on a dump of the example service', () => {
     const { code, report } = await check({ '0001_slow.ts': slow }, 'duration', ['--budget', '100ms']);
     expect(code).toBe(1);
     expect(gate(report, 'duration').details[0]).toMatch(/^0001_slow: took \d+ ms, over the 100 ms budget; split it with transaction: 'batched'$/);
+  });
+
+  it('no gate is green for a snippet that never ran: a touches failure stops the run before an ALTER', async () => {
+    const cascade = snippet({
+      dependsOn: ['0001_backfill'],
+      touches: ['bank_account_entries'],
+      up: 'await rows(sql`delete from bank_account_entries where id in (select entry_id from reconciliation_matches order by id limit 5)`);',
+    });
+    const alter = snippet({ dependsOn: ['0002_cascade'], touches: ['trades'], up: 'await rows(sql`alter table trades add column note text`);' });
+    const { code, report, repo } = await check({ '0001_backfill.ts': backfill, '0002_cascade.ts': cascade, '0003_alter.ts': alter }, 'rehearsal,schema,touches,undo,duration');
+    expect(code).toBe(1);
+    expect(report.passed).toBe(false);
+    expect(report.rehearsals[0]!.snippets.map((s) => `${s.id}:${s.outcome}`)).toEqual(['0001_backfill:applied', '0002_cascade:failed', '0003_alter:not-run']);
+    expect(gate(report, 'rehearsal')).toMatchObject({ status: 'failed', summary: '1 of 3 pending snippet(s) ran and verified' });
+    expect(gate(report, 'rehearsal').details).toContain('0003_alter: not run: 0002_cascade failed before it');
+    // The ALTER never ran, so the schema gate cannot vouch for it.
+    expect(gate(report, 'schema')).toMatchObject({ status: 'not-checked', notChecked: ['0002_cascade: failed in touches, rolled back', '0003_alter: not run: 0002_cascade failed before it'] });
+    expect(gate(report, 'touches').status).toBe('failed');
+    expect(gate(report, 'touches').notChecked).toEqual(['0003_alter: not run: 0002_cascade failed before it']);
+    expect(gate(report, 'duration')).toMatchObject({ status: 'not-checked' });
+    const summary = await readFile(path.join(repo.dir, 'reports/summary.md'), 'utf8');
+    expect(summary).toContain('1 of 3 pending snippet(s) ran and verified.');
+    expect(summary).toMatch(/\| schema \| dump .* \| ⚠️ not checked \|/);
+    expect(summary).toContain('| 0003_alter | not-run: 0002_cascade failed before it |');
+    const junit = await readFile(path.join(repo.dir, 'reports/junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testcase[^>]*name="schema on dump [^"]*"[^>]*>\s*<failure[^>]*type="not-checked"/);
+  });
+
+  it('a schema refusal mid-run: the snippets before it are reported applied, the refused one and the rest not', async () => {
+    const alter = snippet({ dependsOn: ['0001_backfill'], touches: ['trades'], up: 'await rows(sql`alter table trades add column note text`);' });
+    const after = snippet({ dependsOn: ['0002_alter'], touches: ['users'], up: 'await rows(sql`update users set name = name where id = 1`);' });
+    const { code, report } = await check({ '0001_backfill.ts': backfill, '0002_alter.ts': alter, '0003_after.ts': after }, 'rehearsal,schema,touches');
+    expect(code).toBe(1);
+    expect(report.rehearsals[0]!.snippets.map((s) => `${s.id}:${s.outcome}`)).toEqual(['0001_backfill:applied', '0002_alter:refused', '0003_after:not-run']);
+    expect(gate(report, 'schema').status).toBe('failed');
+    expect(gate(report, 'schema').details[0]).toContain('changed the schema (added column public.trades.note text)');
+    expect(gate(report, 'schema').notChecked).toEqual(['0003_after: not run: the run stopped at 0002_alter (refused)']);
+    expect(gate(report, 'rehearsal').summary).toBe('1 of 3 pending snippet(s) ran and verified');
+    expect(gate(report, 'touches')).toMatchObject({ status: 'not-checked', notChecked: ['0002_alter: refused, rolled back', '0003_after: not run: the run stopped at 0002_alter (refused)'] });
   });
 
   it('manifest and graph: fail a stale snippets.lock, parallel leaves and an unknown migration', async () => {
