@@ -82,7 +82,12 @@ describe('the release lock on postgres', () => {
     expect(free.stderr).toBe("snippets: --lock releases: the release lock is not held, not by pipeline-1; take it first with `snippets lock acquire --name releases`\n");
     // The refusal is in the reports the pipeline publishes and notifies from.
     const report = JSON.parse(await readFile(path.join(repo.dir, 'reports/report.json'), 'utf8'));
-    expect(report).toMatchObject({ repo: 'fixture', outcome: 'refused', message: expect.stringContaining('the release lock is not held'), run: null });
+    expect(report).toMatchObject({
+      repo: 'fixture',
+      outcome: 'refused',
+      message: expect.stringContaining('the release lock is not held'),
+      run: { applied: [], notRun: [], stopped: { reason: 'refused', check: 'release-lock' } },
+    });
     expect(await readFile(path.join(repo.dir, 'reports/junit.xml'), 'utf8')).toMatch(/<testcase classname="snippets\.fixture" name="run">\s*<failure message="--lock releases: the release lock is not held/);
     await cli(['lock', 'acquire', '--name', 'releases', '--holder', 'service-release']);
     const taken = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1']);
@@ -102,9 +107,14 @@ describe('the release lock on postgres', () => {
     await database.query('create table effects (snippet text)');
     await cli(['manifest']);
     expect((await cli(['lock', 'acquire', '--name', 'releases', '--holder', 'pipeline-1'])).code).toBe(0);
-    const run = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1', '--expect', '0001_first,0002_second,0003_third']);
+    const run = await cli(['run', '--lock', 'releases', '--holder', 'pipeline-1', '--expect', '0001_first,0002_second,0003_third', '--report-dir', 'reports']);
     expect(run.code).toBe(3);
     expect(run.stderr).toContain("the release lock 'releases' was lost (its lease expired or was taken); stopped before 0003_third");
+    // What committed before the lease was lost is on the console and in the report.
+    expect(run.stdout).toMatch(/✓ 0001_first .*\n✓ 0002_second .*\n✗ 0003_third: refused, rolled back\n/);
+    const report = JSON.parse(await readFile(path.join(repo.dir, 'reports/report.json'), 'utf8'));
+    expect(report.run.applied.map((a: { id: string }) => a.id)).toEqual(['0001_first', '0002_second']);
+    expect(report.run.stopped).toMatchObject({ reason: 'refused', id: '0003_third', check: 'release-lock' });
     expect(await database.query('select snippet from effects order by 1')).toEqual([{ snippet: '0001_first' }, { snippet: '0002_second' }]);
     const ledger = await database.query<{ id: string }>('select id from snippets.ledger order by number');
     expect(ledger.map((row) => row.id)).toEqual(['0001_first', '0002_second']);
