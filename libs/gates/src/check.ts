@@ -1,11 +1,12 @@
 import path from 'node:path';
 import ms from 'ms';
 import { InputError } from '@snippets/runner';
-import { loadConfig, parseDatabaseUrl, readServiceJournal } from '@snippets/runner/engine';
+import { loadConfig, openDatabase, parseDatabaseUrl, readServiceJournal } from '@snippets/runner/engine';
 import { detectDumpFormat } from './dumps.ts';
 import { evaluate, GATES, REHEARSAL_GATES, type Evidence, type GateName } from './evaluate.ts';
 import { describeBase, rehearse, type RehearsalBase } from './rehearsal.ts';
 import { writeReports, type GatesReport } from './reports.ts';
+import { checkRecordedVersions, readDumpVersions } from './schema-version.ts';
 import { graphEvidence, manifestEvidence, testsEvidence } from './static-evidence.ts';
 
 export interface CheckOptions {
@@ -49,6 +50,12 @@ function serverUrl(env: Record<string, string | undefined>): string {
   return target.url;
 }
 
+/** The rehearsal server must answer before the slow steps start; openDatabase says which URL and why not. */
+async function checkServerReachable(url: string): Promise<void> {
+  const database = await openDatabase(parseDatabaseUrl(url, process.cwd()));
+  await database.close();
+}
+
 /**
  * `snippet-gates check`: checks the input first (exit 2 before any work), then collects
  * the evidence of every selected gate, evaluates it and writes the reports.
@@ -59,19 +66,27 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
   const only = parseOnly(options.only);
   const durationBudgetMs = parseBudget(options.budget ?? '5m');
   const config = await loadConfig(path.resolve(options.repoDir));
-  for (const dump of options.dumps ?? []) await detectDumpFormat(dump);
+  const journal = config.service?.migrationsFolder ? await readServiceJournal(config.service.migrationsFolder) : new Map<string, string>();
 
+  // Every input check comes before the slow steps (the repo's tests, restores): a dump
+  // that is unreadable or of another service fails in seconds, read without restoring it.
   const rehearsing = only.some((g) => REHEARSAL_GATES.includes(g));
+  for (const dump of options.dumps ?? []) {
+    const format = await detectDumpFormat(dump);
+    if (rehearsing && config.service) checkRecordedVersions(`dump ${path.resolve(dump)}`, await readDumpVersions(dump, format, config.service.version), config.service.version, journal);
+  }
   const bases: RehearsalBase[] = [
     ...(options.dumps ?? []).map((file) => ({ kind: 'dump' as const, file: path.resolve(file) })),
     ...(options.templateDb ? [{ kind: 'template' as const, name: options.templateDb }] : []),
   ];
   if (rehearsing && bases.length === 0) {
-    if (!config.service) throw new InputError('nothing to rehearse on: pass --dump FILE or --template-db NAME, or configure service.migrationsFolder', { subject: '--dump' });
-    bases.push({ kind: 'migrations' });
+    if (!config.service) {
+      throw new InputError('nothing to rehearse on: pass --dump FILE or --template-db NAME, or configure service.migrationsFolder or service.schemaFile', { subject: '--dump' });
+    }
+    bases.push({ kind: 'service', from: config.service.schemaFile ? 'schema file' : 'migrations' });
   }
   const server = rehearsing ? serverUrl(env) : '';
-  const journal = config.service ? await readServiceJournal(config.service.migrationsFolder) : new Map<string, string>();
+  if (rehearsing) await checkServerReachable(server);
 
   const graph = await graphEvidence(config);
   const evidence: Evidence = {

@@ -5,12 +5,13 @@ import {
   compareFingerprints,
   discoverSnippetFiles,
   ensureLedger,
-  migrateService,
+  buildServiceSchema,
   openDatabase,
   parseDatabaseUrl,
   queryRows,
   qualifyTable,
   readLedger,
+  readRecordedVersions,
   reportOfStoppedRun,
   tableRef,
   revertSnippet,
@@ -25,13 +26,14 @@ import {
 } from '@snippets/runner/engine';
 import { describeCause, InputError } from '@snippets/runner';
 import { detectDumpFormat, restoreDump } from './dumps.ts';
+import { checkRecordedVersions } from './schema-version.ts';
 import { withScratchDatabase } from './scratch-db.ts';
 
-/** What a rehearsal starts from: a production dump, a template database, or the service's migrations. */
-export type RehearsalBase = { kind: 'dump'; file: string } | { kind: 'template'; name: string } | { kind: 'migrations' };
+/** What a rehearsal starts from: a production dump, a template database, or the service's own schema (migrations or schema file). */
+export type RehearsalBase = { kind: 'dump'; file: string } | { kind: 'template'; name: string } | { kind: 'service'; from: 'migrations' | 'schema file' };
 
 export function describeBase(base: RehearsalBase): string {
-  return base.kind === 'dump' ? `dump ${base.file}` : base.kind === 'template' ? `template ${base.name}` : 'service migrations';
+  return base.kind === 'dump' ? `dump ${base.file}` : base.kind === 'template' ? `template ${base.name}` : `service ${base.from}`;
 }
 
 export type UndoEvidence = { reversible: false } | { reversible: true; restored: boolean; differingTables: string[] } | { reversible: 'unknown'; reason: string };
@@ -115,23 +117,13 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
   return results;
 }
 
+/** A restored dump or a cloned template must be a database of this service, at a version it knows. */
 async function checkSchemaVersion(database: Database, config: ParsedConfig, base: RehearsalBase, journal: Map<string, string>): Promise<void> {
-  if (!config.service || base.kind === 'migrations') return;
-  const { migrationsSchema, migrationsTable } = config.service;
-  const [exists] = await queryRows<{ exists: boolean }>(database.db, sql`select to_regclass(${`${migrationsSchema}.${migrationsTable}`}) is not null as exists`);
-  const label = describeBase(base);
-  if (!exists?.exists) {
-    throw new InputError(`${label}: has no ${migrationsSchema}.${migrationsTable}; it is not a database of this service, take the dump from the service's database`, { subject: label });
-  }
-  const known = new Set(journal.values());
-  const rows = await queryRows<{ hash: string }>(database.db, sql`select hash from ${sql.identifier(migrationsSchema)}.${sql.identifier(migrationsTable)}`);
-  const unknown = rows.map((r) => r.hash).filter((hash) => !known.has(hash));
-  if (unknown.length) {
-    throw new InputError(
-      `${label}: was taken at a schema version this service does not know (${unknown.length} unknown migration${unknown.length > 1 ? 's' : ''}, e.g. ${unknown[0]!.slice(0, 12)}); take a dump from a database at this service's version`,
-      { subject: label },
-    );
-  }
+  if (!config.service || base.kind === 'service') return;
+  const { version } = config.service;
+  if (version.kind === 'none') return;
+  const recorded = await readRecordedVersions(database.db, version);
+  checkRecordedVersions(describeBase(base), recorded ? { kind: 'rows', versions: [...recorded] } : { kind: 'absent' }, version, journal);
 }
 
 /** Why the snippets after the one that ended the run never began. */
@@ -175,7 +167,7 @@ export async function rehearse(
     const database = await openDatabase(parseDatabaseUrl(scratch.url, input.repoDir));
     const env = { ...process.env, DATABASE_URL: scratch.url };
     try {
-      if (base.kind === 'migrations' && input.config.service) await migrateService(database.db, input.config.service);
+      if (base.kind === 'service' && input.config.service) await buildServiceSchema(database.db, input.config.service);
       const setupMs = performance.now() - started;
       await checkSchemaVersion(database, input.config, base, input.journal);
 

@@ -22,8 +22,10 @@ export interface GraphEvidence {
   /** A discovery or loading error: bad name, duplicate number, unknown dependency, cycle… */
   error?: string;
   snippets: { id: string; dependsOn: string[]; requires: string[]; squash: boolean }[];
-  /** Service migration tags the service has, or undefined without a service. */
+  /** Service migration tags the service has, or undefined without drizzle migrations. */
   serviceMigrations?: string[];
+  /** How the service records its schema version; a tag of another tool's table is checked against each base, not here. */
+  versionSource?: 'drizzle' | 'table' | 'none';
 }
 
 export interface TestsEvidence {
@@ -45,13 +47,14 @@ export async function manifestEvidence(config: ParsedConfig): Promise<ManifestEv
 }
 
 export async function graphEvidence(config: ParsedConfig): Promise<{ evidence: GraphEvidence; snippets: LoadedSnippet[] }> {
-  const serviceMigrations = config.service ? [...(await readServiceJournal(config.service.migrationsFolder)).keys()] : undefined;
+  const serviceMigrations = config.service?.migrationsFolder ? [...(await readServiceJournal(config.service.migrationsFolder)).keys()] : undefined;
   try {
     const snippets = await loadSnippets(await discoverSnippetFiles(config.repoRoot, config.snippetsDir), config.repoRoot);
     return {
       snippets,
       evidence: {
         serviceMigrations,
+        versionSource: config.service?.version.kind,
         snippets: snippets.map((s) => ({
           id: s.id,
           dependsOn: s.definition.dependsOn ?? [],

@@ -54,7 +54,7 @@ describe('snippet-gates reports, bad input and clean-up', () => {
     expect(summary).toContain('## Snippet gates: ❌ failed (gates-fixture)');
     expect(summary).toContain('| touches | dump ' );
     expect(summary).toMatch(/\| 0001_good \| applied \| \d+ ms \| public\.trades \| 0 \| \d+ \| 0 \|/);
-    expect(summary).toMatch(/\| 0002_cascade \| failed \|\s+\| public\.bank_account_entries \| 0 \| 0 \| 3 \|\n\|\s+\|\s+\|\s+\| public\.reconciliation_matches \| 0 \| 0 \| 3 \|/);
+    expect(summary).toMatch(/\| 0002_cascade \| failed \(touches\) \|\s+\| public\.bank_account_entries \| 0 \| 0 \| 3 \|\n\|\s+\|\s+\|\s+\| public\.reconciliation_matches \| 0 \| 0 \| 3 \|/);
   });
 
   it.each([
@@ -78,7 +78,7 @@ describe('snippet-gates reports, bad input and clean-up', () => {
     const truncated = path.join(work, 'truncated.dump');
     await writeFile(truncated, (await readFile(dumps.custom)).subarray(0, 2048));
     const cut = await runGates(['check', '--dump', truncated, '--only', 'rehearsal'], repo.dir);
-    expect(cut.stderr).toMatch(new RegExp(`--dump ${truncated}: pg_restore could not restore it \\(.+\\); check the file is a complete dump`));
+    expect(cut.stderr).toMatch(new RegExp(`--dump ${truncated}: pg_restore could not read it \\(.+\\); check the file is a complete dump`));
     expect(cut.code).toBe(2);
     expect(await scratchDatabasesLeft()).toEqual([]);
   });

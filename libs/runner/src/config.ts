@@ -17,9 +17,24 @@ export interface SnippetsConfig {
   repo: string;
   /** Where the numbered snippets live, relative to the repo root. Default `snippets`. */
   snippetsDir?: string;
-  /** The service's drizzle migrations, for `requires.migrations`. */
+  /**
+   * The service's schema: how a database of it is built for snippet tests and rehearsals
+   * (one of `migrationsFolder` or `schemaFile`), and how its databases record their schema
+   * version, for `requires.migrations` and the gates' check that a dump is of this service.
+   */
   service?: {
-    migrationsFolder: string;
+    /** drizzle-kit's output folder: the schema is built by applying its migrations. */
+    migrationsFolder?: string;
+    /** A SQL file of the whole schema (`drizzle-kit export`, `pg_dump --schema-only`), for a schema that is pushed or versioned by another tool. */
+    schemaFile?: string;
+    /**
+     * Where a database of the service records its schema version: `'drizzle'` (drizzle's
+     * migrations table, the default with `migrationsFolder`), a table and column another tool
+     * keeps (e.g. `{ table: 'flyway_schema_history', column: 'version' }`; a snippet's
+     * `requires.migrations` then names values of that column), or `'none'`, said explicitly.
+     */
+    schemaVersion?: 'drizzle' | 'none' | { schema?: string; table: string; column: string };
+    /** drizzle's migrations table, when the service renamed it. Defaults `drizzle` and `__drizzle_migrations`. */
     migrationsSchema?: string;
     migrationsTable?: string;
   };
@@ -56,13 +71,24 @@ export function packageDir(packageName: string, from: string | URL): string {
   return path.dirname(createRequire(from).resolve(`${packageName}/package.json`));
 }
 
+/** Where a service's databases record their schema version. */
+export type SchemaVersionSource =
+  | { kind: 'drizzle'; schema: string; table: string }
+  | { kind: 'table'; schema: string; table: string; column: string }
+  | { kind: 'none' };
+
+/** The service's schema, validated: how to build it, and how its version is recorded. */
+export type ServiceConfig = ({ migrationsFolder: string; schemaFile?: undefined } | { schemaFile: string; migrationsFolder?: undefined }) & {
+  version: SchemaVersionSource;
+};
+
 /** Config after validation: durations in milliseconds, paths absolute, defaults filled. */
 export interface ParsedConfig {
   repo: string;
   repoRoot: string;
   snippetsDir: string;
   manifestFile: string;
-  service?: { migrationsFolder: string; migrationsSchema: string; migrationsTable: string };
+  service?: ServiceConfig;
   timeouts: { statementMs: number; lockMs: number; runLockWaitMs: number };
   notify: { slackUrlEnv: string; webhookUrlEnv: string; webhookTokenEnv: string };
 }
@@ -97,7 +123,15 @@ const configSchema = v.strictObject({
   snippetsDir: v.optional(v.pipe(v.string(), v.minLength(1)), 'snippets'),
   service: v.optional(
     v.strictObject({
-      migrationsFolder: v.pipe(v.string(), v.minLength(1)),
+      migrationsFolder: v.optional(v.pipe(v.string(), v.minLength(1))),
+      schemaFile: v.optional(v.pipe(v.string(), v.minLength(1))),
+      schemaVersion: v.optional(
+        v.union([
+          v.literal('drizzle'),
+          v.literal('none'),
+          v.strictObject({ schema: v.optional(v.pipe(v.string(), v.minLength(1)), 'public'), table: v.pipe(v.string(), v.minLength(1)), column: v.pipe(v.string(), v.minLength(1)) }),
+        ]),
+      ),
       migrationsSchema: v.optional(v.string(), 'drizzle'),
       migrationsTable: v.optional(v.string(), '__drizzle_migrations'),
     }),
@@ -145,10 +179,7 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
     repoRoot,
     snippetsDir: config.snippetsDir,
     manifestFile: path.join(repoRoot, 'snippets.lock'),
-    service: config.service && {
-      ...config.service,
-      migrationsFolder: path.resolve(repoRoot, config.service.migrationsFolder),
-    },
+    service: config.service && parseService(config.service, repoRoot, file),
     notify: {
       slackUrlEnv: config.notify?.slack?.urlEnv ?? DEFAULT_NOTIFY_ENV.slackUrlEnv,
       webhookUrlEnv: config.notify?.webhook?.urlEnv ?? DEFAULT_NOTIFY_ENV.webhookUrlEnv,
@@ -160,4 +191,29 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
       runLockWaitMs: config.timeouts.runLockWait,
     },
   };
+}
+
+type RawService = NonNullable<v.InferOutput<typeof configSchema>['service']>;
+
+/** One way to build the schema, and a version source that fits it, said explicitly where it cannot be guessed. */
+function parseService(service: RawService, repoRoot: string, file: string): ServiceConfig {
+  const fail = (problem: string) => new InputError(`${CONFIG_FILE}: service ${problem}`, { subject: file });
+  if (service.migrationsFolder && service.schemaFile) throw fail('has both migrationsFolder and schemaFile; keep the one the service builds its schema from');
+  if (!service.migrationsFolder && !service.schemaFile) {
+    throw fail("names no schema; add migrationsFolder (drizzle-kit's output) or schemaFile (a SQL file of the whole schema)");
+  }
+  const declared = service.schemaVersion ?? (service.migrationsFolder ? 'drizzle' : undefined);
+  if (declared === undefined) {
+    throw fail("has a schemaFile but no schemaVersion; say how its databases record their schema version: { table, column }, or 'none'");
+  }
+  if (declared === 'drizzle' && !service.migrationsFolder) throw fail("schemaVersion 'drizzle' needs migrationsFolder, the migrations drizzle records");
+  const version: SchemaVersionSource =
+    declared === 'drizzle'
+      ? { kind: 'drizzle', schema: service.migrationsSchema, table: service.migrationsTable }
+      : declared === 'none'
+        ? { kind: 'none' }
+        : { kind: 'table', schema: declared.schema, table: declared.table, column: declared.column };
+  return service.migrationsFolder
+    ? { migrationsFolder: path.resolve(repoRoot, service.migrationsFolder), version }
+    : { schemaFile: path.resolve(repoRoot, service.schemaFile!), version };
 }

@@ -159,6 +159,16 @@ export function toStatement(query: SQL): Statement {
   return { text, params };
 }
 
+/**
+ * Runs a SQL script of many statements (a schema file) as one simple query: postgres.js
+ * sends a query without parameters that way, PGlite's exec does.
+ */
+export async function runScript(db: SnippetDb, script: string): Promise<void> {
+  const client = (db._ as unknown as { session: { client: { unsafe?(text: string): PromiseLike<unknown>; exec?(text: string): Promise<unknown> } } }).session.client;
+  if (client.exec) await client.exec(script);
+  else await client.unsafe!(script);
+}
+
 type DriverClient =
   | { unsafe(text: string, params: unknown[], options: { prepare: boolean }): PromiseLike<unknown> & { execute(): unknown } }
   | { query(text: string, params: unknown[]): Promise<{ rows: unknown[] }> };

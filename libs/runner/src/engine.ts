@@ -13,5 +13,5 @@ export { isSquashFile, loadSnippets, type LoadedSnippet } from './load-snippets.
 export { compareManifest, MANIFEST_FILE, readManifest, type ManifestDifference } from './manifest.ts';
 export { compareFingerprints, schemaFingerprint, type SchemaDifference } from './schema-fingerprint.ts';
 export { qualifyTable, tableRef } from './table-names.ts';
-export { migrateService, readServiceJournal } from './service-migrations.ts';
+export { buildServiceSchema, describeVersionSource, readRecordedVersions, readServiceJournal } from './service-migrations.ts';
 export { reportOfStoppedRun, type RunReport } from './commands/run.ts';

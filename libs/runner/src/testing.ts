@@ -8,7 +8,7 @@ import { discoverSnippetFiles } from './discovery.ts';
 import { InputError } from './errors.ts';
 import { applySnippet, type ApplyResult } from './executor.ts';
 import { loadConfig } from './config.ts';
-import { migrateService } from './service-migrations.ts';
+import { buildServiceSchema } from './service-migrations.ts';
 import { ensureLedger } from './ledger.ts';
 import { loadSnippets } from './load-snippets.ts';
 
@@ -65,13 +65,13 @@ export async function applySnippetFile(database: Database, file: string | URL): 
 export async function openServiceTestDatabase(repoRoot: string | URL, env: Record<string, string | undefined> = process.env): Promise<Database> {
   const config = await loadConfig(typeof repoRoot === 'string' ? repoRoot : fileURLToPath(repoRoot));
   if (!config.service) {
-    throw new InputError('snippets.config.ts: has no service.migrationsFolder, so there is no service schema to build; add it', {
+    throw new InputError('snippets.config.ts: has no service.migrationsFolder or service.schemaFile, so there is no service schema to build; add one', {
       subject: 'snippets.config.ts',
     });
   }
   const database = await openTestDatabase(env);
   try {
-    await migrateService(database.db, config.service);
+    await buildServiceSchema(database.db, config.service);
   } catch (error) {
     await database.close();
     throw error;

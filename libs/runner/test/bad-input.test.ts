@@ -70,7 +70,7 @@ const cases: BadInputCase[] = [
   {
     name: 'a migration tag the service does not have',
     files: { ...good, '0002_second.ts': effectSnippet('0002_second', { requires: ['0042_nope'] }) },
-    message: 'snippets/0002_second.ts: requires service migrations but snippets.config.ts has no service.migrationsFolder; add it',
+    message: 'snippets/0002_second.ts: requires service migrations but snippets.config.ts has no service; add service.migrationsFolder, or service.schemaVersion',
   },
   {
     name: 'a config with a bad repo id',
@@ -121,6 +121,21 @@ const cases: BadInputCase[] = [
     name: 'an unknown option',
     args: ['run', '--force'],
     message: "error: unknown option '--force'",
+  },
+  {
+    name: 'a service with both a migrations folder and a schema file',
+    config: defaultConfig(", service: { migrationsFolder: 'drizzle', schemaFile: 'schema.sql' }"),
+    message: 'snippets.config.ts: service has both migrationsFolder and schemaFile; keep the one the service builds its schema from',
+  },
+  {
+    name: 'a service with no schema',
+    config: defaultConfig(", service: { schemaVersion: 'none' }"),
+    message: "snippets.config.ts: service names no schema; add migrationsFolder (drizzle-kit's output) or schemaFile (a SQL file of the whole schema)",
+  },
+  {
+    name: 'a schema file without a schema version',
+    config: defaultConfig(", service: { schemaFile: 'schema.sql' }"),
+    message: "snippets.config.ts: service has a schemaFile but no schemaVersion; say how its databases record their schema version: { table, column }, or 'none'",
   },
   {
     name: 'a missing snippets.lock',

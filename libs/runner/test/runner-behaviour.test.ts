@@ -298,6 +298,31 @@ export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'mig
     expect(await effects()).toEqual(['0004_fourth×1']);
   });
 
+  it("follows another tool's version table for requires.migrations, and refuses requires under schemaVersion 'none'", async () => {
+    await database.query(`create table "SchemaMigrations" ("version" text primary key); insert into "SchemaMigrations" values ('20240501_init')`);
+    await repo.write('schema.sql', 'create table effects (snippet text, at timestamptz default now());');
+    const configWith = (version: string) => `import { defineConfig } from '@snippets/runner';
+export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sql', schemaVersion: ${version} } });
+`;
+    await repo.write('snippets.config.ts', configWith(`{ table: 'SchemaMigrations', column: 'version' }`));
+    await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth', { requires: ['20240612_add_col'] }));
+    await cli(['manifest']);
+    await cli(['baseline', '--through', '0003_third']);
+
+    await repo.write('snippets.config.ts', configWith(`'none'`));
+    const none = await cli(['plan']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe("snippets: snippets/0004_fourth.ts: requires service migrations but snippets.config.ts says service.schemaVersion 'none'; name the table that records the version, or drop requires\n");
+
+    await repo.write('snippets.config.ts', configWith(`{ table: 'SchemaMigrations', column: 'version' }`));
+    const refused = await cli(['run']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('snippets/0004_fourth.ts: requires service migration 20240612_add_col, which this database has not applied');
+    await database.query(`insert into "SchemaMigrations" values ('20240612_add_col')`);
+    expect((await cli(['run'])).code).toBe(0);
+    expect(await effects()).toEqual(['0004_fourth×1']);
+  });
+
   it('refuses and rolls back a snippet that changes the schema, and records the refusal', async () => {
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`alter table effects add column note text`);' }));
     await cli(['manifest']);
