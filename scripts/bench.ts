@@ -15,6 +15,7 @@ const BENCHES: Record<string, string> = {
   rehearsal: 'scripts/bench-rehearsal-setup.ts',
   batched: 'scripts/bench-batched.ts',
   runner: 'scripts/bench-runner.ts',
+  'test-database': 'scripts/bench-test-database.ts',
 };
 
 const names = process.argv.slice(2);

@@ -110,13 +110,18 @@ async function lockPgliteDir(dataDir: string): Promise<() => Promise<void>> {
   }
 }
 
-async function openPglite(dataDir: string | undefined, display: string): Promise<Database> {
+/** An in-memory PGlite database that starts as the snapshot (a data directory's tarball) holds it. */
+export function openPgliteSnapshot(snapshot: Blob, display: string): Promise<Database> {
+  return openPglite(undefined, display, snapshot);
+}
+
+async function openPglite(dataDir: string | undefined, display: string, snapshot?: Blob): Promise<Database> {
   // Loaded only for the embedded database: a run against a server never needs them.
   const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')]);
   const release = dataDir ? await lockPgliteDir(dataDir) : async () => {};
   let client: PGlite;
   try {
-    client = await PGlite.create(dataDir);
+    client = await (snapshot ? PGlite.create({ loadDataDir: snapshot }) : PGlite.create(dataDir));
   } catch (error) {
     await release();
     throw new InputError(`DATABASE_URL: cannot open PGlite at ${display} (${describeCause(error)}); ${HELP}`, {

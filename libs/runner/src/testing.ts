@@ -8,7 +8,7 @@ import { discoverSnippetFiles } from './discovery.ts';
 import { InputError } from './errors.ts';
 import { applySnippet, type ApplyResult } from './executor.ts';
 import { loadConfig } from './config.ts';
-import { buildServiceSchema } from './service-migrations.ts';
+import { cloneServiceTemplate, openPgliteWithService } from './service-schema-cache.ts';
 import { ensureLedger } from './ledger.ts';
 import { loadSnippets } from './load-snippets.ts';
 
@@ -59,22 +59,20 @@ export async function applySnippetFile(database: Database, file: string | URL): 
 }
 
 /**
- * A throwaway database (see `openTestDatabase`) with the service's migrations applied, as
- * `snippets.config.ts` of the repo at `repoRoot` names them: what a snippet's test runs on.
+ * A throwaway database with the service's schema, as `snippets.config.ts` of the repo at
+ * `repoRoot` names it (migrations or schema file): what a snippet's test runs on. The
+ * schema is built once per version of its source and each call gets a fresh copy: a clone
+ * of a template database on the server in SNIPPETS_TEST_DATABASE_URL, or an in-memory
+ * PGlite loaded from a snapshot kept in node_modules/.cache/snippets.
  */
 export async function openServiceTestDatabase(repoRoot: string | URL, env: Record<string, string | undefined> = process.env): Promise<Database> {
-  const config = await loadConfig(typeof repoRoot === 'string' ? repoRoot : fileURLToPath(repoRoot));
+  const root = typeof repoRoot === 'string' ? repoRoot : fileURLToPath(repoRoot);
+  const config = await loadConfig(root);
   if (!config.service) {
     throw new InputError('snippets.config.ts: has no service.migrationsFolder or service.schemaFile, so there is no service schema to build; add one', {
       subject: 'snippets.config.ts',
     });
   }
-  const database = await openTestDatabase(env);
-  try {
-    await buildServiceSchema(database.db, config.service);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
-  return database;
+  const serverUrl = env.SNIPPETS_TEST_DATABASE_URL;
+  return serverUrl ? cloneServiceTemplate(serverUrl, config.service) : openPgliteWithService(root, config.service);
 }
