@@ -26,6 +26,31 @@ it('takes a service installed from a registry at the version the workspace depen
   expect(readJson(tree, 'snippet-repos/payments-snippets/package.json').dependencies['@acme/payments']).toBe('^2.3.4');
 });
 
+it.each([
+  ['a registry range', '~2.3.4', '~2.3.4'],
+  ['a file: path, made relative to the repo', 'file:vendor/app-db', 'file:../../vendor/app-db'],
+  ['a link: path', 'link:./vendor/app-db', 'link:../../vendor/app-db'],
+  ['an absolute file: path', 'file:/opt/app-db', 'file:/opt/app-db'],
+  ['a git URL', 'git+https://git.example.com/acme/app-db.git#v2.3.4', 'git+https://git.example.com/acme/app-db.git#v2.3.4'],
+  ['a GitHub shorthand', 'github:acme/app-db#semver:^2.3', 'github:acme/app-db#semver:^2.3'],
+])('takes a service the workspace depends on by %s', async (_, spec, expected) => {
+  const tree = createTreeWithEmptyWorkspace();
+  tree.write('package.json', JSON.stringify({ name: 'elsewhere', dependencies: { '@acme/payments': spec } }));
+  await snippetRepoGenerator(tree, repo);
+  expect(readJson(tree, 'snippet-repos/payments-snippets/package.json').dependencies['@acme/payments']).toBe(expected);
+});
+
+it('writes a schema file and another tool\'s version table into the config of a service not migrated by drizzle', async () => {
+  const tree = workspace();
+  await snippetRepoGenerator(tree, { ...repo, schemaFile: 'schema.sql', schemaVersion: 'ops.flyway_schema_history.version' });
+  const config = tree.read('snippet-repos/payments-snippets/snippets.config.ts', 'utf-8')!;
+  expect(config).toContain(
+    "service: { schemaFile: path.join(packageDir('@acme/payments', import.meta.url), 'schema.sql'), schemaVersion: { schema: 'ops', table: 'flyway_schema_history', column: 'version' } },",
+  );
+  expect(config).not.toContain('migrationsFolder');
+  expect(readJson(tree, 'snippet-repos/payments-snippets/snippets-template.json').options).toMatchObject({ schemaFile: 'schema.sql', schemaVersion: 'ops.flyway_schema_history.version' });
+});
+
 it('outside this workspace, pins the runner and gates versions the plugin was released with', async () => {
   const tree = createTreeWithEmptyWorkspace();
   tree.write('package.json', JSON.stringify({ name: 'elsewhere', workspaces: ['libs/*'] }));
@@ -73,7 +98,11 @@ describe('snippet-repo generator', () => {
     [{ name: 'a/b' }, "snippet repo name 'a/b' is not valid"],
     [{ name: '../escape' }, "snippet repo name '../escape' is not valid"],
     [{ name: 'has space' }, "snippet repo name 'has space' is not valid"],
-    [{ service: '@acme/unknown' }, "--service '@acme/unknown' is neither a package of this workspace nor a versioned dependency in its package.json"],
+    [{ service: '@acme/unknown' }, "--service '@acme/unknown' is neither a package of this workspace nor a dependency in its package.json"],
+    [{ schemaFile: 'schema.sql' }, "--schemaFile needs --schemaVersion: how the service's databases record their schema version, [schema.]table.column or none"],
+    [{ schemaFile: 'schema.sql', migrationsDir: 'drizzle', schemaVersion: 'none' }, '--migrationsDir and --schemaFile both say how the schema is built'],
+    [{ schemaFile: '../outside.sql', schemaVersion: 'none' }, "--schemaFile '../outside.sql' must be a file inside the service package"],
+    [{ schemaFile: 'schema.sql', schemaVersion: 'versions' }, "--schemaVersion 'versions' is not none, drizzle or [schema.]table.column"],
     [{ serviceImage: 'ghcr.io/acme/payments:1.0' }, "--serviceImage 'ghcr.io/acme/payments:1.0' is not an image name without a tag"],
     [{ scope: 'Acme Inc' }, "--scope 'Acme Inc' is not an npm scope"],
   ])('refuses %o and writes nothing', async (override, message) => {

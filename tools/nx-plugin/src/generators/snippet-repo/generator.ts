@@ -10,6 +10,8 @@ export interface SnippetRepoGeneratorSchema {
   serviceImage: string;
   scope?: string;
   migrationsDir?: string;
+  schemaFile?: string;
+  schemaVersion?: string;
   ci?: string;
 }
 
@@ -22,9 +24,14 @@ interface NormalizedOptions {
   root: string;
   packageName: string;
   service: string;
-  serviceVersion: string;
+  /** The dependency the repo's package.json declares on the service: a range, a path or a git URL. */
+  serviceSpec: string;
   serviceImage: string;
   migrationsDir: string;
+  /** A schema SQL file inside the service package, for a schema not built by drizzle's migrator. */
+  schemaFile?: string;
+  /** service.schemaVersion as TypeScript source, when given. */
+  schemaVersion?: string;
   dbName: string;
   ci: CiSystem;
   /** Kubernetes Job names are DNS labels (63 characters) that also carry the sha and a time. */
@@ -51,11 +58,35 @@ function workspacePackageVersion(tree: Tree, packageName: string): string | unde
   return undefined;
 }
 
-/** A service installed from a registry: the version the workspace's package.json asks for (`^1.2.3` gives 1.2.3). */
-function dependencyVersion(tree: Tree, packageName: string): string | undefined {
+/**
+ * The dependency on the service the generated repo declares, from how the workspace's
+ * package.json depends on it: a registry range as written, a git dependency as written, a
+ * `file:` or `link:` path made relative to the repo (it sits two folders down), an alias.
+ * Undefined when the workspace does not depend on it.
+ */
+function dependencySpec(tree: Tree, packageName: string, repoRoot: string): string | undefined {
   const root = readJson<{ dependencies?: Record<string, string>; devDependencies?: Record<string, string> }>(tree, 'package.json');
-  const range = root.dependencies?.[packageName] ?? root.devDependencies?.[packageName];
-  return range?.match(/^[\^~]?(\d+\.\d+\.\d+(?:-[\w.]+)?)$/)?.[1];
+  const spec = root.dependencies?.[packageName] ?? root.devDependencies?.[packageName];
+  if (!spec) return undefined;
+  const local = /^(file|link):(.+)$/.exec(spec);
+  if (!local) return spec;
+  const [, protocol, target] = local;
+  if (path.isAbsolute(target!)) return spec;
+  return `${protocol}:${path.posix.relative(repoRoot, path.posix.normalize(target!)) || '.'}`;
+}
+
+const SCHEMA_VERSION = /^(none|drizzle|([A-Za-z_][\w$]*\.)?[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*)$/;
+
+/** `--schemaVersion` as the config writes it: 'none', 'drizzle' or { schema?, table, column }. */
+function schemaVersionConfig(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!SCHEMA_VERSION.test(value)) {
+    throw new Error(`--schemaVersion '${value}' is not none, drizzle or [schema.]table.column; pass e.g. --schemaVersion=flyway_schema_history.version or --schemaVersion=none`);
+  }
+  if (value === 'none' || value === 'drizzle') return `'${value}'`;
+  const parts = value.split('.');
+  const [column, table, schema] = [parts.pop()!, parts.pop()!, parts.pop()];
+  return `{ ${schema ? `schema: '${schema}', ` : ''}table: '${table}', column: '${column}' }`;
 }
 
 function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): NormalizedOptions {
@@ -68,10 +99,11 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
   if (!schema.service || !PACKAGE_NAME.test(schema.service)) {
     throw new Error(`--service '${schema.service ?? ''}' is not a package name; pass the service package, e.g. --service=@acme/payments-service`);
   }
-  const serviceVersion = workspacePackageVersion(tree, schema.service) ?? dependencyVersion(tree, schema.service);
-  if (!serviceVersion) {
+  const workspaceVersion = workspacePackageVersion(tree, schema.service);
+  const serviceSpec = workspaceVersion ? `^${workspaceVersion}` : dependencySpec(tree, schema.service, root);
+  if (!serviceSpec) {
     throw new Error(
-      `--service '${schema.service}' is neither a package of this workspace nor a versioned dependency in its package.json; pass the name in the service's package.json, or npm install it first`,
+      `--service '${schema.service}' is neither a package of this workspace nor a dependency in its package.json; pass the name in the service's package.json, or add it to the workspace first (npm install PKG, a file: path or a git URL)`,
     );
   }
   if (!schema.serviceImage || !IMAGE.test(schema.serviceImage)) {
@@ -79,10 +111,20 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
   }
   const scope = schema.scope?.replace(/^@/, '');
   if (scope !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(scope)) throw new Error(`--scope '${schema.scope}' is not an npm scope; pass e.g. --scope=acme`);
-  const migrationsDir = schema.migrationsDir ?? 'drizzle';
-  if (path.isAbsolute(migrationsDir) || migrationsDir.split('/').includes('..')) {
-    throw new Error(`--migrationsDir '${migrationsDir}' must be a folder inside the service package, e.g. drizzle`);
+  if (schema.migrationsDir !== undefined && schema.schemaFile !== undefined) {
+    throw new Error('--migrationsDir and --schemaFile both say how the schema is built; pass --migrationsDir for drizzle migrations or --schemaFile for a schema SQL file');
   }
+  const migrationsDir = schema.migrationsDir ?? 'drizzle';
+  const insidePackage = (value: string) => !path.isAbsolute(value) && !value.split('/').includes('..');
+  if (!insidePackage(migrationsDir)) throw new Error(`--migrationsDir '${migrationsDir}' must be a folder inside the service package, e.g. drizzle`);
+  if (schema.schemaFile !== undefined && !insidePackage(schema.schemaFile)) {
+    throw new Error(`--schemaFile '${schema.schemaFile}' must be a file inside the service package, e.g. schema.sql`);
+  }
+  const schemaVersion = schemaVersionConfig(schema.schemaVersion);
+  if (schema.schemaFile !== undefined && schemaVersion === undefined) {
+    throw new Error("--schemaFile needs --schemaVersion: how the service's databases record their schema version, [schema.]table.column or none");
+  }
+  if (schema.schemaFile !== undefined && schemaVersion === "'drizzle'") throw new Error('--schemaVersion=drizzle needs --migrationsDir, the migrations drizzle records');
   const ci = schema.ci ?? 'github';
   if (!(CI_SYSTEMS as readonly string[]).includes(ci)) throw new Error(`--ci '${ci}' is not one of ${CI_SYSTEMS.join(', ')}; pass --ci=github or --ci=jenkins`);
   return {
@@ -90,9 +132,11 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
     root,
     packageName: scope ? `@${scope}/${name}` : name,
     service: schema.service,
-    serviceVersion,
+    serviceSpec,
     serviceImage: schema.serviceImage,
     migrationsDir,
+    schemaFile: schema.schemaFile,
+    schemaVersion,
     dbName: name.replaceAll('-', '_'),
     ci: ci as CiSystem,
     jobPrefix: name.slice(0, 40).replace(/-+$/, ''),
@@ -159,7 +203,8 @@ function templateRecord(schema: SnippetRepoGeneratorSchema, options: NormalizedO
       service: options.service,
       serviceImage: options.serviceImage,
       ...(schema.scope ? { scope: schema.scope } : {}),
-      migrationsDir: options.migrationsDir,
+      ...(schema.schemaFile !== undefined ? { schemaFile: schema.schemaFile, schemaVersion: schema.schemaVersion } : { migrationsDir: options.migrationsDir }),
+      ...(schema.schemaFile === undefined && schema.schemaVersion !== undefined ? { schemaVersion: schema.schemaVersion } : {}),
       ci: options.ci,
     },
   };
