@@ -64,6 +64,9 @@ function runOutcome(report: RunReport): [RunRecord['outcome'], string] {
 
 /** The lines of a run's result: helped, applied (committed), failed, not run. */
 function printRunLines(report: RunReport): void {
+  if (report.alreadyApplied.length) {
+    console.log(colors.dim(`already applied before this run: ${report.alreadyApplied.map((a) => `${a.id}${a.finishedAt ? ` (${a.finishedAt})` : ''}`).join(', ')}`));
+  }
   for (const h of report.helped) console.log(`${colors.cyan('⇉')} ${h.id}  helped: ${h.rows} rows in ${h.batches} batches`);
   // One write for all of them: a line at a time costs a system call each.
   const applied = report.applied.map((a) => `${colors.green('✓')} ${a.id}  ${formatChanges(a.rowsChanged)}  ${colors.dim(`${a.durationMs}ms`)}\n`);

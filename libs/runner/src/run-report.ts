@@ -58,8 +58,10 @@ export function renderRunSummary(record: RunRecord): string {
   const audit = record.audit;
   lines.push(`Run by ${audit.executedBy} on ${audit.host}${audit.approvedBy ? `, approved by ${audit.approvedBy}` : ''}${audit.gitSha ? `, at ${audit.gitSha}` : ''}${audit.image ? `, image ${audit.image}` : ''}.`, '');
   const run = record.run;
-  if (run && (run.applied.length || run.failed || run.stopped?.id || run.notRun.length)) {
+  if (run && (run.applied.length || run.failed || run.stopped?.id || run.notRun.length || run.alreadyApplied.length)) {
     lines.push('| snippet | result | duration | rows changed |', '| --- | --- | --- | --- |');
+    // An expected snippet an earlier run committed (one that was killed, say) is not lost from view.
+    for (const a of run.alreadyApplied) lines.push(`| ${a.id} | applied before this run${a.finishedAt ? ` (${a.finishedAt})` : ''} | | |`);
     const appliedResult = run.dryRun ? 'would apply (rolled back)' : 'applied';
     for (const a of run.applied) lines.push(`| ${a.id} | ${appliedResult} | ${a.durationMs} ms | ${changes(a.rowsChanged)} |`);
     if (run.failed) lines.push(`| ${run.failed.id} | failed (${run.failed.phase}) | | rolled back |`);

@@ -8,7 +8,7 @@ import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fi
 
 interface RunRecordJson {
   outcome: string;
-  run: { applied: { id: string }[]; notRun: string[]; stopped: { reason: string; id?: string; check?: string } | null } | null;
+  run: { applied: { id: string }[]; notRun: string[]; stopped: { reason: string; id?: string; check?: string } | null; alreadyApplied: { id: string }[] } | null;
 }
 
 async function readReports(repo: FixtureRepo): Promise<{ record: RunRecordJson; summary: string; junit: string }> {
@@ -107,6 +107,24 @@ describe('a run stopped by a signal on postgres', () => {
     // The ledger agrees with the report.
     const status = JSON.parse((await runCli(['status', '--json'], { cwd: repo.dir, env: { DATABASE_URL: database.url } })).stdout) as { snippets: { id: string; state: string }[] };
     expect(status.snippets.map((s) => `${s.id}:${s.state}`)).toEqual(['0001_first:applied', '0002_slow:applied', '0003_third:pending']);
+  });
+
+  it("after a kill -9, the pipeline's next run reports what the killed run had committed, and status agrees", async () => {
+    const { signal } = await interruptedRun(['SIGKILL']);
+    expect(signal).toBe('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the server ends the dead client's backend
+    const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { snippets: { id: string; state: string }[] };
+    expect(status.snippets.map((s) => `${s.id}:${s.state}`)).toEqual(['0001_first:applied', '0002_slow:pending', '0003_third:pending']);
+
+    const retry = await cli(['run', '--expect', '0001_first,0002_slow,0003_third', '--report-dir', 'reports']);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toMatch(/already applied before this run: 0001_first \(\d{4}-\d\d-\d\dT[\d:.]+Z\)\n/);
+    const { record, summary } = await readReports(repo);
+    expect(record.run!.applied.map((a) => a.id)).toEqual(['0002_slow', '0003_third']);
+    expect(record.run!.alreadyApplied.map((a) => a.id)).toEqual(['0001_first']);
+    expect(summary).toMatch(/\| 0001_first \| applied before this run \(\S+\) \| \| \|/);
+    expect(await database.query('select snippet from effects order by snippet')).toEqual([{ snippet: '0001_first' }, { snippet: '0002_slow' }, { snippet: '0003_third' }]);
   });
 
   it('a second SIGINT stops at once: the snippet under way rolls back, the process dies of the signal', async () => {

@@ -1,6 +1,6 @@
 import type { Database } from '../database.ts';
 import { InputError } from '../errors.ts';
-import { readPlanLedger } from '../ledger.ts';
+import { readPlanLedger, type PlanLedgerRow } from '../ledger.ts';
 import { isSquashFile, loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { plan, type Plan } from '../plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
@@ -48,13 +48,13 @@ export type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
 export async function planAgainst(
   { session, manifest, expect }: PreparedRun,
   database: Database,
-): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession }> {
+): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession; ledger: PlanLedgerRow[] }> {
   const ledger = await readPlanLedger(database.db, session.config.repo);
   const recorded = new Set(ledger.map((row) => row.id));
   const snippets = await loadSnippets(session.files, session.config.repoRoot, (file) => !recorded.has(file.id) || isSquashFile(file));
   const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);
   const result = plan({ files: session.files, snippets, ledger, manifest, expect, serviceMigrations });
-  return { ...result, snippets, session };
+  return { ...result, snippets, session, ledger };
 }
 
 export async function planCommand(input: SessionInput, options: PlanOptions): Promise<PlanReport> {

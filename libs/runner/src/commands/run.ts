@@ -68,6 +68,11 @@ export interface RunReport {
    * between snippets), `notRun` the rest.
    */
   stopped: { reason: 'refused' | 'interrupted' | 'error'; id?: string; check?: string; message: string } | null;
+  /**
+   * Expected snippets the ledger already had when this run began, e.g. committed by an
+   * earlier run of the same pipeline that was killed: when each finished.
+   */
+  alreadyApplied: { id: string; finishedAt: string | null }[];
 }
 
 const stoppedRuns = new WeakMap<object, RunReport>();
@@ -200,6 +205,7 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
     helped: [],
     expected: prepared.expect ?? null,
     stopped: null,
+    alreadyApplied: [],
   };
   try {
     return await runWithDatabase(input, prepared, options, report);
@@ -258,7 +264,11 @@ async function runPending(
 ): Promise<RunReport> {
   const { session } = prepared;
   const { dryRun } = executeOptions;
-  const { pending, refusals } = await planAgainst(prepared, database);
+  const { pending, refusals, ledger } = await planAgainst(prepared, database);
+  const expected = new Set(prepared.expect ?? []);
+  report.alreadyApplied = ledger
+    .filter((row) => expected.has(row.id) && row.status !== 'reverted')
+    .map((row) => ({ id: row.id, finishedAt: row.finishedAt?.toISOString() ?? null }));
   if (refusals.length) {
     report.notRun = pending.map((s) => s.id);
     await refuse(database.db, session, refusals);
