@@ -5,7 +5,7 @@ import {
   compareFingerprints,
   discoverSnippetFiles,
   ensureLedger,
-  buildServiceSchema,
+  ensureServiceTemplate,
   openDatabase,
   parseDatabaseUrl,
   queryRows,
@@ -161,13 +161,14 @@ export async function rehearse(
   base: RehearsalBase,
 ): Promise<RehearsalEvidence> {
   const format = base.kind === 'dump' ? await detectDumpFormat(base.file) : undefined;
-  return withScratchDatabase(input.serverUrl, { template: base.kind === 'template' ? base.name : undefined }, async (scratch) => {
+  // The service's own schema is built once per version, as a template the scratch database clones.
+  const template = base.kind === 'template' ? base.name : base.kind === 'service' && input.config.service ? await ensureServiceTemplate(input.serverUrl, input.config.service) : undefined;
+  return withScratchDatabase(input.serverUrl, { template }, async (scratch) => {
     const started = performance.now();
     if (base.kind === 'dump') await restoreDump(base.file, format!, scratch.url);
     const database = await openDatabase(parseDatabaseUrl(scratch.url, input.repoDir));
     const env = { ...process.env, DATABASE_URL: scratch.url };
     try {
-      if (base.kind === 'service' && input.config.service) await buildServiceSchema(database.db, input.config.service);
       const setupMs = performance.now() - started;
       await checkSchemaVersion(database, input.config, base, input.journal);
 

@@ -15,3 +15,4 @@ export { compareFingerprints, schemaFingerprint, type SchemaDifference } from '.
 export { qualifyTable, tableRef } from './table-names.ts';
 export { buildServiceSchema, describeVersionSource, readRecordedVersions, readServiceJournal } from './service-migrations.ts';
 export { reportOfStoppedRun, type RunReport } from './commands/run.ts';
+export { ensureServiceTemplate } from './service-schema-cache.ts';

@@ -52,24 +52,31 @@ async function buildTemplate(admin: postgres.Sql, serverUrl: string, template: s
 }
 
 /**
- * A fresh database on the server, cloned from a template database that holds the service's
- * schema: `snippets_template_<key>`, built once per schema key (under an advisory lock, so
- * parallel test files build it once) and kept for later runs; it is safe to drop any time.
- * Closing the returned database drops the clone.
+ * The name of a template database on the server holding the service's schema:
+ * `snippets_template_<key>`, built once per schema key (under an advisory lock, so parallel
+ * test files build it once) and kept for later runs; it is safe to drop any time.
  */
-export async function cloneServiceTemplate(serverUrl: string, service: ServiceConfig): Promise<Database> {
+export async function ensureServiceTemplate(serverUrl: string, service: ServiceConfig): Promise<string> {
   const template = `snippets_template_${(await serviceSchemaKey(service)).slice(0, 16)}`;
+  const admin = adminClient(serverUrl);
+  try {
+    await admin`select pg_advisory_lock(hashtext(${template}))`;
+    const [exists] = await admin`select 1 from pg_database where datname = ${template}`;
+    if (!exists) await buildTemplate(admin, serverUrl, template, service);
+    return template;
+  } finally {
+    // Ending the session releases the advisory lock too.
+    await admin.end();
+  }
+}
+
+/** A fresh database on the server, cloned from the service's template (see ensureServiceTemplate); closing it drops it. */
+export async function cloneServiceTemplate(serverUrl: string, service: ServiceConfig): Promise<Database> {
+  const template = await ensureServiceTemplate(serverUrl, service);
   const name = `snippets_test_${randomBytes(6).toString('hex')}`;
   const admin = adminClient(serverUrl);
   let database: Database;
   try {
-    await admin`select pg_advisory_lock(hashtext(${template}))`;
-    try {
-      const [exists] = await admin`select 1 from pg_database where datname = ${template}`;
-      if (!exists) await buildTemplate(admin, serverUrl, template, service);
-    } finally {
-      await admin`select pg_advisory_unlock(hashtext(${template}))`;
-    }
     await admin.unsafe(`create database ${name} template ${template}`);
     database = await openDatabase(parseDatabaseUrl(databaseUrl(serverUrl, name), process.cwd()));
   } catch (error) {
