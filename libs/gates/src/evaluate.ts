@@ -113,7 +113,12 @@ function rehearsalGates(r: RehearsalEvidence, budgetMs: number): GateResult[] {
   const touchesChecked = (s: SnippetRehearsal) => s.outcome === 'applied' || (s.outcome === 'failed' && ['touches', 'verify', 'commit'].includes(s.phase ?? ''));
   const touchFailures = r.snippets
     .filter((s) => s.phase === 'touches')
-    .map((s) => `${s.id}: touches ${s.touches.join(', ') || 'nothing'} but changed ${formatChanges(s.rowsChanged)}`);
+    .map((s) =>
+      // Without changes the snippet never ran: its touches named a table that does not exist.
+      Object.keys(s.rowsChanged).length || !s.message
+        ? `${s.id}: touches ${s.touches.join(', ') || 'nothing'} but changed ${formatChanges(s.rowsChanged)}`
+        : s.message,
+    );
   gates.push(result('touches', touchFailures, 'every snippet changed only the tables it declares', 'a snippet changed a table it did not declare', extra(unexercised(touchesChecked))));
 
   const undoFailures: string[] = [];

@@ -9,7 +9,6 @@ import {
   openDatabase,
   parseDatabaseUrl,
   queryRows,
-  qualifyTable,
   readLedger,
   readRecordedVersions,
   reportOfStoppedRun,
@@ -21,6 +20,7 @@ import {
   type Database,
   type LoadedSnippet,
   type ParsedConfig,
+  type QualifiedTable,
   type SchemaDifference,
   type TableChanges,
 } from '@snippets/runner/engine';
@@ -47,7 +47,7 @@ export interface SnippetRehearsal {
   message?: string;
   durationMs?: number;
   rowsChanged: TableChanges;
-  touches: string[];
+  touches: readonly string[];
   undo: UndoEvidence;
 }
 
@@ -61,7 +61,7 @@ export interface RehearsalEvidence {
 }
 
 /** A digest of a table's whole content, to prove `down` put every row back. */
-async function tableDigest(db: SnippetDb, table: string): Promise<string> {
+async function tableDigest(db: SnippetDb, table: QualifiedTable): Promise<string> {
   const [row] = await queryRows<{ digest: string }>(
     db,
     sql`select md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) as digest from ${tableRef(table)} t`,
@@ -91,7 +91,7 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
       if (!snippet.definition.down) {
         results.set(snippet.id, { reversible: false });
       }
-      const tables = new Set(snippet.definition.touches.map(qualifyTable));
+      const tables = new Set(snippet.definition.touches);
       const before = new Map<string, string>();
       try {
         for (const table of tables) before.set(table, await tableDigest(tx, table));

@@ -80,7 +80,7 @@ describe('snippet-gates check on a dump of the example service', () => {
     const { code, report } = await check({ '0001_cascade.ts': cascade }, 'touches');
     expect(code).toBe(1);
     expect(gate(report, 'touches').details).toEqual([
-      expect.stringMatching(/^0001_cascade: touches bank_account_entries but changed public\.bank_account_entries \+0 ~0 -5, public\.reconciliation_matches \+0 ~0 -\d+$/),
+      expect.stringMatching(/^0001_cascade: touches public\.bank_account_entries but changed public\.bank_account_entries \+0 ~0 -5, public\.reconciliation_matches \+0 ~0 -\d+$/),
     ]);
   });
 

@@ -1,11 +1,11 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
-import { splitKeyRanges, unusableKey } from './key-ranges.ts';
+import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';
 import { pgErrorCode } from './pg-errors.ts';
-import { tableRef } from './table-names.ts';
+import { columnName, describeTableInput, tableName, tableRef, type QualifiedTable } from './table-names.ts';
 
 /** A batched snippet's checkpoint row: which version of the file its ranges belong to. */
 export interface CheckpointState {
@@ -110,7 +110,10 @@ interface WalkProgress {
 
 interface Walk {
   name: string;
-  table: SQL;
+  table: QualifiedTable;
+  /** How the snippet named the table, for a did-you-mean. */
+  spelled: string;
+  keyName: string;
   key: SQL;
   where: SQL;
   spec: BatchSpec;
@@ -141,7 +144,7 @@ async function walkProgress(db: SnippetDb, runner: BatchRunner, walk: string): P
  */
 async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress | undefined> {
   return runner.transaction(runner.workers[0]!, async (tx) => {
-    const unusable = await unusableKey(tx, walk.spec.table, walk.spec.key ?? 'id');
+    const unusable = await unusableKey(tx, walk.table, walk.keyName, walk.spelled);
     if (unusable) throw new Error(unusable);
     // Locking the checkpoint row makes the workers that arrive together split the walk
     // once; the others wait as long as the split takes (it has the statement timeout).
@@ -150,7 +153,7 @@ async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress |
     if (!checkpoint) return undefined;
     const progress = await walkProgress(tx, runner, walk.name);
     if (progress.ranges) return progress;
-    const ranges = await splitKeyRanges(tx, walk.spec.table, walk.spec.key ?? 'id', walk.where);
+    const ranges = await splitKeyRanges(tx, walk.table, walk.keyName, walk.where);
     const rows = ranges.map(
       (range, index) =>
         sql`(${runner.repo}, ${runner.snippetId}, ${walk.name}, ${index}, ${JSON.stringify(range.lo)}::jsonb, ${JSON.stringify(range.hi)}::jsonb, ${range.rows})`,
@@ -180,14 +183,14 @@ async function waitUntilHealthy(walk: Walk, runner: BatchRunner): Promise<void> 
 async function nextBatch(tx: SnippetDb, walk: Walk, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<{ count: number; last: BatchKey | null }> {
   const lower = from === null ? sql`true` : sql`${walk.key} > ${from}`;
   const upper = hi === null ? sql`true` : sql`${walk.key} <= ${hi}`;
-  const rows = sql`from ${walk.table} where ${lower} and ${upper} and (${walk.where})`;
-  const [full] = await queryRows<{ k: BatchKey }>(tx, sql`select ${walk.key} as k ${rows} order by ${walk.key} offset ${size - 1} limit 1`);
-  if (full) return { count: size, last: full.k };
-  const [partial] = await queryRows<{ n: number; k: BatchKey | null }>(
+  const rows = sql`from ${tableRef(walk.table)} where ${lower} and ${upper} and (${walk.where})`;
+  const [full] = await queryRows<{ k: BatchKey | bigint }>(tx, sql`select ${walk.key} as k ${rows} order by ${walk.key} offset ${size - 1} limit 1`);
+  if (full) return { count: size, last: asBatchKey(full.k) };
+  const [partial] = await queryRows<{ n: number; k: BatchKey | bigint | null }>(
     tx,
     sql`select (select count(*)::int ${rows}) as n, (select ${walk.key} ${rows} order by ${walk.key} desc limit 1) as k`,
   );
-  return { count: partial?.n ?? 0, last: partial?.k ?? null };
+  return { count: partial?.n ?? 0, last: partial?.k === null || partial?.k === undefined ? null : asBatchKey(partial.k) };
 }
 
 /**
@@ -208,7 +211,10 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
 
   const from = range.cursor ?? range.lo;
   const { count, last } = await nextBatch(tx, walk, from, range.hi, size);
-  if (last !== null) await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last });
+  if (last !== null) {
+    const inBatch = (column: SQLWrapper) => (from === null ? sql`(${column} <= ${last})` : sql`(${column} > ${from} and ${column} <= ${last})`);
+    await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last, inBatch });
+  }
   const total = count ? addChanges(range.changes, await changes()) : range.changes;
   // The other ranges' sums come from the statement's snapshot, this range's from its new row.
   const others = (column: SQL) =>
@@ -287,15 +293,20 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
  * is done, whoever did it.
  */
 export async function runBatches(spec: BatchSpec, runner: BatchRunner): Promise<BatchResult> {
-  const name = spec.name ?? spec.table;
+  const table = tableName(spec.table, 'batch() table');
+  const keyName = columnName(spec.key ?? 'id', table, 'batch() key');
+  // A string keeps naming the walk as it did before tables could be drizzle objects.
+  const name = spec.name ?? (typeof spec.table === 'string' ? spec.table : table);
   if (runner.walked.has(name)) {
     throw new Error(`batch() walked '${name}' already in this run; give each walk its own name`);
   }
   runner.walked.add(name);
   const walk: Walk = {
     name,
-    table: tableRef(spec.table),
-    key: sql`${sql.identifier(spec.key ?? 'id')}`,
+    table,
+    spelled: describeTableInput(spec.table),
+    keyName,
+    key: sql`${sql.identifier(keyName)}`,
     where: spec.where ?? sql`true`,
     spec,
     startedAt: performance.now(),

@@ -1,6 +1,7 @@
-import type { SQL, sql } from 'drizzle-orm';
+import type { SQL, SQLWrapper, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { DeleteSafelyOptions, ImpactReport } from './impact.ts';
+import type { ColumnInput, TableInput } from './table-names.ts';
 
 /** The drizzle database a snippet works with: inside its transaction, on either driver. */
 export type SnippetDb = PgDatabase<PgQueryResultHKT, Record<string, unknown>>;
@@ -30,10 +31,13 @@ export interface SnippetContext<Params extends Record<string, unknown> = Record<
    * parallel and out of key order. Only in snippets with `transaction: 'batched'`.
    */
   batch(spec: BatchSpec): Promise<BatchResult>;
-  /** What `delete from table where ...` would delete, null or be blocked by, per table, through foreign keys. */
-  impact(table: string, where: SQL): Promise<ImpactReport>;
+  /**
+   * What `delete from table where ...` would delete, null or be blocked by, per table, through
+   * foreign keys. `table` is a drizzle table or a name as in SQL (`'"User"'` for a mixed-case one).
+   */
+  impact(table: TableInput, where: SQL): Promise<ImpactReport>;
   /** Deletes only if the cascade stays within the root table and `allowCascadeTo`; returns the impact. */
-  deleteSafely(table: string, where: SQL, options?: DeleteSafelyOptions): Promise<ImpactReport>;
+  deleteSafely(table: TableInput, where: SQL, options?: DeleteSafelyOptions): Promise<ImpactReport>;
 }
 
 /** A key value of the batched table: numbers for int4 keys, strings for int8, text or uuid. */
@@ -50,16 +54,22 @@ export interface BatchWork {
   from: BatchKey | null;
   /** The last key of this batch, inclusive. */
   to: BatchKey;
+  /**
+   * `column > from and column <= to`, without the lower bound in a range's first batch: the
+   * batch's rows for any key type (`t.id > ${from ?? 0}` fails on a uuid or text key).
+   * `column` is the walk's key, e.g. `users.id` or sql`t.id`.
+   */
+  inBatch(column: SQLWrapper): SQL;
 }
 
 export interface BatchSpec {
-  /** The table to walk, `table` or `schema.table`. */
-  table: string;
-  /** A unique, ordered key column. Default `id`. */
-  key?: string;
+  /** The table to walk: a drizzle table, or a name as in SQL (`trades`, `billing.trades`, `'"User"'`). */
+  table: TableInput;
+  /** A unique, ordered key column: a drizzle column of `table` or its exact name. Integer, text or uuid. Default `id`. */
+  key?: ColumnInput;
   /** Which rows to visit; checked again for each batch. Default every row. */
   where?: SQL;
-  /** The checkpoint's name, when one snippet walks several tables. Default the table. */
+  /** The checkpoint's name, when one snippet walks several tables. Default the table as given (`schema.name` for a drizzle table). */
   name?: string;
   /** Rows in the first batch. Default 1000. */
   size?: number;
@@ -91,8 +101,12 @@ export interface SnippetDefinition<Params extends Record<string, unknown> = Reco
   dependsOn?: string[];
   /** Service schema state the snippet needs, checked against the service's drizzle migrations table. */
   requires?: { migrations?: string[] };
-  /** Tables the snippet may change (`table` or `schema.table`); changing any other fails the run. */
-  touches: string[];
+  /**
+   * Tables the snippet may change; changing any other fails the run. Each a drizzle table
+   * (`users`) or a name as in SQL: `trades`, `billing.trades`, and a mixed-case table quoted,
+   * `'"User"'` (unquoted names fold to lower case).
+   */
+  touches: TableInput[];
   /** `atomic`: all of up and verify and the ledger row commit together. */
   transaction?: 'atomic' | 'batched';
   params?: Params;

@@ -12,7 +12,7 @@ export { ensureLedger, readLedger, type TableChanges } from './ledger.ts';
 export { isSquashFile, loadSnippets, type LoadedSnippet } from './load-snippets.ts';
 export { compareManifest, MANIFEST_FILE, readManifest, type ManifestDifference } from './manifest.ts';
 export { compareFingerprints, schemaFingerprint, type SchemaDifference } from './schema-fingerprint.ts';
-export { qualifyTable, tableRef } from './table-names.ts';
+export { parseTableName, spellTable, tableName, tableRef, type QualifiedTable } from './table-names.ts';
 export { buildServiceSchema, describeVersionSource, readRecordedVersions, readServiceJournal } from './service-migrations.ts';
 export { reportOfStoppedRun, type RunReport } from './commands/run.ts';
 export { ensureServiceTemplate } from './service-schema-cache.ts';

@@ -11,7 +11,8 @@ import { pgErrorCode } from './pg-errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { repoLockForTransaction } from './lock.ts';
-import { qualifyTable } from './table-names.ts';
+import { noSuchTable } from './missing-tables.ts';
+import { spellTable, type QualifiedTable } from './table-names.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
 import {
   committedChanges,
@@ -24,7 +25,7 @@ import {
   type BatchProgress,
   type BatchRunner,
 } from './batching.ts';
-import { compareFingerprints, SchemaBaseline, schemaFingerprint, type Fingerprint } from './schema-fingerprint.ts';
+import { compareFingerprints, fingerprintTables, SchemaBaseline, schemaFingerprint, type Fingerprint } from './schema-fingerprint.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
 
@@ -221,7 +222,9 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
   if (snippet.definition.transaction === 'batched') return applyBatched(db, snippet, options);
   const baseline = options.schema ?? new SchemaBaseline();
   try {
-    return await applyAtomic(db, snippet, options, await baseline.read(db));
+    const schemaBefore = await baseline.read(db);
+    checkTouchesExist(snippet, schemaBefore.entries);
+    return await applyAtomic(db, snippet, options, schemaBefore);
   } catch (error) {
     // Another session's migration since the baseline was read would be blamed on the
     // snippet: read the schema again and, if it did change, try the snippet once more.
@@ -258,7 +261,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
 
         const finishedAt = new Date();
         const durationMs = finishedAt.getTime() - startedAt.getTime();
-        const closing: ClosingInput = { before, touches: snippet.definition.touches.map(qualifyTable), schemaHash: schemaBefore.hash };
+        const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
         const outcome: ApplyResult = { id: snippet.id, startedAt, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
         if (options.dryRun) {
           outcome.rowsChanged = await checkClosing(tx, closing);
@@ -441,8 +444,10 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
       { subject: snippet.displayPath },
     );
   }
-  await leadCheckpoint(db, options.repo, snippet.id, snippet.checksum);
+  // Before the checkpoint: a fixed touches list must not meet a checkpoint of this version.
   const schemaBefore = await schemaFingerprint(db);
+  checkTouchesExist(snippet, schemaBefore);
+  await leadCheckpoint(db, options.repo, snippet.id, snippet.checksum);
   const runner = batchRunner(db, snippet, options, 'run');
   await runPhase(snippet, 'up', () => snippet.definition.up(batchedContext(db, snippet, options, options.dryRun, runner)));
 
@@ -512,12 +517,31 @@ export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
   return inTransaction(db, work, false);
 }
 
+/**
+ * A touches entry that names no table would make the touches check refuse the snippet's
+ * real changes with a confusing message, or pass a list that means nothing to a reviewer:
+ * it fails before up runs, saying which table it may mean. The schema baseline already
+ * lists the tables, so this costs no query.
+ */
+function checkTouchesExist(snippet: LoadedSnippet, fingerprint: readonly string[]): void {
+  const touches = snippet.definition.touches;
+  if (!touches.length) return;
+  const tables = fingerprintTables(fingerprint);
+  const existing = new Set<string>(tables);
+  const missing = touches.find((table) => !existing.has(table));
+  if (!missing) return;
+  const why = noSuchTable('touches', spellTable(missing), missing, tables).message;
+  throw new SnippetFailed(`${snippet.id}: ${why}; nothing ran`, snippet.id, 'touches');
+}
+
 function touchesFailure(snippet: LoadedSnippet, rowsChanged: TableChanges): SnippetFailed | undefined {
-  const allowed = new Set(snippet.definition.touches.map(qualifyTable));
+  const allowed = new Set<string>(snippet.definition.touches);
   const undeclared = Object.keys(rowsChanged).filter((table) => !allowed.has(table)).sort();
   if (!undeclared.length) return undefined;
+  // Spelled as touches must name them, quotes and all.
+  const named = undeclared.map((table) => spellTable(table as QualifiedTable));
   return new SnippetFailed(
-    `${snippet.id}: changed ${undeclared.join(', ')}, not declared in touches; add the table to touches or fix the snippet (rolled back)`,
+    `${snippet.id}: changed ${named.join(', ')}, not declared in touches; add the table to touches or fix the snippet (rolled back)`,
     snippet.id,
     'touches',
     { rowsChanged },

@@ -1,7 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
-import { qualifyTable, tableRef } from './table-names.ts';
+import { listTables, noSuchTable } from './missing-tables.ts';
+import { describeTableInput, spellTable, tableName, tableParts, tableRef, type QualifiedTable, type TableInput } from './table-names.ts';
 
 /**
  * What a DELETE would do through foreign keys, found the way Django's deletion Collector
@@ -35,14 +36,16 @@ export interface ImpactReport {
 
 interface ForeignKey {
   name: string;
-  child: string;
-  parent: string;
+  child: QualifiedTable;
+  parent: QualifiedTable;
   childColumns: string[];
   parentColumns: string[];
   action: 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
 }
 
 interface Catalog {
+  /** Whether the root table exists: asked here, so the common case costs no extra round trip. */
+  exists: boolean;
   keys: ForeignKey[];
   /** Primary key columns by table; a table without one is missing. */
   pks: Map<string, string[]>;
@@ -52,10 +55,12 @@ const ACTIONS: Record<string, ForeignKey['action']> = { c: 'cascade', n: 'set nu
 const SAMPLE = 5;
 
 /** Every foreign key and primary key in one round trip, as JSON text so both drivers read it alike. */
-async function readCatalog(db: SnippetDb, root: string): Promise<Catalog> {
-  const [row] = await queryRows<{ keys: string; pks: string }>(
+async function readCatalog(db: SnippetDb, root: QualifiedTable): Promise<Catalog> {
+  const [schema, name] = tableParts(root);
+  const [row] = await queryRows<{ exists: boolean; keys: string; pks: string }>(
     db,
     sql`select
+          exists (select from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema} and c.relname = ${name}) as exists,
           (select coalesce(json_agg(json_build_object(
                     'name', con.conname,
                     'child', format('%s.%s', cn.nspname, c.relname), 'parent', format('%s.%s', pn.nspname, p.relname),
@@ -73,7 +78,7 @@ async function readCatalog(db: SnippetDb, root: string): Promise<Catalog> {
            where i.indisprimary and (format('%s.%s', n.nspname, c.relname) = ${root} or exists (select from pg_constraint f where f.contype = 'f' and f.conrelid = c.oid))) as pks`,
   );
   const keys = (JSON.parse(row!.keys) as (Omit<ForeignKey, 'action'> & { action: string })[]).map((k) => ({ ...k, action: ACTIONS[k.action] ?? 'no action' }));
-  return { keys, pks: new Map(Object.entries(JSON.parse(row!.pks) as Record<string, string[]>)) };
+  return { exists: row!.exists, keys, pks: new Map(Object.entries(JSON.parse(row!.pks) as Record<string, string[]>)) };
 }
 
 /** The key of row `c` as the report shows it: its primary key, or its ctid without one. */
@@ -95,7 +100,7 @@ function referencing(fk: ForeignKey, doomed: SQL, parent: number): SQL {
 }
 
 /** One line of the report, counted in SQL: a table's deleted rows, its nulled or defaulted ones, or one blocking key. */
-type Group = { kind: 'deleted' | 'set null' | 'set default'; table: string } | { kind: 'blocked'; key: ForeignKey };
+type Group = { kind: 'deleted' | 'set null' | 'set default'; table: QualifiedTable } | { kind: 'blocked'; key: ForeignKey };
 
 /**
  * The full effect of `delete from table where ...`, read only: counts per table of rows
@@ -104,12 +109,20 @@ type Group = { kind: 'deleted' | 'set null' | 'set default'; table: string } | {
  * One statement does it all in the database: temporary tables would be simpler, but
  * PostgreSQL refuses CREATE TABLE, even a temporary one, in a read-only transaction.
  */
-export async function analyseImpact(db: SnippetDb, table: string, where: SQL): Promise<ImpactReport> {
-  const root = qualifyTable(table);
-  const { keys, pks } = await readCatalog(db, root);
+export async function analyseImpact(db: SnippetDb, table: TableInput, where: SQL, subject = 'impact()'): Promise<ImpactReport> {
+  return analyseTable(db, tableName(table, subject), where, { subject, spelled: describeTableInput(table) });
+}
+
+/**
+ * analyseImpact for a table already checked: `named` says how the user named it, for the
+ * error when no such table exists.
+ */
+export async function analyseTable(db: SnippetDb, root: QualifiedTable, where: SQL, named: { subject: string; spelled: string }): Promise<ImpactReport> {
+  const { exists, keys, pks } = await readCatalog(db, root);
+  if (!exists) throw noSuchTable(named.subject, named.spelled, root, await listTables(db));
 
   // The tables cascades can reach, numbered: their number tags rows in `doomed`.
-  const tables = [root];
+  const tables: QualifiedTable[] = [root];
   for (let i = 0; i < tables.length; i++) {
     for (const fk of keys) if (fk.parent === tables[i] && fk.action === 'cascade' && !tables.includes(fk.child)) tables.push(fk.child);
   }
@@ -156,7 +169,7 @@ export async function analyseImpact(db: SnippetDb, table: string, where: SQL): P
   );
 
   const found = new Map(counts.map((c) => [c.grp, c]));
-  const tally = (kind: Group['kind'], table: string) => found.get(groups.findIndex((g) => g.kind === kind && 'table' in g && g.table === table)) ?? { rows: 0, sample: [] };
+  const tally = (kind: Group['kind'], table: QualifiedTable) => found.get(groups.findIndex((g) => g.kind === kind && 'table' in g && g.table === table)) ?? { rows: 0, sample: [] };
   const report = [...new Set(groups.flatMap((g) => ('table' in g ? [g.table] : [])))].sort().map((name) => {
     const [gone, nulled, defaulted] = [tally('deleted', name), tally('set null', name), tally('set default', name)];
     return {
@@ -176,25 +189,29 @@ export async function analyseImpact(db: SnippetDb, table: string, where: SQL): P
 
 /** What `deleteSafely` may cascade into; anything else refuses the delete before it starts. */
 export interface DeleteSafelyOptions {
-  allowCascadeTo?: string[];
+  /** Drizzle tables or names as in SQL (`'"Message"'` for a mixed-case table), like `table`. */
+  allowCascadeTo?: TableInput[];
 }
 
 /**
  * Deletes only when the impact is what the snippet declared: no blocking reference and no
  * cascade (or SET NULL / SET DEFAULT) into a table not in `allowCascadeTo`.
  */
-export async function deleteSafely(db: SnippetDb, table: string, where: SQL, options: DeleteSafelyOptions = {}): Promise<ImpactReport> {
-  const report = await analyseImpact(db, table, where);
+export async function deleteSafely(db: SnippetDb, table: TableInput, where: SQL, options: DeleteSafelyOptions = {}): Promise<ImpactReport> {
+  const subject = 'deleteSafely()';
+  const root = tableName(table, subject);
+  const allowed = new Set<string>([root, ...(options.allowCascadeTo ?? []).map((t) => tableName(t, `${subject} allowCascadeTo`))]);
+  const report = await analyseTable(db, root, where, { subject, spelled: describeTableInput(table) });
   if (report.blocked.length) {
     const b = report.blocked[0]!;
-    throw new Error(`delete from ${report.table} is blocked: ${b.rows} row(s) of ${b.table} still reference it through ${b.constraint} (e.g. ${b.sample.join('; ')})`);
+    throw new Error(`delete from ${spellTable(root)} is blocked: ${b.rows} row(s) of ${spellTable(b.table as QualifiedTable)} still reference it through ${b.constraint} (e.g. ${b.sample.join('; ')})`);
   }
-  const allowed = new Set([report.table, ...(options.allowCascadeTo ?? []).map(qualifyTable)]);
   const unexpected = report.tables.filter((t) => !allowed.has(t.table));
   if (unexpected.length) {
-    const list = unexpected.map((t) => `${t.table} (${t.deleted} deleted, ${t.nulled} nulled, ${t.defaulted} defaulted)`).join(', ');
-    throw new Error(`delete from ${report.table} would reach ${list}; nothing was deleted, add the table to allowCascadeTo if that is intended`);
+    // Spelled as allowCascadeTo must name them, quotes and all.
+    const list = unexpected.map((t) => `${spellTable(t.table as QualifiedTable)} (${t.deleted} deleted, ${t.nulled} nulled, ${t.defaulted} defaulted)`).join(', ');
+    throw new Error(`delete from ${spellTable(root)} would reach ${list}; nothing was deleted, add the table to allowCascadeTo if that is intended`);
   }
-  await db.execute(sql`delete from ${tableRef(report.table)} where ${where}`);
+  await db.execute(sql`delete from ${tableRef(root)} where ${where}`);
   return report;
 }

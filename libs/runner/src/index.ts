@@ -1,5 +1,7 @@
 export { defineSnippet, defineSquash, isSnippet, isSquash } from './define-snippet.ts';
-export type { Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
+export type { BatchKey, BatchResult, BatchSpec, BatchWork, Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
+export type { ColumnInput, QualifiedTable, TableInput } from './table-names.ts';
+export type { DeleteSafelyOptions, ImpactReport, TableImpact } from './impact.ts';
 export { defineConfig, packageDir } from './config.ts';
 export type { SnippetsConfig } from './config.ts';
 export { describeCause, ExitCode, InputError, RunInterrupted, SafetyRefusal, SnippetFailed, SnippetsError } from './errors.ts';

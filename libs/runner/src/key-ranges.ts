@@ -1,7 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKey, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
-import { qualifyTable, tableParts, tableRef } from './table-names.ts';
+import { requireTable } from './missing-tables.ts';
+import { spellTable, tableParts, tableRef, type QualifiedTable } from './table-names.ts';
 
 /**
  * A slice of a walk's key space, `(lo, hi]`; null is unbounded. Workers claim ranges, so
@@ -13,6 +14,15 @@ export interface KeyRange {
   hi: BatchKey | null;
   /** About how many rows the range held when the walk started, for progress. */
   rows: number;
+}
+
+/**
+ * A key as the database driver read it, as the walk keeps it: PGlite reads an int8 as a
+ * BigInt, which JSON (the ranges' bounds and cursors) cannot hold, so it becomes the string
+ * postgres.js reads it as. Exact above 2^53, and the server casts it back on comparison.
+ */
+export function asBatchKey(value: BatchKey | bigint): BatchKey {
+  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 const ROWS_PER_RANGE = 2_000;
@@ -27,7 +37,7 @@ const QUANTILES = Array.from({ length: MAX_RANGES - 1 }, (_, i) => ((i + 1) / MA
  * one query. A big table is sampled (SYSTEM reads whole pages, so it costs a fraction of a
  * scan) and its row count extrapolated: quantiles and progress need no precision.
  */
-export async function splitKeyRanges(db: SnippetDb, tableName: string, keyName: string, where: SQL): Promise<KeyRange[]> {
+export async function splitKeyRanges(db: SnippetDb, tableName: QualifiedTable, keyName: string, where: SQL): Promise<KeyRange[]> {
   const [schema, name] = tableParts(tableName);
   const key = sql`${sql.identifier(keyName)}`;
   const [stats] = await queryRows<{ estimate: number; pages: number }>(
@@ -40,7 +50,7 @@ export async function splitKeyRanges(db: SnippetDb, tableName: string, keyName: 
   const percent = estimate > EXACT_UP_TO ? (100 * EXACT_UP_TO) / estimate : 100;
   const table = tableRef(tableName);
   const source = percent < 100 ? sql`${table} tablesample system (${sql.raw(percent.toFixed(4))})` : table;
-  const [row] = await queryRows<{ n: number; bounds: (BatchKey | null)[] | null }>(
+  const [row] = await queryRows<{ n: number; bounds: (BatchKey | bigint | null)[] | null }>(
     db,
     sql`select count(*)::int as n, percentile_disc(array[${sql.raw(QUANTILES)}]::float8[]) within group (order by ${key}) as bounds
         from ${source} where ${where}`,
@@ -48,7 +58,10 @@ export async function splitKeyRanges(db: SnippetDb, tableName: string, keyName: 
   const total = Math.round(((row?.n ?? 0) * 100) / percent);
   const wanted = Math.min(MAX_RANGES, Math.max(1, Math.ceil(total / ROWS_PER_RANGE)));
   // The quantile at i/wanted is the (i * MAX_RANGES / wanted)-th of the 1/MAX_RANGES steps.
-  const picked = Array.from({ length: wanted - 1 }, (_, i) => row?.bounds?.[Math.round(((i + 1) * MAX_RANGES) / wanted) - 1] ?? null);
+  const picked = Array.from({ length: wanted - 1 }, (_, i) => {
+    const bound = row?.bounds?.[Math.round(((i + 1) * MAX_RANGES) / wanted) - 1];
+    return bound === null || bound === undefined ? null : asBatchKey(bound);
+  });
   const bounds = picked.filter((b, i, all): b is BatchKey => b !== null && b !== all[i - 1]);
   const edges = [null, ...bounds, null];
   const rows = Math.ceil(total / (edges.length - 1));
@@ -61,9 +74,10 @@ const KEY_TYPES = new Set(['smallint', 'integer', 'bigint', 'numeric', 'text', '
 /**
  * Why `keyName` cannot drive a walk of `tableName`, or undefined when it can: it must be
  * NOT NULL (a NULL key is never visited) and of a type the cursor stores exactly (a
- * timestamp would lose its microseconds in JavaScript).
+ * timestamp would lose its microseconds in JavaScript). A table that does not exist is an
+ * InputError saying which one `spelled` may mean.
  */
-export async function unusableKey(db: SnippetDb, tableName: string, keyName: string): Promise<string | undefined> {
+export async function unusableKey(db: SnippetDb, tableName: QualifiedTable, keyName: string, spelled: string): Promise<string | undefined> {
   const [schema, name] = tableParts(tableName);
   const [column] = await queryRows<{ type: string; not_null: boolean }>(
     db,
@@ -72,8 +86,12 @@ export async function unusableKey(db: SnippetDb, tableName: string, keyName: str
         where n.nspname = ${schema} and c.relname = ${name} and a.attname = ${keyName} and a.attnum > 0 and not a.attisdropped`,
   );
   const fix = 'use a unique NOT NULL integer, text or uuid column, such as the primary key';
-  if (!column) return `batch(): table ${qualifyTable(tableName)} has no column '${keyName}'; ${fix}`;
-  if (!KEY_TYPES.has(column.type)) return `batch(): key '${keyName}' of ${qualifyTable(tableName)} is ${column.type}; ${fix}`;
-  if (!column.not_null) return `batch(): key '${keyName}' of ${qualifyTable(tableName)} may be NULL, and rows with a NULL key would never be visited; ${fix}`;
+  const table = spellTable(tableName);
+  if (!column) {
+    await requireTable(db, tableName, 'batch() table', spelled);
+    return `batch(): table ${table} has no column '${keyName}'; ${fix}`;
+  }
+  if (!KEY_TYPES.has(column.type)) return `batch(): key '${keyName}' of ${table} is ${column.type}; ${fix}`;
+  if (!column.not_null) return `batch(): key '${keyName}' of ${table} may be NULL, and rows with a NULL key would never be visited; ${fix}`;
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { isTable } from 'drizzle-orm';
 import * as v from 'valibot';
 import { importModule } from './import-module.ts';
 import { importSnippetBundle, type SnippetImport } from './snippet-bundle.ts';
@@ -5,10 +6,17 @@ import { defineSnippet, isSnippet, isSquash, type Snippet, type SquashedSnippet 
 import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from './errors.ts';
 import { describeIssue } from './schema-issues.ts';
+import { tableName, type QualifiedTable, type TableInput } from './table-names.ts';
+
+/** A snippet's definition as loaded: `touches` checked and named the runner's one way. */
+export type LoadedDefinition = Omit<Snippet, 'touches'> & {
+  /** `schema.name` with exact case: what the touches check compares, `plan --json` shows and the gates read. */
+  readonly touches: readonly QualifiedTable[];
+};
 
 /** A snippet file together with its validated definition. */
 export interface LoadedSnippet extends SnippetFile {
-  definition: Snippet;
+  definition: LoadedDefinition;
   /** Set for a squash: the snippets it stands for. A squash has no code to run. */
   replaces?: SquashedSnippet[];
 }
@@ -29,16 +37,24 @@ const squashSchema = v.object({
 });
 
 const fn = v.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', 'must be a function');
-const tableName = v.pipe(
-  v.string(),
-  v.regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, 'must be a table name like "trades" or "billing.trades"'),
+/** A drizzle table or a name with PostgreSQL's rules (see parseTableName), to its one internal form. */
+const touchedTable = v.pipe(
+  v.custom<TableInput>((value) => typeof value === 'string' || isTable(value), 'must be a drizzle table or a table name such as \'trades\' or \'"User"\''),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      return tableName(dataset.value, '');
+    } catch (error) {
+      addIssue({ message: describeCause(error) });
+      return NEVER;
+    }
+  }),
 );
 
 const definitionSchema = v.object({
   description: nonEmptyLine,
   dependsOn: v.optional(v.array(v.string()), []),
   requires: v.optional(v.strictObject({ migrations: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []) }), { migrations: [] }),
-  touches: v.array(tableName),
+  touches: v.array(touchedTable),
   transaction: v.optional(v.picklist(['atomic', 'batched'], 'must be "atomic" or "batched"'), 'atomic'),
   params: v.optional(v.record(v.string(), v.unknown()), {}),
   up: fn,
@@ -69,7 +85,7 @@ async function loadOne(file: SnippetFile, bundled?: SnippetImport): Promise<Load
     const never = async () => {
       throw new Error('a squash has no code to run');
     };
-    return { ...file, definition: defineSnippet({ description, touches: [], up: never }), replaces };
+    return { ...file, definition: { ...defineSnippet({ description, touches: [], up: never }), touches: [] }, replaces };
   }
   if (!isSnippet(module.default)) {
     throw new InputError(
@@ -81,7 +97,7 @@ async function loadOne(file: SnippetFile, bundled?: SnippetImport): Promise<Load
   if (!parsed.success) {
     throw new InputError(`${file.displayPath}: invalid snippet: ${describeIssues(parsed.issues)}`, { subject: file.displayPath });
   }
-  return { ...file, definition: Object.freeze({ ...module.default, ...parsed.output }) as Snippet };
+  return { ...file, definition: Object.freeze({ ...module.default, ...parsed.output }) as LoadedDefinition };
 }
 
 /** `ids`: every snippet in the repo, loaded or not. */

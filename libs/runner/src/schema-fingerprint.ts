@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { SnippetDb } from './define-snippet.ts';
 import { queryRows, toStatement } from './database.ts';
+import { parseTableName, type QualifiedTable } from './table-names.ts';
 
 /**
  * One line per schema object outside the `snippets` schema and PostgreSQL's own:
@@ -65,6 +66,18 @@ export function fingerprintHash(entries: string[]): string {
 
 export async function schemaFingerprint(db: SnippetDb): Promise<string[]> {
   return (await queryRows<{ entry: string }>(db, FINGERPRINT)).map((r) => r.entry);
+}
+
+/**
+ * The tables (ordinary, partitioned, foreign) a fingerprint lists, so a snippet's touches
+ * can be checked against the schema without another query. Its names are quoted by
+ * PostgreSQL's %I, as SQL would name them, which is what parseTableName reads.
+ */
+export function fingerprintTables(entries: readonly string[]): QualifiedTable[] {
+  return entries.flatMap((entry) => {
+    const found = /^relation (.+) kind=([rpf])$/s.exec(entry);
+    return found ? [parseTableName(found[1]!)] : [];
+  });
 }
 
 export interface SchemaDifference {

@@ -133,7 +133,7 @@ describe('snippets impact', () => {
       expect(sneaky.code).not.toBe(0);
       expect(await target.query('select count(*)::int as n from child')).toEqual([{ n: 9 }]);
       const missing = await runCli(['impact', '--table', 'nope', '--where', 'true'], { cwd: repo.dir, env });
-      expect(missing.stderr).toContain("--table 'nope' does not exist in this database");
+      expect(missing.stderr).toContain('--table nope: no such table; no table public.nope in this database');
       expect(missing.code).toBe(2);
     } finally {
       await repo.dispose();

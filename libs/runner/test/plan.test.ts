@@ -13,7 +13,7 @@ function file(id: string, checksum = `sum-${id}`): SnippetFile {
 function loaded(id: string, dependsOn: string[] = [], requires: string[] = []): LoadedSnippet {
   return {
     ...file(id),
-    definition: defineSnippet({ description: id, dependsOn, requires: { migrations: requires }, touches: [], up: async () => {} }),
+    definition: { ...defineSnippet({ description: id, dependsOn, requires: { migrations: requires }, touches: [], up: async () => {} }), touches: [] },
   };
 }
 
