@@ -13,8 +13,8 @@ export default function (plop) {
     description,
     prompts,
     actions: [
-      (answers) => {
-        const { id, files } = scaffoldSnippetInDir(process.cwd(), { name: answers.name, kind, table: answers.table });
+      async (answers) => {
+        const { id, files } = await scaffoldSnippetInDir(process.cwd(), { name: answers.name, kind, table: answers.table });
         return `${id}: wrote ${Object.keys(files).join(', ')}`;
       },
     ],

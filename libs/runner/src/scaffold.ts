@@ -5,6 +5,9 @@ import { sha256 } from './checksum.ts';
 import { loadConfig } from './config.ts';
 import { InputError } from './errors.ts';
 import { buildManifest, MANIFEST_FILE, renderManifest } from './manifest.ts';
+import { findSchemaTable, loadServiceSchema, serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './schema-tables.ts';
+
+export { serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './schema-tables.ts';
 
 /**
  * The one renderer of new snippets: `nx g snippet` in the workspace and `npx plop snippet`
@@ -27,8 +30,8 @@ export interface ScaffoldInput {
   existing: ExistingSnippet[];
   /** Ids of archived snippets (squashed); their numbers are never reused. */
   archived?: string[];
-  /** The table a batched snippet walks. */
-  table?: string;
+  /** The table a delete snippet deletes from or a batched snippet walks, found in the service's schema. */
+  table?: SchemaTable;
 }
 
 export interface ScaffoldOutput {
@@ -73,21 +76,28 @@ export function nextSnippet(existing: string[], archived: string[] = []): { numb
 
 export { buildManifest, renderManifest } from './manifest.ts';
 
+/** A delete or batched snippet needs its table; checked before the schema is loaded to find it. */
+export function checkTableGiven(kind: SnippetKind, given: boolean): void {
+  if (kind === 'batched' && !given) {
+    throw new InputError('--kind batched needs --table, the table to walk in batches: its export in the service\'s drizzle schema or its name in SQL (e.g. --table=trades)', { subject: 'table' });
+  }
+  if (kind === 'delete' && !given) {
+    throw new InputError('--kind delete needs --table, the table to delete from: its export in the service\'s drizzle schema or its name in SQL (e.g. --table=api_keys)', { subject: 'table' });
+  }
+}
+
+/** The table named by `--table`, found in the drizzle schema of the service the repo at `repoRoot` was made for. */
+export async function resolveSnippetTable(table: string, service: string, resolveFrom: string[]): Promise<SchemaTable> {
+  return findSchemaTable(await loadServiceSchema(service, resolveFrom), table.trim());
+}
+
 export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   const kind = input.kind ?? 'basic';
   if (!SNIPPET_KINDS.includes(kind)) {
     throw new InputError(`--kind '${kind}' is not one of ${SNIPPET_KINDS.join(', ')}`, { subject: 'kind' });
   }
-  const table = input.table?.trim();
-  if (kind === 'batched' && !table) {
-    throw new InputError('--kind batched needs --table, the table to walk in batches (e.g. --table=trades)', { subject: 'table' });
-  }
-  if (kind === 'delete' && !table) {
-    throw new InputError('--kind delete needs --table, the table to delete from (e.g. --table=api_keys)', { subject: 'table' });
-  }
-  if (table !== undefined && !/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(table)) {
-    throw new InputError(`--table '${table}' is not a table name; pass e.g. --table=trades or --table=billing.trades`, { subject: 'table' });
-  }
+  const table = input.table;
+  checkTableGiven(kind, table !== undefined);
   const slug = snippetSlug(input.name);
   const ids = input.existing.map((s) => s.id);
   if (ids.some((id) => id.replace(/^\d{4}_/, '') === slug)) {
@@ -95,12 +105,7 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   }
   const { number, previous } = nextSnippet(ids, input.archived);
   const id = `${String(number).padStart(4, '0')}_${slug}`;
-  // The table as drizzle sql: `${sql.identifier('billing')}.${sql.identifier('trades')}`.
-  const tableSql = table
-    ?.split('.')
-    .map((part) => '${sql.identifier(' + JSON.stringify(part) + ')}')
-    .join('.');
-  const data = { id, description: describe(slug), dependsOn: previous, table, tableSql };
+  const data = { id, description: describe(slug), dependsOn: previous, table };
   const source = ejs.render(template(`${kind}.ts`), data);
   const test = ejs.render(template('test.ts'), data);
 
@@ -120,8 +125,14 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
  * Reads the repo at `repoRoot` from disk, renders the snippet and writes it: what
  * `npx plop snippet` runs in an extracted repo. Nothing is written if rendering fails.
  */
-export function scaffoldSnippetInDir(repoRoot: string, options: { name: string; kind?: SnippetKind; table?: string }): ScaffoldOutput {
-  const output = renderSnippet({ ...options, ...readRepoSnippets(repoRoot) });
+export async function scaffoldSnippetInDir(repoRoot: string, options: { name: string; kind?: SnippetKind; table?: string }): Promise<ScaffoldOutput> {
+  const kind = options.kind ?? 'basic';
+  checkTableGiven(kind, Boolean(options.table?.trim()));
+  const record = path.join(repoRoot, TEMPLATE_RECORD);
+  const table = options.table?.trim()
+    ? await resolveSnippetTable(options.table, serviceOfRecord(existsSync(record) ? readFileSync(record, 'utf8') : undefined), [repoRoot])
+    : undefined;
+  const output = renderSnippet({ name: options.name, kind, table, ...readRepoSnippets(repoRoot) });
   writeFiles(repoRoot, output.files);
   return output;
 }

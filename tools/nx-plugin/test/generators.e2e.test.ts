@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { applySchema, seed } from '@snippets/example-chat-service';
 import { migrate } from '@snippets/example-service';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -134,6 +135,51 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       }
     } finally {
       await rm(extracted, { recursive: true, force: true });
+    }
+  });
+
+  it("a repo for a service shaped like real apps: quoted mixed-case tables, uuid keys, a schema pushed from SQL", async () => {
+    const created = await nx(
+      ['g', 'snippet-repo', 'chat-snippets', '--service=@snippets/example-chat-service', '--serviceImage=registry.example.com/chat', '--schemaFile=schema.sql', '--schemaVersion=none'],
+      workspace.root,
+    );
+    expect(created.code).toBe(0);
+    const chatDir = path.join(workspace.root, 'snippet-repos/chat-snippets');
+    // As a user types it in a shell; Nx's parser strips the quotes, and the schema still finds "User".
+    expect((await nx(['g', 'snippet', 'purge-spam-accounts', '--repo=chat-snippets', '--kind=delete', '--table="User"'], workspace.root)).code).toBe(0);
+    expect((await nx(['g', 'snippet', 'redact-messages', '--repo=chat-snippets', '--kind=batched', '--table=Message'], workspace.root)).code).toBe(0);
+    const wrong = await nx(['g', 'snippet', 'purge', '--repo=chat-snippets', '--kind=delete', '--table=users'], workspace.root);
+    expect(wrong.output).toContain('--table users: no such table in @snippets/example-chat-service/schema; did you mean "User" (export user)?');
+    expect(wrong.code).not.toBe(0);
+    const purge = await readFile(path.join(chatDir, 'snippets/0001_purge_spam_accounts.ts'), 'utf8');
+    expect(purge).toContain('import { user } from "@snippets/example-chat-service/schema";');
+    expect(purge).toContain('ids: [] as string[],');
+
+    // The repo's own tests build PGlite from schema.sql; the runner applies both on PostgreSQL,
+    // walking the uuid key of "Message" with two workers.
+    const tests = await nx(['run', 'chat-snippets:test'], workspace.root);
+    expect(tests.output).toMatch(/Tests\s+2 passed/);
+    expect(tests.code).toBe(0);
+    const name = `generated_chat_${randomBytes(5).toString('hex')}`;
+    const admin = postgres(SERVER_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    try {
+      const url = new URL(SERVER_URL);
+      url.pathname = `/${name}`;
+      const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      try {
+        const db = drizzle({ client });
+        await applySchema(db as never);
+        await seed(db as never);
+      } finally {
+        await client.end();
+      }
+      const applied = await run(SNIPPETS, ['run', '--workers', '2', '--expect', '0001_purge_spam_accounts,0002_redact_messages'], chatDir, { DATABASE_URL: url.toString() });
+      expect(applied.output).toContain('applied 2 snippet(s)');
+      expect(applied.code).toBe(0);
+    } finally {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
     }
   });
 

@@ -121,12 +121,37 @@ describe('snippet generator', () => {
   const root = 'snippet-repos/payments-snippets';
   beforeEach(async () => {
     tree = workspace();
-    await snippetRepoGenerator(tree, repo);
+    // A service installed in this workspace, whose drizzle schema --table is looked up in.
+    tree.write('libs/example-chat-service/package.json', JSON.stringify({ name: '@snippets/example-chat-service', version: '0.1.0' }));
+    await snippetRepoGenerator(tree, { ...repo, service: '@snippets/example-chat-service', schemaFile: 'schema.sql', schemaVersion: 'none' });
+  });
+
+  it.each([
+    ['its export name', 'user'],
+    ['its name in SQL, case and all (Nx strips the quotes of --table=\'"User"\')', 'User'],
+    ['its quoted, schema-qualified SQL name', 'public."User"'],
+  ])('finds the table by %s, imports the drizzle table and types the keys as the schema does', async (_, table) => {
+    await snippetGenerator(tree, { name: 'purge-spam-accounts', repo: 'payments-snippets', kind: 'delete', table });
+    const source = tree.read(`${root}/snippets/0001_purge_spam_accounts.ts`, 'utf-8')!;
+    expect(source).toContain("import { user } from \"@snippets/example-chat-service/schema\";");
+    expect(source).toContain('touches: [user],');
+    expect(source).toContain('ids: [] as string[],');
+    expect(source).toContain('deleteSafely(user, inArray(user.id, params.ids), { allowCascadeTo: [] })');
+  });
+
+  it('walks a bigserial key as a number and a uuid key with inBatch, never `id > 0`', async () => {
+    await snippetGenerator(tree, { name: 'backfill-order-lines', repo: 'payments-snippets', kind: 'delete', table: 'OrderLine' });
+    expect(tree.read(`${root}/snippets/0001_backfill_order_lines.ts`, 'utf-8')).toContain('ids: [] as number[],');
+    await snippetGenerator(tree, { name: 'redact-messages', repo: 'payments-snippets', kind: 'batched', table: 'Message' });
+    const batched = tree.read(`${root}/snippets/0002_redact_messages.ts`, 'utf-8')!;
+    expect(batched).toContain('table: message,\n      key: message.id,');
+    expect(batched).toContain('where ${inBatch(message.id)}');
+    expect(batched).not.toMatch(/from \?\? 0/);
   });
 
   it('numbers snippets, chains each to the previous one, writes its test and updates snippets.lock', async () => {
     await snippetGenerator(tree, { name: 'backfill-settlement-currency', repo: 'payments-snippets' });
-    await snippetGenerator(tree, { name: 'merge_duplicate_deals', repo: 'payments-snippets', kind: 'delete', table: 'deals' });
+    await snippetGenerator(tree, { name: 'merge_duplicate_deals', repo: 'payments-snippets', kind: 'delete', table: 'Thread' });
 
     const first = tree.read(`${root}/snippets/0001_backfill_settlement_currency.ts`, 'utf-8')!;
     const second = tree.read(`${root}/snippets/0002_merge_duplicate_deals.ts`, 'utf-8')!;
@@ -158,9 +183,11 @@ describe('snippet generator', () => {
     [{ name: '0001_fix' }, "snippet name '0001_fix' is not valid"],
     [{ repo: 'nope' }, "--repo 'nope' is not a snippet repo (no snippet-repos/nope/snippets.config.ts); create it with `nx g snippet-repo nope`"],
     [{ repo: '../libs' }, "--repo '../libs' is not a snippet repo"],
-    [{ kind: 'batched' as const }, '--kind batched needs --table, the table to walk in batches (e.g. --table=trades)'],
-    [{ kind: 'batched' as const, table: 'trades; drop table x' }, "--table 'trades; drop table x' is not a table name"],
-    [{ kind: 'delete' as const }, '--kind delete needs --table, the table to delete from (e.g. --table=api_keys)'],
+    [{ kind: 'batched' as const }, "--kind batched needs --table, the table to walk in batches: its export in the service's drizzle schema or its name in SQL"],
+    [{ kind: 'batched' as const, table: 'trades; drop table x' }, '--table trades; drop table x: no such table in @snippets/example-chat-service/schema; its tables are plan, user, workspace'],
+    [{ kind: 'delete' as const }, "--kind delete needs --table, the table to delete from: its export in the service's drizzle schema or its name in SQL"],
+    [{ kind: 'delete' as const, table: 'Usr' }, '--table Usr: no such table in @snippets/example-chat-service/schema; did you mean "User" (export user)?'],
+    [{ kind: 'delete' as const, table: 'membership' }, '--table membership: has a composite primary key (workspaceId, userId); delete and batched snippets key their rows by one column, so start from --kind=basic'],
   ])('refuses %o and writes nothing', async (override, message) => {
     const before = tree.listChanges().length;
     await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets', ...override })).rejects.toThrow(message);

@@ -1,7 +1,7 @@
 import { generateFiles, joinPathFragments, readJson, writeJson, type Tree } from '@nx/devkit';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { buildManifest, renderManifest } from '@snippets/runner/scaffold';
+import { buildManifest, renderManifest, TEMPLATE_RECORD } from '@snippets/runner/scaffold';
 import { SNIPPET_REPOS_DIR } from '../../snippet-repos';
 
 export interface SnippetRepoGeneratorSchema {
@@ -192,7 +192,7 @@ export default async function snippetRepoGenerator(tree: Tree, schema: SnippetRe
 }
 
 /** Where a repo records the template version and answers that made it, for bringing it up to date later. */
-export const TEMPLATE_RECORD = 'snippets-template.json';
+export { TEMPLATE_RECORD };
 
 function templateRecord(schema: SnippetRepoGeneratorSchema, options: NormalizedOptions) {
   const own = JSON.parse(readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as { name: string; version: string };
