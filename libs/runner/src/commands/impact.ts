@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../database.ts';
-import { InputError } from '../errors.ts';
+import { describeCause, InputError } from '../errors.ts';
 import { withRollback } from '../executor.ts';
 import { analyseImpact, type ImpactReport } from '../impact.ts';
+import { isStatementFault } from '../pg-errors.ts';
 import { qualifyTable } from '../table-names.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
@@ -22,7 +23,15 @@ export async function impact(input: SessionInput, table: string, where: string):
       await tx.execute(sql`select set_config('statement_timeout', ${`${session.config.timeouts.statementMs}ms`}, true)`);
       const [exists] = await queryRows<{ exists: boolean }>(tx, sql`select to_regclass(${qualifyTable(table)}) is not null as exists`);
       if (!exists?.exists) throw new InputError(`--table '${table}' does not exist in this database`, { subject: '--table' });
-      return analyseImpact(tx, table, sql.raw(where));
+      return analyseImpact(tx, table, sql.raw(where)).catch((error: unknown) => {
+        // The --where text is the user's: the server rejecting it is bad input, not a crash.
+        if (!isStatementFault(error)) throw error;
+        const shown = where.replace(/\s+/g, ' ').trim();
+        throw new InputError(`--where '${shown}' was rejected by the database: ${describeCause(error)}; pass one read-only condition on ${table}'s columns, e.g. --where "id = 42"`, {
+          subject: '--where',
+          cause: error,
+        });
+      });
     }),
   );
 }
