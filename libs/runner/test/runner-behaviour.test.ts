@@ -264,6 +264,31 @@ export default defineSnippet({
     expect(await effects()).toEqual(['0001_first×1', '0002_second×1']);
   });
 
+  it('refuses the history of an id that is no snippet of the repo; a known snippet without events has no history yet', async () => {
+    const noHistory = async (id: string) => {
+      const result = await cli(['history', id]);
+      expect([result.code, result.stdout, result.stderr]).toEqual([0, 'no history yet\n', '']);
+    };
+    const unknown = async (args: string[]) => {
+      const result = await cli(args);
+      expect([result.code, result.stdout, result.stderr]).toEqual([2, '', 'snippets: history NOPE: no snippet NOPE in this repo; run snippets status for the ids\n']);
+    };
+    await unknown(['history', 'NOPE']);
+    expect(await schemaExists(database, 'snippets')).toBe(false);
+    await noHistory('0001_first');
+
+    expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+    await unknown(['history', 'NOPE']);
+    await unknown(['history', 'NOPE', '--json']);
+    // Folded by a squash: the file is kept in the archive for audit.
+    await repo.write('snippets/archive/0000_folded.ts', '// replaced by a squash\n');
+    await noHistory('0000_folded');
+    // Known to the ledger alone: its file is gone and its events were pruned.
+    await repo.remove('snippets/0003_third.ts');
+    await database.query(`delete from snippets.events where snippet_id = '0003_third'`);
+    await noHistory('0003_third');
+  });
+
   it('re-runs post-checks with verify and fails when the data drifted', async () => {
     expect((await cli(['run', '--expect', ...three])).code).toBe(0);
     expect((await cli(['verify'])).code).toBe(0);
