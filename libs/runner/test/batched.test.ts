@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, runCli } from './support/cli.ts';
+import { childEnv, CLI, runCli } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import postgres from 'postgres';
 import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
@@ -231,7 +231,7 @@ describe('parallel workers on postgres', () => {
   it('four runner processes share one backfill; killing one of them loses and repeats no row', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': stamped() });
     await runCli(['manifest'], { cwd: repo.dir });
-    const env = { ...process.env, NO_COLOR: '1', DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' };
+    const env = childEnv({ NO_COLOR: '1', DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' });
     const runners = Array.from({ length: 4 }, () => {
       const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
