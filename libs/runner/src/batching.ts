@@ -218,7 +218,7 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
     tx,
     sql`update snippets.ranges r
         set cursor = ${JSON.stringify(last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
-            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = now()
+            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = clock_timestamp()
         where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}
         returning r.rows_done + ${others(sql`o.rows_done`)} as rows, r.batches_done + ${others(sql`o.batches_done`)} as batches,
                   r.rows_total + ${others(sql`o.rows_total`)} as total`,
