@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
 import { describeCause, ExitCode, SnippetsError } from '@snippets/runner';
+import { colorEnabled } from '@snippets/runner/engine';
 import { check } from './check.ts';
 import { dropAllScratchDatabases } from './scratch-db.ts';
 
-const colors = pc.createColors(Boolean(process.env.FORCE_COLOR) || (Boolean(process.stdout.isTTY) && !process.env.NO_COLOR));
+// The runner's rule, so both CLIs of a pipeline colour alike.
+const colors = pc.createColors(colorEnabled(process.env, Boolean(process.stdout.isTTY)));
 
 function buildProgram(): Command {
   const program = new Command('snippet-gates')

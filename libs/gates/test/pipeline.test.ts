@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRepo, exampleServiceDumps, runGates, SERVER_URL, SNIPPETS_CLI, snippet, urlOf, type FixtureRepo } from './support/fixtures.ts';
+import { childEnv, createRepo, exampleServiceDumps, runGates, SERVER_URL, SNIPPETS_CLI, snippet, urlOf, type FixtureRepo } from './support/fixtures.ts';
 
 const exec = promisify(execFile);
 
@@ -100,8 +100,7 @@ describe('the production pipeline, step by step: lock, gates, rehearsal, run, un
 
   /** One pipeline step: a command with the pipeline's environment; its output is kept for the secrets check. */
   function step(repo: FixtureRepo, command: 'snippets' | 'gates', args: string[]): Promise<{ code: number; out: string }> {
-    const env: Record<string, string | undefined> = {
-      ...process.env,
+    const env = childEnv({
       NO_COLOR: '1',
       DATABASE_URL: withPassword(urlOf(productionDb)),
       SNIPPETS_SLACK_WEBHOOK_URL: `${hooks.url}/slack/${SLACK_SECRET}`,
@@ -110,8 +109,7 @@ describe('the production pipeline, step by step: lock, gates, rehearsal, run, un
       SNIPPETS_APPROVED_BY: 'alice,bob',
       SNIPPETS_CI_RUN_URL: 'https://ci.example.com/runs/42',
       SNIPPETS_LOCK_HOLDER: 'https://ci.example.com/runs/42',
-    };
-    delete env.FORCE_COLOR;
+    });
     if (command === 'gates') return runGates(args, repo.dir, { ...env, DATABASE_URL: withPassword(SERVER_URL) }).then((r) => record(r.code, r.stdout + r.stderr));
     return new Promise((resolve) =>
       execFile(process.execPath, [SNIPPETS_CLI, ...args], { cwd: repo.dir, env }, (error, stdout, stderr) =>

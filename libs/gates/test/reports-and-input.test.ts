@@ -6,7 +6,7 @@ import path from 'node:path';
 import { XmlDocument, XsdValidator } from 'libxml2-wasm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, createRepo, exampleServiceDumps, GATES_CLI, runGates, scratchDatabasesLeft, SERVER_URL, snippet, urlOf, type FixtureRepo } from './support/fixtures.ts';
+import { admin, childEnv, createRepo, exampleServiceDumps, GATES_CLI, runGates, scratchDatabasesLeft, SERVER_URL, snippet, urlOf, type FixtureRepo } from './support/fixtures.ts';
 
 const good = snippet({
   description: 'backfill settlement currency',
@@ -103,8 +103,7 @@ describe('snippet-gates reports, bad input and clean-up', () => {
   it('drops its scratch database when interrupted mid-rehearsal', async () => {
     const slowRepo = await createRepo({ '0001_slow.ts': snippet({ touches: ['trades'], up: 'await rows(sql`select pg_sleep(60)`);' }) });
     try {
-      const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: SERVER_URL, NO_COLOR: '1' };
-      delete env.FORCE_COLOR;
+      const env = childEnv({ DATABASE_URL: SERVER_URL, NO_COLOR: '1' });
       const child = spawn(process.execPath, [GATES_CLI, 'check', '--dump', dumps.custom, '--only', 'rehearsal'], { cwd: slowRepo.dir, env, stdio: 'ignore' });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       const deadline = Date.now() + 60_000;

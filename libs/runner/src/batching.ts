@@ -1,4 +1,5 @@
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { BatchSizer } from './batch-size.ts';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
@@ -223,7 +224,7 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
     tx,
     sql`update snippets.ranges r
         set cursor = ${JSON.stringify(last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
-            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = now()
+            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = clock_timestamp()
         where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}
         returning r.rows_done + ${others(sql`o.rows_done`)} as rows, r.batches_done + ${others(sql`o.batches_done`)} as batches,
                   r.rows_total + ${others(sql`o.rows_total`)} as total`,
@@ -233,19 +234,19 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
 
 /**
  * A worker: batch after batch until no range is left open. The size adapts toward
- * `targetMs`; a batch that hits a lock or statement timeout is retried with half the size.
+ * `targetMs` (see BatchSizer); a batch that hits a lock or statement timeout is retried
+ * with half the size.
  */
 async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: BatchRunner): Promise<void> {
   const { spec } = walk;
-  const maxSize = Math.max(MIN_SIZE, spec.maxSize ?? MAX_SIZE);
-  let size = Math.min(Math.max(spec.size ?? 1000, MIN_SIZE), maxSize);
-  const targetMs = spec.targetMs ?? 200;
+  const sizer = new BatchSizer({ initial: spec.size ?? 1000, min: MIN_SIZE, max: Math.max(MIN_SIZE, spec.maxSize ?? MAX_SIZE), targetMs: spec.targetMs ?? 200 });
   let preferred = index;
   let attempt = 0;
   while (!walk.stopped) {
     await waitUntilHealthy(walk, runner);
     if (walk.stopped) return;
     const started = performance.now();
+    const size = sizer.size;
     let outcome: BatchOutcome;
     try {
       outcome = await runner.transaction(db, (tx, changes) => oneBatch(tx, changes, walk, runner, preferred, size));
@@ -259,9 +260,9 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
         });
       }
       attempt++;
-      size = Math.max(MIN_SIZE, Math.floor(size / 2));
+      const smaller = sizer.halve();
       const backoff = 250 * 2 ** (attempt - 1);
-      runner.log(`${walk.name}: batch hit ${describeCause(error)}; retry ${attempt} with ${size} rows in ${backoff} ms`);
+      runner.log(`${walk.name}: batch hit ${describeCause(error)}; retry ${attempt} with ${smaller} rows in ${backoff} ms`);
       await sleep(backoff);
       continue;
     }
@@ -272,13 +273,7 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
       continue;
     }
     preferred = outcome.range;
-    const took = performance.now() - started;
-    // Adapt toward the target duration, in proportion (at most halving or doubling at a
-    // time): shrink after a slow batch, grow only after a full one that was fast.
-    if (took > targetMs || outcome.count === size) {
-      const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(took, 1)));
-      size = Math.min(maxSize, Math.max(MIN_SIZE, Math.round(size * factor)));
-    }
+    sizer.observe(outcome.count, performance.now() - started, outcome.count === size);
     walk.processed += outcome.count;
     const { rows, total, batches } = outcome.progress;
     const seconds = (performance.now() - walk.startedAt) / 1000;

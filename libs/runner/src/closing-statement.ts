@@ -4,6 +4,7 @@ import { queryPrepared, type Statement } from './database.ts';
 import type { SnippetDb } from './define-snippet.ts';
 import type { TableChanges } from './ledger.ts';
 import { FINGERPRINT_SQL } from './schema-fingerprint.ts';
+import { serverTimeParam } from './server-clock.ts';
 
 /** What `snippets.refuse` raises (ledger schema v5): a check refused the transaction. */
 const REFUSED = 'SNP01';
@@ -47,22 +48,28 @@ const CHECKS = `
 const CHECK_ONLY = `with ${CHECKS}
   select r.value as rows_changed from rows_changed r, checked where checked.ok`;
 
-/** The checks, the ledger row and its events ('started' if $19 is given, then 'applied'), in order. */
+/**
+ * The checks, the ledger row and its events ('started' if $17 is true, then 'applied'), in
+ * order. The snippet started at $15, the server's clock read by its transaction's setup;
+ * it finishes at clock_timestamp() read here, once (a CTE with a volatile function is
+ * evaluated once), so the row, its events and its duration agree to the microsecond.
+ */
 const CHECK_AND_RECORD = `with ${CHECKS},
+  clock as (select ${serverTimeParam(15)} as started_at, clock_timestamp() as finished_at),
   recorded as (
     insert into snippets.ledger (repo, id, number, checksum, status, description, git_sha, image, approved_by, executed_by, host, ci_run_url,
                                  started_at, finished_at, duration_ms, rows_changed, verify_result)
     select $4, $5, $6::int, $7, 'applied', $8, $9, $10, $11, $12, $13, $14,
-           $15::text::timestamptz, $16::text::timestamptz, $17::int, r.value, $18::text::jsonb
-    from rows_changed r, checked where checked.ok
-    returning rows_changed)
+           c.started_at, c.finished_at, round(extract(epoch from c.finished_at - c.started_at) * 1000)::int, r.value, $16::text::jsonb
+    from rows_changed r, checked, clock c where checked.ok
+    returning rows_changed, started_at, finished_at, duration_ms)
   insert into snippets.events (at, repo, snippet_id, kind, checksum, executed_by, host, git_sha, image, approved_by, ci_run_url, detail)
-  select coalesce(e.at, now()), $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14,
-         case when e.kind = 'applied' then jsonb_build_object('durationMs', $17::int, 'rowsChanged', recorded.rows_changed, 'verify', $18::text::jsonb) end
-  from recorded, (values (1, $19::text::timestamptz, 'started'), (2, null, 'applied')) e(ord, at, kind)
-  where e.at is not null or e.kind = 'applied'
+  select case when e.kind = 'started' then recorded.started_at else recorded.finished_at end, $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14,
+         case when e.kind = 'applied' then jsonb_build_object('durationMs', recorded.duration_ms, 'rowsChanged', recorded.rows_changed, 'verify', $16::text::jsonb) end
+  from recorded, (values (1, 'started'), (2, 'applied')) e(ord, kind)
+  where $17::boolean or e.kind = 'applied'
   order by e.ord
-  returning kind, detail->'rowsChanged' as rows_changed`;
+  returning kind, detail->'rowsChanged' as rows_changed, (detail->>'durationMs')::int as duration_ms`;
 
 export interface ClosingInput {
   /** The change counts (see CHANGE_COUNTS) read before the work, as the server's JSON text. */
@@ -79,12 +86,17 @@ export interface AppliedRecord {
   checksum: string;
   description: string | undefined;
   audit: AuditContext;
-  startedAt: Date;
-  finishedAt: Date;
-  durationMs: number;
+  /** The server's clock when the snippet's transaction began its work, in microseconds since the epoch (see ServerTime). */
+  startedMicros: number;
   verify: { ok: boolean; message?: string } | null;
-  /** When the run's 'started' event for this snippet happened; it commits with the row. */
-  startedEventAt?: Date;
+  /** Whether the run's 'started' event for this snippet commits with the row, at startedMicros. */
+  withStartedEvent: boolean;
+}
+
+/** What the closing statement recorded: the rows changed and the duration the server measured. */
+export interface Recorded {
+  rowsChanged: TableChanges;
+  durationMs: number;
 }
 
 /** jsonb orders keys by length; the runner reports tables by name. */
@@ -100,10 +112,10 @@ export async function checkClosing(tx: SnippetDb, input: ClosingInput): Promise<
 
 /**
  * Sends the checks with the ledger row and events; the returned promise gives the rows
- * changed, or fails with a refusal. The statement is on its way when this returns, so
+ * changed and the duration, or fails with a refusal. The statement is on its way when this returns, so
  * the caller can commit without waiting for it, then await it to learn the outcome.
  */
-export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedRecord): Promise<TableChanges> {
+export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedRecord): Promise<Recorded> {
   const { audit } = row;
   const statement: Statement = {
     text: CHECK_AND_RECORD,
@@ -120,16 +132,15 @@ export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedR
       audit.executedBy,
       audit.host,
       audit.ciRunUrl,
-      row.startedAt.toISOString(),
-      row.finishedAt.toISOString(),
-      row.durationMs,
+      String(row.startedMicros),
       row.verify ? JSON.stringify(row.verify) : null,
-      row.startedEventAt?.toISOString() ?? null,
+      row.withStartedEvent,
     ],
   };
-  return queryPrepared<{ kind: string; rows_changed: TableChanges | null }>(tx, statement).then(
-    (events) => byTable(events.find((event) => event.kind === 'applied')!.rows_changed ?? {}),
-  );
+  return queryPrepared<{ kind: string; rows_changed: TableChanges | null; duration_ms: number | null }>(tx, statement).then((events) => {
+    const applied = events.find((event) => event.kind === 'applied')!;
+    return { rowsChanged: byTable(applied.rows_changed ?? {}), durationMs: applied.duration_ms ?? 0 };
+  });
 }
 
 export type Refusal = { check: 'touches'; rowsChanged: TableChanges } | { check: 'schema'; fingerprint: string[] };

@@ -4,6 +4,7 @@
  * snippet exactly as production will.
  */
 export { auditFromEnv } from './audit.ts';
+export { colorEnabled } from './color-support.ts';
 export { loadConfig, type ParsedConfig } from './config.ts';
 export { openDatabase, parseDatabaseUrl, queryRows, type Database, type DatabaseTarget } from './database.ts';
 export { discoverSnippetFiles, type SnippetFile } from './discovery.ts';

@@ -3,7 +3,7 @@ import type { AuditContext } from './audit.ts';
 import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-counts.ts';
-import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput } from './closing-statement.ts';
+import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from './closing-statement.ts';
 import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
 import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
@@ -13,6 +13,7 @@ import type { LoadedSnippet } from './load-snippets.ts';
 import { repoLockForTransaction } from './lock.ts';
 import { noSuchTable } from './missing-tables.ts';
 import { spellTable, type QualifiedTable } from './table-names.ts';
+import { atServerTime, readServerClock, readServerTime, SERVER_CLOCK, type ServerClockRow, type ServerTime } from './server-clock.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
 import {
   committedChanges,
@@ -150,29 +151,33 @@ function setupStatement(options: ExecuteOptions, deferFlush: boolean): Statement
       sql`select set_config('statement_timeout', ${`${statementMs}ms`}, true) as statement_timeout,
                  set_config('lock_timeout', ${`${lockMs}ms`}, true) as lock_timeout,
                  ${commitMode} as synchronous_commit,
-                 ${held} as held, ${sql.raw(CHANGE_COUNTS)}::text as counts`,
+                 ${held} as held, ${sql.raw(CHANGE_COUNTS)}::text as counts, ${sql.raw(SERVER_CLOCK)}`,
     );
     setupStatements.set(key, statement);
   }
   return statement;
 }
 
-/**
- * Sends the setup statement in one round trip, unless the transaction was begun ahead with
- * it; the counts before any work, as the server's JSON text: an atomic snippet only sends
- * them back in its closing statement, so they are parsed only where compared here.
- */
-async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<string> {
+/** What a transaction's setup statement reads before any work. */
+interface Setup {
+  /** The change counts, as the server's JSON text: an atomic snippet only sends them back in its closing statement, so they are parsed only where compared here. */
+  counts: string;
+  /** The server's clock_timestamp() when the transaction began its work. */
+  clock: ServerTime;
+}
+
+/** Sends the setup statement in one round trip, unless the transaction was begun ahead with it. */
+async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<Setup> {
   const statement = setupStatement(options, deferFlush);
-  type Setup = { held: boolean; counts: string };
-  const [row] = await (takeBegunAhead<Setup>(tx, statement) ?? queryPrepared<Setup>(tx, statement));
+  type Row = { held: boolean; counts: string } & ServerClockRow;
+  const [row] = await (takeBegunAhead<Row>(tx, statement) ?? queryPrepared<Row>(tx, statement));
   if (row?.held !== true) {
     throw new SafetyRefusal(
       `another session holds the repo lock of '${options.repo}', which this run's connection lost (was it reset?); run again`,
       'lock-held',
     );
   }
-  return row.counts;
+  return { counts: row.counts, clock: readServerTime(row) };
 }
 
 const CHANGE_COUNTS_NOW: Statement = { text: `select ${CHANGE_COUNTS} as counts`, params: [] };
@@ -237,9 +242,10 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
 }
 
 async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions, schemaBefore: Fingerprint): Promise<ApplyResult> {
-  const startedAt = new Date();
+  // Only for a dry run's report: what is recorded is timed by the server's clock.
+  const runnerStart = performance.now();
   // The closing statement's outcome, when it is sent ahead of COMMIT without waiting.
-  let recorded: Promise<TableChanges> | undefined;
+  let recorded: Promise<Recorded> | undefined;
   try {
     const result = await inTransaction(
       forAtomicSnippets(db),
@@ -255,14 +261,13 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
           () => undefined,
           (error: unknown) => ({ error }),
         );
-        const before = await setup;
+        const { counts: before, clock } = await setup;
         if (upOutcome) throw upOutcome.error;
         const verify = await verifyInside(snippet, context);
 
-        const finishedAt = new Date();
-        const durationMs = finishedAt.getTime() - startedAt.getTime();
         const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
-        const outcome: ApplyResult = { id: snippet.id, startedAt, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
+        const durationMs = Math.round(performance.now() - runnerStart);
+        const outcome: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
         if (options.dryRun) {
           outcome.rowsChanged = await checkClosing(tx, closing);
           return outcome;
@@ -276,11 +281,9 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
           checksum: snippet.checksum,
           description: snippet.definition.description,
           audit: options.audit,
-          startedAt,
-          finishedAt,
-          durationMs,
+          startedMicros: clock.micros,
           verify,
-          startedEventAt: options.started?.at ?? undefined,
+          withStartedEvent: Boolean(options.started),
         };
         recorded = checkAndRecord(tx, closing, row);
         recorded.catch(() => {}); // awaited after COMMIT
@@ -289,7 +292,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
       },
       true,
     );
-    return recorded ? { ...result, rowsChanged: await recorded } : result;
+    return recorded ? { ...result, ...(await recorded) } : result;
   } catch (error) {
     // The next snippet's transaction, begun behind a COMMIT that rolled back or failed, is not for now.
     await discardBegunAhead(db);
@@ -319,13 +322,12 @@ function closingError(error: unknown, snippet: LoadedSnippet, schemaBefore: Fing
  * the service's own seed).
  */
 export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options: ApplyOptions): Promise<ApplyResult> {
-  const startedAt = new Date();
-  const result: ApplyResult = { id: squash.id, startedAt, durationMs: 0, rowsChanged: {}, verify: null, dryRun: options.dryRun };
-  if (options.dryRun) return result;
+  if (options.dryRun) return { id: squash.id, startedAt: new Date(), durationMs: 0, rowsChanged: {}, verify: null, dryRun: true };
   return inTransaction(
     db,
     async (tx) => {
-      await prepareTransaction(tx, options);
+      const { clock } = await prepareTransaction(tx, options);
+      const at = atServerTime(clock);
       const row = {
         repo: options.repo,
         id: squash.id,
@@ -334,10 +336,11 @@ export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options
         status: 'squashed' as const,
         description: squash.definition.description,
         ...options.audit,
-        startedAt,
-        finishedAt: startedAt,
+        startedAt: at,
+        finishedAt: at,
         durationMs: 0,
       };
+      // Its events keep the clock's default, clock_timestamp(), after the row's time.
       const squashed: NewEvent = {
         repo: options.repo,
         snippetId: squash.id,
@@ -346,28 +349,25 @@ export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options
         ...options.audit,
         detail: { replaces: squash.replaces },
       };
-      await recordLedgerRow(tx, row, options.started ? [options.started, squashed] : [squashed]);
-      return result;
+      await recordLedgerRow(tx, row, options.started ? [{ ...options.started, at: at }, squashed] : [squashed]);
+      return { id: squash.id, startedAt: clock.date, durationMs: 0, rowsChanged: {}, verify: null, dryRun: false };
     },
     true,
   );
 }
 
-/** The ledger row and the audit event of an applied snippet, after its 'started' if given, in the caller's transaction. */
-async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, result: ApplyResult, started?: NewEvent): Promise<void> {
-  const applied: NewEvent = {
+/** The ledger row and the audit event of an applied batched snippet, in the caller's transaction, timed by the server's clock. */
+async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, result: ApplyResult, started: ServerTime, finished: ServerTime): Promise<void> {
+  const applied = {
     repo: options.repo,
     snippetId: snippet.id,
-    kind: 'applied',
+    kind: 'applied' as const,
     checksum: snippet.checksum,
     ...options.audit,
+    at: atServerTime(finished),
     detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify },
   };
-  await recordLedgerRow(tx, ledgerRow(snippet, options, result), started ? [started, applied] : [applied]);
-}
-
-function ledgerRow(snippet: LoadedSnippet, options: ExecuteOptions, result: ApplyResult) {
-  return {
+  const row = {
     repo: options.repo,
     id: snippet.id,
     number: snippet.number,
@@ -375,12 +375,13 @@ function ledgerRow(snippet: LoadedSnippet, options: ExecuteOptions, result: Appl
     status: 'applied' as const,
     description: snippet.definition.description,
     ...options.audit,
-    startedAt: result.startedAt,
-    finishedAt: new Date(result.startedAt.getTime() + result.durationMs),
+    startedAt: atServerTime(started),
+    finishedAt: atServerTime(finished),
     durationMs: result.durationMs,
     rowsChanged: result.rowsChanged,
     verifyResult: result.verify,
   };
+  await recordLedgerRow(tx, row, [applied]);
 }
 
 function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, role: BatchRunner['role']): BatchRunner {
@@ -396,7 +397,7 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
         async (tx) => {
           // No repo-lock check: the claimed range's row lock is what makes a batch exclusive,
           // and helpers and extra workers never hold the repo lock.
-          const before = JSON.parse(await prepareTransaction(tx, { ...options, requireRepoLock: false })) as ChangeCounts;
+          const before = JSON.parse((await prepareTransaction(tx, { ...options, requireRepoLock: false })).counts) as ChangeCounts;
           // Read once: `work` asks just before saving the checkpoint, after all its writes.
           let seen: TableChanges | undefined;
           const changes = async () => (seen ??= changesBetween(before, await changeCounts(tx)));
@@ -435,7 +436,8 @@ function batchedContext(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteO
  * row commit together, and the checkpoint is removed.
  */
 async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions): Promise<ApplyResult> {
-  const startedAt = new Date();
+  // One round trip each for the start and the end: a batched snippet makes many anyway.
+  const started = await readServerClock(db);
   const state = await readCheckpoint(db, options.repo, snippet.id);
   if (state && state.checksum !== snippet.checksum) {
     throw new SafetyRefusal(
@@ -460,8 +462,10 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
       const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun));
       await checkSchemaUnchanged(tx, snippet, schemaBefore);
       const rowsChanged = await committedChanges(tx, options.repo, snippet.id, state ?? { checksum: snippet.checksum });
-      const result: ApplyResult = { id: snippet.id, startedAt, durationMs: Date.now() - startedAt.getTime(), rowsChanged, verify, dryRun: options.dryRun };
-      if (!options.dryRun) await recordApplied(tx, snippet, options, result);
+      const finished = await readServerClock(tx);
+      const durationMs = Math.round(finished.micros / 1000 - started.micros / 1000);
+      const result: ApplyResult = { id: snippet.id, startedAt: started.date, durationMs, rowsChanged, verify, dryRun: options.dryRun };
+      if (!options.dryRun) await recordApplied(tx, snippet, options, result, started, finished);
       // Also under a dry run: a later apply in the same (rolled-back) transaction starts afresh.
       await deleteCheckpoint(tx, options.repo, snippet.id);
       return result;
@@ -583,7 +587,7 @@ export async function revertSnippet(
   return inTransaction(
     db,
     async (tx) => {
-      const before = JSON.parse(await prepareTransaction(tx, options)) as ChangeCounts;
+      const before = JSON.parse((await prepareTransaction(tx, options)).counts) as ChangeCounts;
       await runPhase(snippet, 'down', () => down(buildContext(tx, snippet, options, false)));
       const rowsChanged = changesBetween(before, await changeCounts(tx));
       const durationMs = Date.now() - startedAt;

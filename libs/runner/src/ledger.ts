@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp, type PgInsertValue } from 'drizzle-orm/pg-core';
 import type { SnippetDb } from './define-snippet.ts';
 import { CLOSING_FUNCTIONS } from './closing-statement.ts';
 import { queryRows } from './database.ts';
@@ -59,7 +59,8 @@ export type EventKind =
 
 export const events = snippetsSchema.table('events', {
   seq: bigserial('seq', { mode: 'number' }).primaryKey(),
-  at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  // The server's clock when the event is written (ledger schema v6), not now(): see ServerTime.
+  at: timestamp('at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
   repo: text('repo').notNull(),
   snippetId: text('snippet_id'),
   kind: text('kind').$type<EventKind>().notNull(),
@@ -158,6 +159,14 @@ const SCHEMA_STEPS: string[][] = [
     // v5: an atomic snippet's checks run in SQL with its ledger row, refusing through these.
     ...CLOSING_FUNCTIONS,
   ],
+  [
+    // v6: one clock, the server's clock_timestamp(). now() is the transaction's start: two
+    // events of one transaction got the same time, and a transaction begun ahead of its
+    // work an earlier one than the work's.
+    `alter table snippets.events alter column at set default clock_timestamp()`,
+    `alter table snippets.checkpoints alter column updated_at set default clock_timestamp()`,
+    `alter table snippets.ranges alter column updated_at set default clock_timestamp()`,
+  ],
 ];
 
 /** ('snip', 0): no repo lock key is 0 in practice, and a clash would only make one wait. */
@@ -244,12 +253,12 @@ export async function appendEvents(db: SnippetDb, list: NewEvent[]): Promise<voi
  * A snippet's ledger row and its events in one statement (the row's insert is a CTE), so
  * recording an outcome costs one round trip in the snippet's transaction.
  */
-export async function recordLedgerRow(db: SnippetDb, row: NewLedgerRow, rowEvents: NewEvent[]): Promise<void> {
+export async function recordLedgerRow(db: SnippetDb, row: PgInsertValue<typeof ledger>, rowEvents: PgInsertValue<typeof events>[]): Promise<void> {
   const inserted = db.$with('inserted').as(db.insert(ledger).values(row).returning({ id: ledger.id }));
   await db.with(inserted).insert(events).values(rowEvents);
 }
 
-export async function insertLedgerRows(db: SnippetDb, rows: NewLedgerRow[]): Promise<void> {
+export async function insertLedgerRows(db: SnippetDb, rows: PgInsertValue<typeof ledger>[]): Promise<void> {
   for (const chunk of chunks(rows)) await db.insert(ledger).values(chunk);
 }
 

@@ -1,9 +1,8 @@
 import { createColors } from 'picocolors';
+import { colorEnabled } from './color-support.ts';
 
-/** Colours only on a terminal (or when FORCE_COLOR asks), never in pipes, files or NO_COLOR shells. */
-export const colors = createColors(
-  Boolean(process.env.FORCE_COLOR) || (Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'),
-);
+/** Colours on a terminal or when FORCE_COLOR asks, never in pipes, files or NO_COLOR shells (see colorEnabled). */
+export const colors = createColors(colorEnabled(process.env, Boolean(process.stdout.isTTY)));
 
 /** Aligns rows into columns for the terminal; the first row is the header. */
 export function table(rows: string[][]): string {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, runCli } from './support/cli.ts';
+import { childEnv, CLI, runCli } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import postgres from 'postgres';
 import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
@@ -129,6 +129,33 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
   });
 });
 
+describe.each<Driver>(['postgres', 'pglite'])('a batched snippet with a fixed cost per batch on %s', (driver) => {
+  it('stops shrinking its batches when shrinking does not shorten them', async () => {
+    const rows = 3000;
+    const database = await createTestDatabase(driver);
+    // Every batch calls a "service" that takes the target duration whatever the batch's size.
+    const repo = await createFixtureRepo({
+      '0001_count.ts': backfill({ size: 100, spec: 'targetMs: 20,', extra: 'await new Promise((resolve) => setTimeout(resolve, 20));' }),
+    });
+    try {
+      await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${rows})`);
+      await runCli(['manifest'], { cwd: repo.dir });
+      const result = await runCli(['run'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const batches = Number([...result.stdout.matchAll(new RegExp(`counters: ${rows}/${rows} rows, (\\d+) batches`, 'g'))].at(-1)?.[1]);
+      // Shrinking toward 10 rows a batch took 279 batches on PostgreSQL and 286 on PGlite; the fixed cost calls for a few dozen at most.
+      expect(batches).toBeGreaterThan(0);
+      expect(batches).toBeLessThan(rows / 50);
+      const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1');
+      expect(counts).toEqual([{ hits: 1, n: rows }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});
+
 describe.each<Driver>(['postgres', 'pglite'])('a batched snippet killed mid-run on %s', (driver) => {
   it('resumes after the last finished batch and processes every row exactly once', async () => {
     const database = await createTestDatabase(driver);
@@ -231,7 +258,7 @@ describe('parallel workers on postgres', () => {
   it('four runner processes share one backfill; killing one of them loses and repeats no row', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': stamped() });
     await runCli(['manifest'], { cwd: repo.dir });
-    const env = { ...process.env, NO_COLOR: '1', DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' };
+    const env = childEnv({ NO_COLOR: '1', DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' });
     const runners = Array.from({ length: 4 }, () => {
       const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';

@@ -130,7 +130,7 @@ describe('snippets impact', () => {
       ]);
       const sneaky = await runCli(['impact', '--table', 'parent', '--where', 'id = purge_children()'], { cwd: repo.dir, env });
       expect(sneaky.stderr).toContain('cannot execute DELETE in a read-only transaction');
-      expect(sneaky.code).not.toBe(0);
+      expect(sneaky.code).toBe(2);
       expect(await target.query('select count(*)::int as n from child')).toEqual([{ n: 9 }]);
       const missing = await runCli(['impact', '--table', 'nope', '--where', 'true'], { cwd: repo.dir, env });
       expect(missing.stderr).toContain('--table nope: no such table; no table public.nope in this database');
@@ -139,5 +139,34 @@ describe('snippets impact', () => {
       await repo.dispose();
       await target.dispose();
     }
+  });
+});
+
+describe.each<Driver>(['postgres', 'pglite'])('snippets impact with a --where the server rejects, on %s', (driver) => {
+  let target: TestDatabase;
+  let repo: Awaited<ReturnType<typeof createFixtureRepo>>;
+
+  beforeAll(async () => {
+    target = await createTestDatabase(driver);
+    repo = await createFixtureRepo({}, defaultConfig());
+    await target.query('create table parent (id int primary key); create table x (id int); insert into parent select generate_series(1, 3); insert into x values (1)');
+  });
+  afterAll(async () => {
+    await repo.dispose();
+    await target.dispose();
+  });
+
+  it.each([
+    { where: '1=1; drop table x', message: 'syntax error at or near ";"' },
+    { where: 'id = = 1', message: 'syntax error at or near "="' },
+    { where: 'nope = 1', message: 'column "nope" does not exist' },
+    { where: "id = 'abc'", message: 'invalid input syntax for type integer: "abc"' },
+  ])('--where $where is bad input (exit 2), names --where and the server message, and writes nothing', async ({ where, message }) => {
+    const result = await runCli(['impact', '--table', 'parent', '--where', where], { cwd: repo.dir, env: { DATABASE_URL: target.url } });
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`snippets: --where '${where}' was rejected by the database: ${message}; pass one read-only condition on parent's columns, e.g. --where "id = 42"\n`);
+    expect(result.code).toBe(2);
+    expect(await target.query('select count(*)::int as n from x')).toEqual([{ n: 1 }]);
+    expect(await target.query('select count(*)::int as n from parent')).toEqual([{ n: 3 }]);
   });
 });

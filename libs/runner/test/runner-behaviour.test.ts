@@ -264,6 +264,88 @@ export default defineSnippet({
     expect(await effects()).toEqual(['0001_first×1', '0002_second×1']);
   });
 
+  it('refuses the history of an id that is no snippet of the repo; a known snippet without events has no history yet', async () => {
+    const noHistory = async (id: string) => {
+      const result = await cli(['history', id]);
+      expect([result.code, result.stdout, result.stderr]).toEqual([0, 'no history yet\n', '']);
+    };
+    const unknown = async (args: string[]) => {
+      const result = await cli(args);
+      expect([result.code, result.stdout, result.stderr]).toEqual([2, '', 'snippets: history NOPE: no snippet NOPE in this repo; run snippets status for the ids\n']);
+    };
+    await unknown(['history', 'NOPE']);
+    expect(await schemaExists(database, 'snippets')).toBe(false);
+    await noHistory('0001_first');
+
+    expect((await cli(['run', '--expect', ...three])).code).toBe(0);
+    await unknown(['history', 'NOPE']);
+    await unknown(['history', 'NOPE', '--json']);
+    // Folded by a squash: the file is kept in the archive for audit.
+    await repo.write('snippets/archive/0000_folded.ts', '// replaced by a squash\n');
+    await noHistory('0000_folded');
+    // Known to the ledger alone: its file is gone and its events were pruned.
+    await repo.remove('snippets/0003_third.ts');
+    await database.query(`delete from snippets.events where snippet_id = '0003_third'`);
+    await noHistory('0003_third');
+  });
+
+  it('times the ledger and the events by the server clock: each snippet starts before it is applied, in insertion order', async () => {
+    await database.query('create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, 50)');
+    await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`select pg_sleep(0.05)`);' }));
+    await repo.write(
+      'snippets/0004_counted.ts',
+      `import { defineSnippet } from '@snippets/runner';
+export default defineSnippet({
+  description: 'count every counter, in batches', transaction: 'batched', dependsOn: ['0003_third'], touches: ['counters'],
+  async up({ batch, sql }) {
+    await batch({ table: 'counters', size: 20, async process({ rows, sql, from, to }) {
+      await rows(sql\`select pg_sleep(0.01)\`);
+      await rows(sql\`update counters set hits = hits + 1 where id > \${from ?? 0} and id <= \${to}\`);
+    } });
+  },
+});
+`,
+    );
+    await cli(['manifest']);
+    const ids = [...three, '0004_counted'];
+    const result = await cli(['run', '--expect', ...ids]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+
+    // Microseconds since the epoch, as text: a Date would round away the order of close events.
+    const micros = (column: string) => `(extract(epoch from ${column}) * 1000000)::bigint::text`;
+    const events = await database.query<{ seq: number; kind: string; snippet_id: string; at: string }>(
+      `select seq::int, kind, snippet_id, ${micros('at')} as at from snippets.events order by seq`,
+    );
+    const byTime = await database.query<{ seq: number }>('select seq::int from snippets.events order by at, seq');
+    expect(byTime.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+    for (let i = 1; i < events.length; i++) expect(BigInt(events[i]!.at)).toBeGreaterThan(BigInt(events[i - 1]!.at));
+
+    const rows = await database.query<{ id: string; started_at: string; finished_at: string; duration_ms: number }>(
+      `select id, ${micros('started_at')} as started_at, ${micros('finished_at')} as finished_at, duration_ms from snippets.ledger order by number`,
+    );
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    for (const row of rows) {
+      const started = events.find((e) => e.snippet_id === row.id && e.kind === 'started')!;
+      const applied = events.find((e) => e.snippet_id === row.id && e.kind === 'applied')!;
+      expect(BigInt(started.at)).toBeLessThan(BigInt(applied.at));
+      expect(BigInt(started.at)).toBeLessThanOrEqual(BigInt(row.started_at));
+      expect(BigInt(row.started_at)).toBeLessThan(BigInt(row.finished_at));
+      expect(applied.at).toBe(row.finished_at);
+      const elapsedMs = Number(BigInt(row.finished_at) - BigInt(row.started_at)) / 1000;
+      expect(Math.abs(row.duration_ms - elapsedMs)).toBeLessThanOrEqual(1);
+    }
+    expect(rows[0]!.duration_ms).toBeGreaterThanOrEqual(50);
+    expect(rows[3]!.duration_ms).toBeGreaterThanOrEqual(30);
+
+    // The history shows the same: every snippet started, then applied, in time order.
+    const history = JSON.parse((await cli(['history', '--json'])).stdout).events as { at: string; kind: string; snippetId: string; detail: { durationMs?: number } | null }[];
+    expect(history.map((e) => `${e.kind} ${e.snippetId}`)).toEqual(ids.flatMap((id) => [`started ${id}`, `applied ${id}`]));
+    const at = history.map((e) => Date.parse(e.at));
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(history.filter((e) => e.kind === 'applied').map((e) => e.detail?.durationMs)).toEqual(rows.map((r) => r.duration_ms));
+  });
+
   it('re-runs post-checks with verify and fails when the data drifted', async () => {
     expect((await cli(['run', '--expect', ...three])).code).toBe(0);
     expect((await cli(['verify'])).code).toBe(0);

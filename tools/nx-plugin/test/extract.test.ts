@@ -5,11 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { childEnv } from './child-env.ts';
 
 const exec = promisify(execFile);
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));
 const extract = (...args: string[]) =>
-  exec('npm', ['run', '--silent', 'extract', '--', ...args], { cwd: WORKSPACE }).then(
+  exec('npm', ['run', '--silent', 'extract', '--', ...args], { cwd: WORKSPACE, env: childEnv() }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { childEnv } from './child-env.ts';
 
 const exec = promisify(execFile);
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));
@@ -81,7 +82,7 @@ describe('the published packages, built by npm run build:packages', () => {
     const gates = await exec(process.execPath, ['--import', 'tsx/esm', path.join(WORKSPACE, 'dist/libs/gates/bin/snippet-gates.js'), '--help'], { cwd: WORKSPACE });
     expect(gates.stdout).toContain('check');
     // Usage errors are exit 2 with one line; the built plugin needs no TypeScript loader.
-    const extract = await exec(process.execPath, [path.join(WORKSPACE, 'dist/tools/nx-plugin/bin/snippets-extract.js')]).catch((error: { code: number; stderr: string }) => error);
+    const extract = await exec(process.execPath, [path.join(WORKSPACE, 'dist/tools/nx-plugin/bin/snippets-extract.js')], { env: childEnv() }).catch((error: { code: number; stderr: string }) => error);
     expect(['code' in extract ? extract.code : 0, extract.stderr.trim()]).toEqual([2, 'snippets-extract: usage: snippets-extract NAME DEST [--registry URL]']);
     const generators = JSON.parse(await readFile(path.join(WORKSPACE, 'dist/tools/nx-plugin/generators.json'), 'utf8')) as { generators: Record<string, { factory: string; schema: string }> };
     for (const { factory, schema } of Object.values(generators.generators)) {

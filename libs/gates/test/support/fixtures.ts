@@ -117,9 +117,18 @@ export interface GatesRun {
   stderr: string;
 }
 
+/**
+ * This process's environment without its colour settings, plus `extra`: the child gets
+ * the colour environment its test means. vitest sets FORCE_COLOR in its workers, and with a
+ * NO_COLOR beside it Node warns on every child's stderr.
+ */
+export function childEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const { NO_COLOR: _noColor, FORCE_COLOR: _forceColor, ...inherited } = process.env;
+  return { ...inherited, ...extra };
+}
+
 export function runGates(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<GatesRun> {
-  const fullEnv: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', DATABASE_URL: SERVER_URL, ...env };
-  delete fullEnv.FORCE_COLOR;
+  const fullEnv = childEnv({ NO_COLOR: '1', DATABASE_URL: SERVER_URL, ...env });
   return new Promise((resolve) => {
     execFile(process.execPath, [GATES_CLI, ...args], { cwd, env: fullEnv, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { SafetyRefusal } from '../errors.ts';
 import { appendEvents, ensureLedger, insertLedgerRows, readLedger } from '../ledger.ts';
 import { withRepoLock } from '../lock.ts';
@@ -34,7 +35,7 @@ export async function baseline(input: SessionInput, through: string): Promise<Ba
 
       await ensureLedger(db);
       await db.transaction(async (tx) => {
-        const now = new Date();
+        const now = sql`clock_timestamp()`;
         await insertLedgerRows(
           tx,
           marked.map((f) => ({

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { InputError } from '../errors.ts';
+import { describeCause, InputError } from '../errors.ts';
 import { withRollback } from '../executor.ts';
 import { analyseTable, type ImpactReport } from '../impact.ts';
+import { isStatementFault } from '../pg-errors.ts';
 import { parseTableName } from '../table-names.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
@@ -18,7 +19,15 @@ export async function impact(input: SessionInput, table: string, where: string):
       await tx.execute(sql`set transaction isolation level repeatable read, read only`);
       await tx.execute(sql`select set_config('statement_timeout', ${`${session.config.timeouts.statementMs}ms`}, true)`);
       // A table that does not exist is answered there, with the one it may mean.
-      return analyseTable(tx, root, sql.raw(where), { subject: '--table', spelled: table });
+      return analyseTable(tx, root, sql.raw(where), { subject: '--table', spelled: table }).catch((error: unknown) => {
+        // The --where text is the user's: the server rejecting it is bad input, not a crash.
+        if (!isStatementFault(error)) throw error;
+        const shown = where.replace(/\s+/g, ' ').trim();
+        throw new InputError(`--where '${shown}' was rejected by the database: ${describeCause(error)}; pass one read-only condition on ${table}'s columns, e.g. --where "id = 42"`, {
+          subject: '--where',
+          cause: error,
+        });
+      });
     }),
   );
 }

@@ -311,7 +311,8 @@ async function runPending(
         throw error instanceof SafetyRefusal ? stopAt(error) : error;
       }
       options.onStart?.(snippet);
-      const started: NewEvent = { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum, at: new Date() };
+      // No time of its own: the server's clock stamps it when the snippet's work begins (see ServerTime).
+      const started: NewEvent = { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum };
       // A batched snippet's batches commit on their own, so its attempt goes on record first.
       // Any other snippet is one transaction, which commits 'started' with its ledger row.
       const startedApart = snippet.definition.transaction === 'batched' && !snippet.replaces;

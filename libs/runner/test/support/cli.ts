@@ -9,10 +9,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `snippets` CLI in a child process, as a pipeline would. */
+/**
+ * This process's environment without its colour settings, plus `extra`: the child gets
+ * the colour environment its test means. vitest sets FORCE_COLOR in its workers, and with a
+ * NO_COLOR beside it Node warns on every child's stderr.
+ */
+export function childEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const { NO_COLOR: _noColor, FORCE_COLOR: _forceColor, ...inherited } = process.env;
+  return { ...inherited, ...extra };
+}
+
+/** Runs the real `snippets` CLI in a child process, as a pipeline would: a plain pipe, unless `env` sets the colour variables. */
 export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-  delete env.FORCE_COLOR; // vitest sets it for its workers; the CLI must see a plain pipe
+  const env = childEnv({ NO_COLOR: '1', ...options.env });
   return new Promise((resolve) => {
     execFile(
       process.execPath,
