@@ -70,14 +70,16 @@ export async function ensureServiceTemplate(serverUrl: string, service: ServiceC
   }
 }
 
-/** A fresh database on the server, cloned from the service's template (see ensureServiceTemplate); closing it drops it. */
-export async function cloneServiceTemplate(serverUrl: string, service: ServiceConfig): Promise<Database> {
-  const template = await ensureServiceTemplate(serverUrl, service);
+/**
+ * A fresh database on the server, empty or cloned from `template`, named
+ * `snippets_test_<random>`; closing it drops it.
+ */
+export async function openThrowawayDatabase(serverUrl: string, template?: string): Promise<Database> {
   const name = `snippets_test_${randomBytes(6).toString('hex')}`;
   const admin = adminClient(serverUrl);
   let database: Database;
   try {
-    await admin.unsafe(`create database ${name} template ${template}`);
+    await admin.unsafe(template ? `create database ${name} template ${template}` : `create database ${name}`);
     database = await openDatabase(parseDatabaseUrl(databaseUrl(serverUrl, name), process.cwd()));
   } catch (error) {
     await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => undefined);
@@ -92,6 +94,11 @@ export async function cloneServiceTemplate(serverUrl: string, service: ServiceCo
       await admin.end();
     },
   };
+}
+
+/** A fresh database on the server, cloned from the service's template (see ensureServiceTemplate); closing it drops it. */
+export async function cloneServiceTemplate(serverUrl: string, service: ServiceConfig): Promise<Database> {
+  return openThrowawayDatabase(serverUrl, await ensureServiceTemplate(serverUrl, service));
 }
 
 /** PGlite's own version: a data directory dumped by one version is not loaded by another. */

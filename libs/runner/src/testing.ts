@@ -1,14 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
 import { auditFromEnv } from './audit.ts';
-import { openDatabase, parseDatabaseUrl, type Database } from './database.ts';
+import { openDatabase, type Database } from './database.ts';
 import { discoverSnippetFiles } from './discovery.ts';
 import { InputError } from './errors.ts';
 import { applySnippet, type ApplyResult } from './executor.ts';
 import { loadConfig } from './config.ts';
-import { cloneServiceTemplate, openPgliteWithService } from './service-schema-cache.ts';
+import { cloneServiceTemplate, openPgliteWithService, openThrowawayDatabase } from './service-schema-cache.ts';
 import { ensureLedger } from './ledger.ts';
 import { loadSnippets } from './load-snippets.ts';
 
@@ -19,21 +17,7 @@ import { loadSnippets } from './load-snippets.ts';
 export async function openTestDatabase(env: Record<string, string | undefined> = process.env): Promise<Database> {
   const serverUrl = env.SNIPPETS_TEST_DATABASE_URL;
   if (!serverUrl) return openDatabase({ driver: 'pglite', dataDir: undefined, display: 'pglite:memory' });
-
-  const name = `snippets_test_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const database = await openDatabase(parseDatabaseUrl(url.toString(), process.cwd()));
-  return {
-    ...database,
-    close: async () => {
-      await database.close();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
+  return openThrowawayDatabase(serverUrl);
 }
 
 /**

@@ -174,9 +174,22 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       } finally {
         await client.end();
       }
-      const applied = await run(SNIPPETS, ['run', '--workers', '2', '--expect', '0001_purge_spam_accounts,0002_redact_messages'], chatDir, { DATABASE_URL: url.toString() });
+      const env = { DATABASE_URL: url.toString() };
+      const applied = await run(SNIPPETS, ['run', '--workers', '2', '--expect', '0001_purge_spam_accounts,0002_redact_messages'], chatDir, env);
       expect(applied.output).toContain('applied 2 snippet(s)');
       expect(applied.code).toBe(0);
+
+      // Squashed, as on the first service: production's export lets the two fold into one.
+      await writeFile(path.join(workspace.root, 'chat-ledger.json'), (await run(SNIPPETS, ['status', '--json'], chatDir, env)).output);
+      const squashed = await nx(['g', 'squash', '--repo=chat-snippets', '--ledger=chat-ledger.json'], workspace.root);
+      expect(squashed.output).toContain('CREATE snippet-repos/chat-snippets/snippets/0003_squashed_0001_0002.ts');
+      expect(squashed.code).toBe(0);
+      const after = JSON.parse((await run(SNIPPETS, ['status', '--json'], chatDir, env)).output);
+      expect(after.snippets.map((s: { id: string; state: string }) => `${s.id}:${s.state}`)).toEqual([
+        '0001_purge_spam_accounts:squashed',
+        '0002_redact_messages:squashed',
+        '0003_squashed_0001_0002:applied',
+      ]);
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
