@@ -144,9 +144,11 @@ describe.each<Driver>(['postgres', 'pglite'])('a batched snippet with a fixed co
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const batches = Number([...result.stdout.matchAll(new RegExp(`counters: ${rows}/${rows} rows, (\\d+) batches`, 'g'))].at(-1)?.[1]);
-      // Shrinking toward 10 rows a batch took 279 batches on PostgreSQL and 286 on PGlite; the fixed cost calls for a few dozen at most.
+      // Shrinking toward 10 rows a batch took 279 batches on PostgreSQL and 286 on PGlite; the
+      // fixed cost calls for a few dozen (9 and 19 on a quiet machine, 76 on PGlite with the
+      // whole suite running beside it): the bound sits between the two behaviours.
       expect(batches).toBeGreaterThan(0);
-      expect(batches).toBeLessThan(rows / 50);
+      expect(batches).toBeLessThan(rows / 20);
       const counts = await database.query<{ hits: number; n: number }>('select hits, count(*)::int as n from counters group by 1');
       expect(counts).toEqual([{ hits: 1, n: rows }]);
     } finally {
