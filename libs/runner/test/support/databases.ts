@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -37,8 +38,26 @@ async function createPostgres(): Promise<TestDatabase> {
   };
 }
 
+let pgliteTemplate: Promise<string> | undefined;
+
+/**
+ * An initialised, empty PGlite data directory, made once per test process: PGlite's initdb
+ * takes about 2 s, copying its result about 0.2 s, and a test gets a database as fresh.
+ */
+function emptyPgliteDir(): Promise<string> {
+  pgliteTemplate ??= (async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'snippets-pglite-template-'));
+    const db = await PGlite.create(dir);
+    await db.close();
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  })();
+  return pgliteTemplate;
+}
+
 async function createPglite(): Promise<TestDatabase> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'snippets-pglite-'));
+  await cp(await emptyPgliteDir(), dir, { recursive: true });
   // PGlite is one process's database: open it only between CLI runs, never beside one.
   const query = async <Row>(text: string, params: unknown[] = []): Promise<Row[]> => {
     const db = await PGlite.create(dir);
