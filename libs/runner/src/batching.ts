@@ -2,7 +2,7 @@ import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { BatchSizer } from './batch-size.ts';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './database.ts';
-import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
+import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
 import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';
 import { pgErrorCode } from './pg-errors.ts';
@@ -79,6 +79,8 @@ export interface BatchRunner {
   transaction<T>(db: SnippetDb, work: (tx: SnippetDb, changes: () => Promise<TableChanges>) => Promise<T>): Promise<T>;
   onProgress(progress: BatchProgress): void;
   log(message: string): void;
+  /** Aborted, each worker stops after the batch under way, with RunInterrupted: finished batches are kept. */
+  signal?: AbortSignal;
 }
 
 export interface BatchProgress {
@@ -243,6 +245,10 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
   let preferred = index;
   let attempt = 0;
   while (!walk.stopped) {
+    if (runner.signal?.aborted) {
+      walk.stopped = true;
+      throw new RunInterrupted(`${runner.snippetId}: interrupted during ${walk.name}, after its batches so far; they are kept, run again to resume`, { subject: runner.snippetId });
+    }
     await waitUntilHealthy(walk, runner);
     if (walk.stopped) return;
     const started = performance.now();
@@ -254,7 +260,7 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
       const code = pgErrorCode(error);
       if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 5)) {
         walk.stopped = true;
-        if (error instanceof SnippetFailed || error instanceof SafetyRefusal) throw error;
+        if (error instanceof SnippetFailed || error instanceof SafetyRefusal || error instanceof RunInterrupted) throw error;
         throw new SnippetFailed(`${runner.snippetId}: a batch of ${walk.name} failed: ${describeCause(error)}; finished batches are kept, run again to resume`, runner.snippetId, 'up', {
           cause: error,
         });

@@ -72,7 +72,10 @@ function printRunLines(report: RunReport): void {
   const applied = report.applied.map((a) => `${colors.green('✓')} ${a.id}  ${formatChanges(a.rowsChanged)}  ${colors.dim(`${a.durationMs}ms`)}\n`);
   if (applied.length) process.stdout.write(applied.join(''));
   if (report.failed) console.log(colors.red(`✗ ${report.failed.message}`));
-  if (report.stopped?.id) console.log(colors.red(`✗ ${report.stopped.id}: ${report.stopped.reason}, rolled back`));
+  const stopped = report.stopped;
+  if (stopped?.id) {
+    console.log(stopped.reason === 'interrupted' ? colors.yellow(`⏸ ${stopped.id}: interrupted; its finished batches are kept, run again to resume`) : colors.red(`✗ ${stopped.id}: ${stopped.reason}, rolled back`));
+  }
   if (report.notRun.length) console.log(colors.yellow(`not run: ${report.notRun.join(', ')}`));
   if (report.stopped && report.applied.length && !report.dryRun) console.log(`applied ${report.applied.length} snippet(s) before the run stopped; they are committed`);
 }
@@ -191,7 +194,7 @@ function buildProgram(): Command {
       const interruption = stopOnSecondSignal(
         () => {
           progress.stop();
-          live.write(colors.yellow('stopping after the snippet under way (signal again to stop now; it then rolls back)\n'));
+          live.write(colors.yellow('stopping after the snippet under way, or the batch under way (signal again to stop now; it then rolls back)\n'));
         },
         () => live.flush(),
       );

@@ -6,7 +6,7 @@ import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-count
 import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from './closing-statement.ts';
 import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
 import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
-import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
+import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from './errors.ts';
 import { pgErrorCode } from './pg-errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
@@ -41,6 +41,8 @@ export interface ExecuteOptions {
   requireRepoLock: boolean;
   /** Extra connections that work a batched snippet's ranges beside the first (`--workers`). */
   workers?: SnippetDb[];
+  /** Aborted, a batched snippet stops after the batch under way (see BatchRunner.signal). */
+  signal?: AbortSignal;
 }
 
 /** How `snippets run` applies one snippet, beside the options every command shares. */
@@ -197,7 +199,7 @@ async function runPhase<T>(snippet: LoadedSnippet, phase: 'up' | 'verify' | 'dow
   try {
     return await work();
   } catch (error) {
-    if (error instanceof SafetyRefusal || error instanceof SnippetFailed) throw error;
+    if (error instanceof SafetyRefusal || error instanceof SnippetFailed || error instanceof RunInterrupted) throw error;
     throw new SnippetFailed(`${snippet.id}: ${phase} failed: ${describeCause(error)}; the transaction was rolled back`, snippet.id, phase, {
       cause: error,
     });
@@ -409,6 +411,7 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
       ),
     onProgress: options.onProgress ?? (() => {}),
     log: (message) => options.onLog(snippet.id, 'info', message),
+    signal: options.signal,
   };
 }
 

@@ -49,7 +49,7 @@ const ICON: Record<RunRecord['outcome'], string> = { applied: '✅', 'nothing-to
 
 const STOPPED_RESULT: Record<NonNullable<RunReport['stopped']>['reason'], string> = {
   refused: 'refused, rolled back',
-  interrupted: 'interrupted',
+  interrupted: 'interrupted: finished batches kept, run again to resume',
   error: 'error, rolled back',
 };
 

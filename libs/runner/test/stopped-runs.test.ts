@@ -136,3 +136,60 @@ describe('a run stopped by a signal on postgres', () => {
     expect(await database.query('select snippet from effects order by snippet')).toEqual([{ snippet: '0001_first' }]);
   });
 });
+
+describe('a batched snippet stopped by SIGTERM on postgres', () => {
+  it('stops after the batch under way, reports it interrupted with its batches kept, and the next run resumes', async () => {
+    const database = await createTestDatabase('postgres');
+    const rows = 5000;
+    await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${rows})`);
+    const count = `import { defineSnippet } from '@snippets/runner';
+export default defineSnippet({
+  description: 'count every counter once',
+  dependsOn: ['0001_first'],
+  transaction: 'batched',
+  touches: ['counters'],
+  async up({ batch, sql }) {
+    await batch({
+      table: 'counters', where: sql\`hits = 0\`, size: 100, maxSize: 100, pauseMs: 100,
+      async process({ rows, sql, inBatch }) { await rows(sql\`update counters set hits = hits + 1 where \${inBatch(sql\`id\`)}\`); },
+    });
+  },
+});
+`;
+    const repo = await createFixtureRepo({ '0001_first.ts': effectSnippet('0001_first'), '0002_count.ts': count });
+    try {
+      await database.query('create table effects (snippet text)');
+      await runCli(['manifest'], { cwd: repo.dir });
+      const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', DATABASE_URL: database.url };
+      delete env.FORCE_COLOR;
+      const child = spawn(process.execPath, [CLI, 'run', '--expect', '0001_first,0002_count', '--report-dir', 'reports'], { cwd: repo.dir, env });
+      let stdout = '';
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('counters:')) resolve();
+        }),
+      );
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      expect(stdout).toContain('⏸ 0002_count: interrupted; its finished batches are kept, run again to resume');
+      const { record, summary } = await readReports(repo);
+      expect(record.outcome).toBe('interrupted');
+      expect(record.run!.applied.map((a) => a.id)).toEqual(['0001_first']);
+      expect(record.run!.stopped).toMatchObject({ reason: 'interrupted', id: '0002_count' });
+      expect(summary).toContain('| 0002_count | interrupted: finished batches kept, run again to resume | | |');
+      const [done] = await database.query<{ once: number; twice: number }>('select count(*) filter (where hits = 1)::int as once, count(*) filter (where hits > 1)::int as twice from counters');
+      expect(done!.twice).toBe(0);
+      expect(done!.once).toBeGreaterThan(0);
+      expect(done!.once).toBeLessThan(rows);
+
+      const resumed = await runCli(['run', '--expect', '0001_first,0002_count'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      expect(resumed.code).toBe(0);
+      expect(await database.query('select hits, count(*)::int as n from counters group by 1')).toEqual([{ hits: 1, n: rows }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});

@@ -64,8 +64,9 @@ export interface RunReport {
   /**
    * What ended the run before its pending set was done, other than a failed snippet: a
    * refusal, an interruption or an error. The snippets in `applied` committed before it;
-   * `id` is the snippet it stopped at, rolled back (none for an interruption, which stops
-   * between snippets), `notRun` the rest.
+   * `id` is the snippet it stopped at: rolled back, or for an interruption a batched
+   * snippet stopped between its batches, which are kept (none when it stopped between
+   * snippets); `notRun` the rest.
    */
   stopped: { reason: 'refused' | 'interrupted' | 'error'; id?: string; check?: string; message: string } | null;
   /**
@@ -235,6 +236,7 @@ async function runWithDatabase(input: SessionInput, prepared: PreparedRun, optio
       dryRun,
       workers: workers.map((w) => w.db),
       schema: new SchemaBaseline(),
+      signal: options.signal,
     };
     // A dry run never helps: its work must roll back, and another runner's batches commit.
     const help = helper(database.db, snippetLoader(session), executeOptions, report, options.onHelp);
@@ -343,6 +345,8 @@ async function runPending(
           await (error instanceof SafetyRefusal || error instanceof SnippetFailed ? recorded : recorded.catch(() => {}));
         }
         if (!(error instanceof SnippetFailed)) {
+          // An interrupted batched snippet keeps its finished batches: it is resumed, not rolled back.
+          if (error instanceof RunInterrupted) report.stopped = { reason: 'interrupted', id: snippet.id, message: error.message };
           report.stopped ??= { reason: 'error', id: snippet.id, message: describeCause(error) };
           report.notRun = pending.slice(index + 1).map((s) => s.id);
           throw error;
