@@ -6,5 +6,9 @@ export default defineConfig({
     // Rehearsals restore real dumps into real databases.
     testTimeout: 240_000,
     hookTimeout: 240_000,
+    // Most of a rehearsal's time is the database server's and pg_restore's: two files at a
+    // time keep both cores busy where vitest's default (cores - 1) runs one. Each file
+    // checks only its own scratch databases (see scratchDatabasesLeft).
+    maxWorkers: 2,
   },
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { XmlDocument, XsdValidator } from 'libxml2-wasm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, childEnv, createRepo, exampleServiceDumps, GATES_CLI, runGates, scratchDatabasesLeft, SERVER_URL, snippet, urlOf, type FixtureRepo } from './support/fixtures.ts';
+import { admin, childEnv, createRepo, exampleServiceDumps, GATES_CLI, runGates, scratchDatabasesLeft, SERVER_URL, snippet, trackGatesProcess, urlOf, type FixtureRepo } from './support/fixtures.ts';
 
 const good = snippet({
   description: 'backfill settlement currency',
@@ -105,6 +105,7 @@ describe('snippet-gates reports, bad input and clean-up', () => {
     try {
       const env = childEnv({ DATABASE_URL: SERVER_URL, NO_COLOR: '1' });
       const child = spawn(process.execPath, [GATES_CLI, 'check', '--dump', dumps.custom, '--only', 'rehearsal'], { cwd: slowRepo.dir, env, stdio: 'ignore' });
+      trackGatesProcess(child.pid);
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       const deadline = Date.now() + 60_000;
       while (!(await admin(async (sql) => (await sql`select 1 from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()`).length > 0))) {

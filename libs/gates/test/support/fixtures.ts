@@ -30,8 +30,21 @@ export async function admin<T>(work: (sql: postgres.Sql) => Promise<T>): Promise
   }
 }
 
+/** The gates CLIs this test file started: their scratch databases are named by their pid. */
+const gatesPids = new Set<number>();
+
+/** Notes a gates CLI started without runGates, so its scratch databases count as this file's. */
+export function trackGatesProcess(pid: number | undefined): void {
+  if (pid !== undefined) gatesPids.add(pid);
+}
+
+/**
+ * The scratch databases (`snippet_gates_<pid>_…`) of the gates CLIs this file started that
+ * are still there: other test files rehearse at the same time, with their own.
+ */
 export async function scratchDatabasesLeft(): Promise<string[]> {
-  return admin(async (sql) => (await sql`select datname from pg_database where datname like 'snippet_gates_%'`).map((r) => r.datname as string));
+  const names = await admin(async (sql) => (await sql`select datname from pg_database where datname like 'snippet_gates_%'`).map((r) => r.datname as string));
+  return names.filter((name) => gatesPids.has(Number(/^snippet_gates_(\d+)_/.exec(name)?.[1])));
 }
 
 /**
@@ -130,8 +143,9 @@ export function childEnv(extra: Record<string, string | undefined> = {}): Record
 export function runGates(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<GatesRun> {
   const fullEnv = childEnv({ NO_COLOR: '1', DATABASE_URL: SERVER_URL, ...env });
   return new Promise((resolve) => {
-    execFile(process.execPath, [GATES_CLI, ...args], { cwd, env: fullEnv, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+    const child = execFile(process.execPath, [GATES_CLI, ...args], { cwd, env: fullEnv, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
+    trackGatesProcess(child.pid);
   });
 }
