@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { schemaFile } from '@snippets/example-chat-service/schema-file';
 import { migrationsFolder } from '@snippets/example-service/migrations';
-import { buildServiceSchema, loadConfig } from '@snippets/runner/engine';
+import { buildServiceSchema, loadConfig, serviceTemplateName } from '@snippets/runner/engine';
+import postgres from 'postgres';
 import { openServiceTestDatabase, openTestDatabase } from '@snippets/runner/testing';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -66,6 +67,8 @@ for (const [label, service] of Object.entries(SERVICES)) {
       });
       // The cache is removed first, so "first" includes building it.
       await rm(path.join(ROOT, 'node_modules/.cache/snippets/test-databases'), { recursive: true, force: true });
+      const server = postgres(SERVER, { max: 1, onnotice: () => {} });
+      await server.unsafe(`drop database if exists ${await serviceTemplateName(config.service!)}`).finally(() => server.end());
       const cached = await measure(() => openServiceTestDatabase(dir, env));
       const row = [label.padEnd(38), driver.padEnd(9), `${built.median.toFixed(0)} ms`.padStart(16), `${cached.first.toFixed(0)} ms`.padStart(14), `${cached.median.toFixed(0)} ms`.padStart(8)];
       console.log(`${row.join(' ')} ${`${(built.median / cached.median).toFixed(1)}×`.padStart(9)}`);

@@ -16,4 +16,4 @@ export { compareFingerprints, schemaFingerprint, type SchemaDifference } from '.
 export { parseTableName, spellTable, tableName, tableRef, type QualifiedTable } from './table-names.ts';
 export { buildServiceSchema, describeVersionSource, readRecordedVersions, readServiceJournal } from './service-migrations.ts';
 export { reportOfStoppedRun, type RunReport } from './commands/run.ts';
-export { ensureServiceTemplate } from './service-schema-cache.ts';
+export { ensureServiceTemplate, serviceTemplateName } from './service-schema-cache.ts';

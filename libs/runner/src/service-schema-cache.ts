@@ -51,13 +51,18 @@ async function buildTemplate(admin: postgres.Sql, serverUrl: string, template: s
   }
 }
 
+/** The template database that holds this version of the service's schema. */
+export async function serviceTemplateName(service: ServiceConfig): Promise<string> {
+  return `snippets_template_${(await serviceSchemaKey(service)).slice(0, 16)}`;
+}
+
 /**
  * The name of a template database on the server holding the service's schema:
  * `snippets_template_<key>`, built once per schema key (under an advisory lock, so parallel
  * test files build it once) and kept for later runs; it is safe to drop any time.
  */
 export async function ensureServiceTemplate(serverUrl: string, service: ServiceConfig): Promise<string> {
-  const template = `snippets_template_${(await serviceSchemaKey(service)).slice(0, 16)}`;
+  const template = await serviceTemplateName(service);
   const admin = adminClient(serverUrl);
   try {
     await admin`select pg_advisory_lock(hashtext(${template}))`;
