@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { childEnv, CLI, runCli } from './support/cli.ts';
+import { childEnv, CLI, runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import postgres from 'postgres';
 import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
@@ -55,7 +55,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
 
   it('visits every row once, in batches, and records the total rows changed', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': backfill() });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -75,7 +75,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
         },`,
       }),
     });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('[0001_count] health check failed: replica lag 12s; pausing 500 ms');
@@ -87,7 +87,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
     repo = await createFixtureRepo({
       '0001_count.ts': backfill({ extra: "if (to > 5000) await rows(sql`insert into audit_log default values`);" }),
     });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0001_count: changed public.audit_log, not declared in touches');
@@ -101,7 +101,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
 
     // The fixed file is another version: it may not continue the old version's batches.
     await repo.write('snippets/0001_count.ts', backfill());
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const resumed = await cli(['run']);
     expect(resumed.code).toBe(3);
     expect(resumed.stderr).toContain('snippets/0001_count.ts: an interrupted run of another version of this file committed batches');
@@ -110,7 +110,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
   it('refuses a key that may be NULL before any batch: such rows would never be visited', async () => {
     await database.query('alter table counters add column code int unique');
     repo = await createFixtureRepo({ '0001_count.ts': backfill({ spec: "key: 'code'," }) });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(
@@ -121,7 +121,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batched snippets on %s', (driver)
 
   it('refuses database work outside batch(), which would not be exactly once', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': backfill().replace('async up({ batch, sql }) {', 'async up({ batch, sql, rows }) {\n    await rows(sql`update counters set hits = 99`);') });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("0001_count: up failed: in a batched snippet, use the db and rows given to batch()'s process(), not the context's");
@@ -139,7 +139,7 @@ describe.each<Driver>(['postgres', 'pglite'])('a batched snippet with a fixed co
     });
     try {
       await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${rows})`);
-      await runCli(['manifest'], { cwd: repo.dir });
+      await writeManifest(repo.dir);
       const result = await runCli(['run'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
@@ -164,7 +164,7 @@ describe.each<Driver>(['postgres', 'pglite'])('a batched snippet killed mid-run 
     const repo = await createFixtureRepo({ '0001_count.ts': backfill({ size: 200, maxSize: 200 }) });
     try {
       await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
-      await runCli(['manifest'], { cwd: repo.dir });
+      await writeManifest(repo.dir);
       // 100 batches with a pause between them: the kill lands mid-run.
       const env = { ...process.env, DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' };
       const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -198,7 +198,7 @@ describe('a batch blocked by a lock the service holds', () => {
     const repo = await createFixtureRepo({ '0001_count.ts': backfill({ size: 1000, maxSize: 1000 }) }, defaultConfig().replace("lock: '5s'", "lock: '300ms'"));
     try {
       await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
-      await runCli(['manifest'], { cwd: repo.dir });
+      await writeManifest(repo.dir);
       const holder = postgres(database.url, { max: 1 });
       const reserved = await holder.reserve();
       await reserved`begin`;
@@ -246,7 +246,7 @@ describe('parallel workers on postgres', () => {
 
   it('run --workers 4 shares the key ranges between four connections, every row once', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': stamped() });
-    await runCli(['manifest'], { cwd: repo.dir });
+    await writeManifest(repo.dir);
     const result = await runCli(['run', '--workers', '4'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -259,7 +259,7 @@ describe('parallel workers on postgres', () => {
 
   it('four runner processes share one backfill; killing one of them loses and repeats no row', async () => {
     repo = await createFixtureRepo({ '0001_count.ts': stamped() });
-    await runCli(['manifest'], { cwd: repo.dir });
+    await writeManifest(repo.dir);
     const env = childEnv({ NO_COLOR: '1', DATABASE_URL: database.url, BATCH_PAUSE_MS: '100' });
     const runners = Array.from({ length: 4 }, () => {
       const child = spawn(process.execPath, [CLI, 'run'], { cwd: repo.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -297,7 +297,7 @@ describe('parallel workers on pglite', () => {
     const database = await createTestDatabase('pglite');
     const repo = await createFixtureRepo({ '0001_count.ts': backfill() });
     try {
-      await runCli(['manifest'], { cwd: repo.dir });
+      await writeManifest(repo.dir);
       const result = await runCli(['run', '--workers', '2'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
       expect(result.code).toBe(2);
       expect(result.stderr.trim()).toMatch(/^snippets: --workers 2: pglite:\S+ is one connection; use --workers 1, or a PostgreSQL DATABASE_URL for parallel workers$/);
@@ -318,7 +318,7 @@ describe('a batched run interrupted under ledger schema v2', () => {
     try {
       await database.query(`create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, ${ROWS})`);
       const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
-      await cli(['manifest']);
+      await writeManifest(repo.dir);
       const { checksum } = JSON.parse((await cli(['plan', '--json'])).stdout).pending[0];
       // What a v2 runner left when it was killed: the first 5,000 rows done, its checkpoint in one JSON cursor
       // (the tables and columns of later versions taken away again).

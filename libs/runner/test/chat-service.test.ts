@@ -6,7 +6,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.ts';
+import { runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';
 
@@ -81,7 +81,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on the chat service 
     database = await createTestDatabase(driver);
     await seedChat(database);
     repo = await createFixtureRepo({ '0001_dark_theme.ts': darkTheme, '0002_welcome.ts': welcome, '0003_drop_thread.ts': dropThread('thread, message') }, CONFIG);
-    expect((await cli(['manifest'])).code).toBe(0);
+    await writeManifest(repo.dir);
   });
   afterEach(async () => {
     await repo.dispose();
@@ -112,7 +112,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on the chat service 
 
   it('rolls back a delete whose cascade reaches a table not in touches, naming it as touches must spell it', async () => {
     await repo.write('snippets/0003_drop_thread.ts', dropThread('thread'));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const threads = await one<number>('select count(*)::int as n from "Thread"');
     const result = await cli(['run', '--expect', '0001_dark_theme,0002_welcome,0003_drop_thread']);
     expect(result.code).toBe(1);
@@ -129,7 +129,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on the chat service 
 
     // 0002 is the last snippet here: a snippet others depend on is not reverted.
     await repo.remove('snippets/0003_drop_thread.ts');
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     expect((await cli(['run', '--expect', '0001_dark_theme,0002_welcome'])).code).toBe(0);
     expect(await one<number>(`select count(*)::int as n from "Message" where "text" = 'Posted by snippet 0002'`)).toBe(1);
     const reverted = await cli(['revert', '0002_welcome', '--reason', 'posted in the wrong thread']);

@@ -4,7 +4,7 @@ import { openDatabase, queryRows, type Database } from '../src/database.ts';
 import { withRollback } from '../src/executor.ts';
 import { splitKeyRanges } from '../src/key-ranges.ts';
 import { parseTableName } from '../src/table-names.ts';
-import { runCli } from './support/cli.ts';
+import { runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';
 
@@ -174,7 +174,7 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
     await rows(sql\`update "User" set email = null where "user" = 'user 3'\`);
   },`),
     );
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const plan = JSON.parse((await cli(['plan', '--json'])).stdout);
     expect(plan.pending.map((s: { touches: string[] }) => s.touches)).toEqual([['public.User'], ['public.User', 'public.trades']]);
     const result = await cli(['run', '--expect', '0001_rename', '0002_email']);
@@ -200,7 +200,7 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
         `import { eq } from 'drizzle-orm';\nimport { threads, users } from '../schema.ts';`,
       ),
     );
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0001_drop_user: changed public."Message", public."Order", not declared in touches');
@@ -216,13 +216,13 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
     await rows(sql\`update "User" set hits = 99\`);
   },`),
     );
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0001_folded: touches public.user: no such table; did you mean "User"?; nothing ran');
     expect(await target.query('select count(*)::int as n from "User" where hits = 99')).toEqual([{ n: 0 }]);
     await repo.write('snippets/0001_folded.ts', snippet(`  description: 'bad', touches: ['"User'], async up() {},`));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const bad = await cli(['plan']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`snippets/0001_folded.ts: invalid snippet: touches.0 '"User' is not a table name: a quoted name has no closing "`);
@@ -253,7 +253,7 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
     await impact('user', sql\`true\`);
   },`),
     );
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', '0001_delete_user', '0002_wrong_name']);
     expect(result.stdout).toMatch(/impact \[.*"table":"public.Message","deleted":6.*\] same true/);
     expect(await target.query(`select count(*)::int as n from "User" where "user" = 'user 5'`)).toEqual([{ n: 0 }]);
@@ -319,7 +319,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batch() over uuid, text and bigin
       ),
     );
     const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: target.url } });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--workers', String(workers)]);
     expect(result.stderr).toBe('');
     expect(result.code, result.stdout).toBe(0);
@@ -372,7 +372,7 @@ describe.each<Driver>(['postgres', 'pglite'])('batch() over uuid, text and bigin
   },`),
     });
     const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: target.url } });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0001_walk: up failed: batch() table tag: no such table; did you mean "Tag"?');

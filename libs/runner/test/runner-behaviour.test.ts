@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.ts';
+import { runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, schemaExists, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, defaultConfig, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
 
@@ -28,7 +28,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
       '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'] }),
       '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'], down: true }),
     });
-    expect((await cli(['manifest'])).code).toBe(0);
+    await writeManifest(repo.dir);
   });
 
   afterEach(async () => {
@@ -66,7 +66,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: commitMode }));
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], before: commitMode }));
     await repo.write('snippets/0003_third.ts', effectSnippet('0003_third', { dependsOn: ['0002_second'], before: commitMode }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -75,7 +75,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
 
   it('rolls a snippet back with its ledger row when verify fails, and stops there', async () => {
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], verify: `return { ok: false, message: 'totals do not add up' };` }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0002_second: verify failed: totals do not add up; the transaction was rolled back');
@@ -89,7 +89,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
   it('fails and rolls back a snippet that changes a table it did not declare in touches', async () => {
     await database.query('create table other (x int)');
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`insert into other values (1)`);' }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0001_first: changed public.other, not declared in touches');
@@ -106,7 +106,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     await database.query('create table child (parent_id int references parent deferrable initially deferred)');
     const orphan = 'await rows(sql`insert into child values (42)`);';
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], touches: ['effects', 'child'], before: orphan }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('0002_second: commit failed: insert or update on table "child" violates foreign key constraint "child_parent_id_fkey"');
@@ -124,7 +124,7 @@ describe.each<Driver>(['postgres', 'pglite'])('snippets run on %s', (driver) => 
     ]);
     // The failed COMMIT ended its transaction: a second run applies the fixed snippet and the rest.
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], touches: ['effects', 'child'] }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     expect((await cli(['run'])).code).toBe(0);
     expect(await effects()).toEqual(['0001_first×1', '0002_second×1', '0003_third×1']);
   });
@@ -152,7 +152,7 @@ export default defineSnippet({
 });
 `,
     );
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -162,7 +162,7 @@ export default defineSnippet({
 
   it('goes on when a snippet releases the repo lock, as each transaction takes it again while no other runner has it', async () => {
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`select pg_advisory_unlock_all()`);' }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -198,7 +198,7 @@ export default defineSnippet({
     // 5,000 baselined ledger rows of 14 values each are over PostgreSQL's 65,535 parameters per statement.
     const history = Array.from({ length: 5000 }, (_, i) => `${String(i + 4).padStart(4, '0')}_older`);
     for (const id of history) await repo.write(`snippets/${id}.ts`, effectSnippet(id));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const baseline = await cli(['baseline', '--through', history.at(-1)!]);
     expect(baseline.stderr).toBe('');
     expect(baseline.code).toBe(0);
@@ -226,7 +226,7 @@ export default defineSnippet({
     expect(unlisted.stderr).toContain('snippets/0004_fourth.ts: it is not listed in snippets.lock, so this is not the reviewed tree');
     expect((await cli(['manifest', '--check'])).code).toBe(3);
 
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     await repo.write('snippets/0001_first.ts', `${effectSnippet('0001_first')}// edited after it ran\n`);
     const changed = await cli(['run']);
     expect(changed.code).toBe(3);
@@ -306,7 +306,7 @@ export default defineSnippet({
 });
 `,
     );
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const ids = [...three, '0004_counted'];
     const result = await cli(['run', '--expect', ...ids]);
     expect(result.stderr).toBe('');
@@ -366,7 +366,7 @@ export default defineSnippet({
 export default defineConfig({ repo: 'fixture', service: { migrationsFolder: 'migrations' } });
 `);
     await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth', { requires: ['0001_add_col'] }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     await cli(['baseline', '--through', '0003_third']);
 
     const refused = await cli(['run']);
@@ -388,7 +388,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
 `;
     await repo.write('snippets.config.ts', configWith(`{ table: 'SchemaMigrations', column: 'version' }`));
     await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth', { requires: ['20240612_add_col'] }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     await cli(['baseline', '--through', '0003_third']);
 
     await repo.write('snippets.config.ts', configWith(`'none'`));
@@ -407,7 +407,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
 
   it('refuses and rolls back a snippet that changes the schema, and records the refusal', async () => {
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: 'await rows(sql`alter table effects add column note text`);' }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('snippets/0001_first.ts: changed the schema (added column public.effects.note text); schema changes belong in the service\'s migrations (rolled back)');
@@ -423,7 +423,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
     await database.query('create table other (x int)');
     const before = 'await rows(sql`alter table effects add column note text`); await rows(sql`insert into other values (1)`);';
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('snippets/0001_first.ts: changed the schema (added column public.effects.note text)');
@@ -435,7 +435,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
     const scratch = 'await rows(sql`create temp table scratch (x int) on commit drop`); await rows(sql`insert into scratch values (1)`);';
     await repo.write('snippets/0001_first.ts', effectSnippet('0001_first', { before: scratch }));
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'], before: 'await rows(sql`alter table effects add column note text`);' }));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', ...three]);
     expect(result.code).toBe(3);
     expect(result.stdout).toContain('0001_first');
@@ -456,7 +456,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
   it('keeps the ledgers of two repos sharing one database apart', async () => {
     const other = await createFixtureRepo({ '0001_first.ts': effectSnippet('0001_other') }, defaultConfig().replace("repo: 'fixture'", "repo: 'other'"));
     try {
-      expect((await runCli(['manifest'], { cwd: other.dir })).code).toBe(0);
+      await writeManifest(other.dir);
       expect((await runCli(['run'], { cwd: other.dir, env: { DATABASE_URL: database.url } })).code).toBe(0);
       // The other repo's ledger is not this repo's history: the guard still applies here.
       expect((await cli(['run'])).code).toBe(3);
@@ -473,7 +473,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
 
   it('status reads files and the ledger without importing any snippet module', async () => {
     await repo.write('snippets/0004_broken.ts', `throw new Error('this module must not be imported by status');\n`);
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const status = await cli(['status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/0004_broken\s+pending/);
@@ -486,12 +486,12 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
     // Armed by SNIPPETS_TEST_TRAP, importing the module throws: 0001 runs unarmed, then stays applied.
     const trap = `\nif (process.env.SNIPPETS_TEST_TRAP) throw new Error('imported with the trap armed');\n`;
     await repo.write('snippets/0001_first.ts', `${effectSnippet('0001_first')}${trap}`);
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     expect((await cli(['run', '--expect', ...three])).code).toBe(0);
 
     const armed = { SNIPPETS_TEST_TRAP: '1' };
     await repo.write('snippets/0004_fourth.ts', effectSnippet('0004_fourth'));
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const applied = await cli(['run', '--expect', '0004_fourth'], armed);
     expect(applied.stderr).toBe('');
     expect(applied.code).toBe(0);
@@ -499,7 +499,7 @@ export default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sq
 
     // A pending snippet is still imported and validated before anything runs.
     await repo.write('snippets/0005_fifth.ts', `${effectSnippet('0005_fifth')}${trap}`);
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
     const refused = await cli(['run', '--expect', '0005_fifth'], armed);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('snippets/0005_fifth.ts: the module failed to load (imported with the trap armed)');
@@ -533,7 +533,7 @@ describe('the schema check beside another session on postgres', () => {
       '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'], before: 'await rows(sql`create temp table scratch (x int)`);' }),
       '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'], before: 'await rows(sql`alter table effects add column note text`);' }),
     });
-    expect((await cli(['manifest'])).code).toBe(0);
+    await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', '0001_first', '0002_second', '0003_third']);
     expect(result.code).toBe(3);
     expect(result.stdout).toContain('another session changed the schema during the run; trying again against the new schema');

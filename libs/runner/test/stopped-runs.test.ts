@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, runCli } from './support/cli.ts';
+import { CLI, runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
 
@@ -33,7 +33,7 @@ describe.each<Driver>(['postgres', 'pglite'])('a run stopped by a refusal on %s'
     const ids = ['0001_first', '0002_second', '0003_alters', '0004_after'];
     repo = await createFixtureRepo(chain(ids, { '0003_alters': { before: 'await rows(sql`alter table effects add column note text`);' } }));
     const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url } });
-    await cli(['manifest']);
+    await writeManifest(repo.dir);
 
     const result = await cli(['run', '--expect', ids.join(','), '--report-dir', 'reports']);
     expect(result.code).toBe(3);
@@ -71,7 +71,7 @@ describe('a run stopped by a signal on postgres', () => {
     await database.query('create table effects (snippet text)');
     const ids = ['0001_first', '0002_slow', '0003_third'];
     repo = await createFixtureRepo(chain(ids, { '0002_slow': { before: 'await rows(sql`select pg_sleep(2)`);' } }));
-    await runCli(['manifest'], { cwd: repo.dir });
+    await writeManifest(repo.dir);
     const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', DATABASE_URL: database.url };
     delete env.FORCE_COLOR;
     const child = spawn(process.execPath, [CLI, 'run', '--expect', ids.join(','), '--report-dir', 'reports'], { cwd: repo.dir, env });
@@ -159,7 +159,7 @@ export default defineSnippet({
     const repo = await createFixtureRepo({ '0001_first.ts': effectSnippet('0001_first'), '0002_count.ts': count });
     try {
       await database.query('create table effects (snippet text)');
-      await runCli(['manifest'], { cwd: repo.dir });
+      await writeManifest(repo.dir);
       const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', DATABASE_URL: database.url };
       delete env.FORCE_COLOR;
       const child = spawn(process.execPath, [CLI, 'run', '--expect', '0001_first,0002_count', '--report-dir', 'reports'], { cwd: repo.dir, env });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { manifest } from '../../src/commands/manifest.ts';
 
 export const CLI = fileURLToPath(new URL('../../bin/snippets.js', import.meta.url));
 
@@ -33,4 +34,12 @@ export function runCli(args: string[], options: { cwd: string; env?: Record<stri
       },
     );
   });
+}
+
+/**
+ * Writes the repo's snippets.lock in this process, as `snippets manifest` does: for tests
+ * about something else, where a CLI process only adds its start-up.
+ */
+export async function writeManifest(dir: string): Promise<void> {
+  await manifest(dir, false);
 }
