@@ -2,6 +2,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/database.ts';
+import { loadConfig } from '../src/config.ts';
+import { serviceTemplateName } from '../src/service-schema-cache.ts';
 import { openServiceTestDatabase } from '../src/testing.ts';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
@@ -29,12 +31,19 @@ describe.each<Driver>(['postgres', 'pglite'])("a snippet test's service database
   const templatesBefore: string[] = [];
 
   beforeAll(async () => {
-    templatesBefore.push(...(await serverDatabases('snippets_template_%')));
     repo = await createFixtureRepo(
       {},
       `import { defineConfig } from '@snippets/runner';\nexport default defineConfig({ repo: 'fixture', service: { schemaFile: 'schema.sql', schemaVersion: 'none' } });\n`,
     );
-    await repo.write('schema.sql', SCHEMA_V1);
+    // Templates of this test's two schemas that an interrupted run left behind would make
+    // the first open here no first build: drop them, as a first run would find none.
+    const admin = postgres(SERVER_URL, { max: 1, onnotice: () => {} });
+    for (const schema of [SCHEMA_V2, SCHEMA_V1]) {
+      await repo.write('schema.sql', schema);
+      await admin.unsafe(`drop database if exists ${await serviceTemplateName((await loadConfig(repo.dir)).service!)}`);
+    }
+    await admin.end();
+    templatesBefore.push(...(await serverDatabases('snippets_template_%')));
   });
   afterAll(async () => {
     // The templates this test made are its own: a later run must build them again, as a first run would.
