@@ -76,7 +76,7 @@ function formatChanges(changes: Record<string, { inserted: number; updated: numb
 function whyNotExercised(s: SnippetRehearsal): string | undefined {
   if (s.outcome === 'applied') return undefined;
   if (s.outcome === 'not-run') return `${s.id}: ${s.message ?? 'not run'}`;
-  return `${s.id}: ${s.outcome === 'refused' ? 'refused' : `failed in ${s.phase ?? 'its run'}`}, rolled back`;
+  return `${s.id}: ${s.outcome === 'refused' ? 'refused' : `failed in ${s.phase ?? 'its run'}`}, ${s.batched ? 'finished batches kept' : 'rolled back'}`;
 }
 
 function rehearsalGates(r: RehearsalEvidence, budgetMs: number): GateResult[] {

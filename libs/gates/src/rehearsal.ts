@@ -40,8 +40,10 @@ export type UndoEvidence = { reversible: false } | { reversible: true; restored:
 
 export interface SnippetRehearsal {
   id: string;
-  /** applied: ran and verified; failed or refused: rolled back; not-run: never begun (message says why). */
+  /** applied: ran and verified; failed or refused: rolled back (a batched one keeps its finished batches); not-run: never begun (message says why). */
   outcome: 'applied' | 'failed' | 'refused' | 'not-run';
+  /** Committed batch by batch: a failure keeps the batches it finished. */
+  batched: boolean;
   /** The failed phase (up, verify, touches, commit) or the refusal's check. */
   phase?: string;
   message?: string;
@@ -137,7 +139,12 @@ function notRunReason(report: RunReport): string {
 /** Each pending snippet's outcome, from the run's report; complete also when an error stopped the run. */
 function fromRunReport(report: RunReport, pending: LoadedSnippet[], undo: Map<string, UndoEvidence>): SnippetRehearsal[] {
   return pending.map((snippet) => {
-    const base = { id: snippet.id, touches: snippet.definition.touches, undo: undo.get(snippet.id) ?? ({ reversible: false } as UndoEvidence) };
+    const base = {
+      id: snippet.id,
+      batched: snippet.definition.transaction === 'batched' && !snippet.replaces,
+      touches: snippet.definition.touches,
+      undo: undo.get(snippet.id) ?? ({ reversible: false } as UndoEvidence),
+    };
     const applied = report.applied.find((a) => a.id === snippet.id);
     if (applied) return { ...base, outcome: 'applied', durationMs: applied.durationMs, rowsChanged: applied.rowsChanged };
     if (report.failed?.id === snippet.id) {
@@ -181,7 +188,7 @@ export async function rehearse(
       if (plan.refusals.length) {
         const [first] = plan.refusals;
         const reason = `not run: the rehearsal was refused (${first!.check})`;
-        const snippets = plan.pending.map((s): SnippetRehearsal => ({ id: s.id, outcome: 'not-run', message: reason, rowsChanged: {}, touches: s.definition.touches, undo: { reversible: 'unknown', reason } }));
+        const snippets = plan.pending.map((s): SnippetRehearsal => ({ id: s.id, outcome: 'not-run', batched: s.definition.transaction === 'batched', message: reason, rowsChanged: {}, touches: s.definition.touches, undo: { reversible: 'unknown', reason } }));
         return { base: describeBase(base), setupMs, refused: { check: first!.check, message: first!.message }, snippets, schema: { added: [], removed: [] } };
       }
       const undo = await checkUndo(database, input.config, plan.pending);

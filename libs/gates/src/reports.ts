@@ -65,7 +65,7 @@ export function renderSummary(report: GatesReport): string {
     for (const s of rehearsal.snippets) {
       const tables = Object.entries(s.rowsChanged);
       const duration = s.durationMs === undefined ? '' : `${Math.round(s.durationMs)} ms`;
-      // A snippet that did not apply says why: its rows, if any, were rolled back.
+      // A snippet that did not apply says why (its changes rolled back, a batched one's finished batches kept).
       const outcome = s.outcome === 'applied' ? 'applied' : escapeCell(`${s.outcome}${s.phase ? ` (${s.phase})` : ''}${s.outcome === 'not-run' && s.message ? `: ${s.message.replace(/^not run: /, '')}` : ''}`);
       if (!tables.length) lines.push(`| ${s.id} | ${outcome} | ${duration} | | | | |`);
       tables.forEach(([table, c], i) =>

@@ -4,7 +4,7 @@ import { loadConfig } from './config.ts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { RunReport } from './commands/run.ts';
 import { auditFromEnv } from './audit.ts';
-import type { RunRecord } from './run-report.ts';
+import { undoneBy, type RunRecord } from './run-report.ts';
 import { describeCause, ExitCode, RunInterrupted, SafetyRefusal, SnippetsError } from './errors.ts';
 import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
@@ -74,7 +74,11 @@ function printRunLines(report: RunReport): void {
   if (report.failed) console.log(colors.red(`✗ ${report.failed.message}`));
   const stopped = report.stopped;
   if (stopped?.id) {
-    console.log(stopped.reason === 'interrupted' ? colors.yellow(`⏸ ${stopped.id}: interrupted; its finished batches are kept, run again to resume`) : colors.red(`✗ ${stopped.id}: ${stopped.reason}, rolled back`));
+    console.log(
+      stopped.reason === 'interrupted'
+        ? colors.yellow(`⏸ ${stopped.id}: interrupted; its finished batches are kept, run again to resume`)
+        : colors.red(`✗ ${stopped.id}: ${stopped.reason}, ${undoneBy(stopped.batched)}`),
+    );
   }
   if (report.notRun.length) console.log(colors.yellow(`not run: ${report.notRun.join(', ')}`));
   if (report.stopped && report.applied.length && !report.dryRun) console.log(`applied ${report.applied.length} snippet(s) before the run stopped; they are committed`);

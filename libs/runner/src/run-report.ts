@@ -47,11 +47,14 @@ export function renderRunJunit(record: RunRecord): string {
 
 const ICON: Record<RunRecord['outcome'], string> = { applied: '✅', 'nothing-to-run': '✅', failed: '❌', refused: '⛔', interrupted: '⏹️', error: '❌' };
 
-const STOPPED_RESULT: Record<NonNullable<RunReport['stopped']>['reason'], string> = {
-  refused: 'refused, rolled back',
-  interrupted: 'interrupted: finished batches kept, run again to resume',
-  error: 'error, rolled back',
-};
+/** What became of a snippet the run stopped at: one transaction rolls back, a batched one keeps its finished batches. */
+export function undoneBy(batched: boolean | undefined): string {
+  return batched ? 'finished batches kept' : 'rolled back';
+}
+
+function stoppedResult(stopped: NonNullable<RunReport['stopped']>): string {
+  return stopped.reason === 'interrupted' ? 'interrupted: finished batches kept, run again to resume' : `${stopped.reason}, ${undoneBy(stopped.batched)}`;
+}
 
 export function renderRunSummary(record: RunRecord): string {
   const lines = [`## Snippets run: ${ICON[record.outcome]} ${record.outcome} (${record.repo})`, '', record.message, ''];
@@ -64,8 +67,8 @@ export function renderRunSummary(record: RunRecord): string {
     for (const a of run.alreadyApplied) lines.push(`| ${a.id} | applied before this run${a.finishedAt ? ` (${a.finishedAt})` : ''} | | |`);
     const appliedResult = run.dryRun ? 'would apply (rolled back)' : 'applied';
     for (const a of run.applied) lines.push(`| ${a.id} | ${appliedResult} | ${a.durationMs} ms | ${changes(a.rowsChanged)} |`);
-    if (run.failed) lines.push(`| ${run.failed.id} | failed (${run.failed.phase}) | | rolled back |`);
-    if (run.stopped?.id) lines.push(`| ${run.stopped.id} | ${STOPPED_RESULT[run.stopped.reason]} | | |`);
+    if (run.failed) lines.push(`| ${run.failed.id} | failed (${run.failed.phase}) | | ${undoneBy(run.failed.batched)} |`);
+    if (run.stopped?.id) lines.push(`| ${run.stopped.id} | ${stoppedResult(run.stopped)} | | |`);
     for (const id of run.notRun) lines.push(`| ${id} | not run | | |`);
     if (run.stopped && run.applied.length && !run.dryRun) lines.push('', `The ${run.applied.length} applied snippet(s) committed before the run stopped.`);
   }

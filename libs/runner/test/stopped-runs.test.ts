@@ -193,3 +193,38 @@ export default defineSnippet({
     }
   });
 });
+
+describe('a batched snippet that fails on postgres', () => {
+  it('is reported with its finished batches kept, not as rolled back', async () => {
+    const database = await createTestDatabase('postgres');
+    await database.query('create table counters (id serial primary key, hits int not null default 0); insert into counters (hits) select 0 from generate_series(1, 300)');
+    const count = `import { defineSnippet } from '@snippets/runner';
+export default defineSnippet({
+  description: 'count, then fail on the second batch',
+  transaction: 'batched',
+  touches: ['counters'],
+  async up({ batch, sql }) {
+    await batch({
+      table: 'counters', size: 100, maxSize: 100,
+      async process({ rows, sql, from, inBatch }) {
+        if (from !== null) throw new Error('the service call failed');
+        await rows(sql\`update counters set hits = hits + 1 where \${inBatch(sql\`id\`)}\`);
+      },
+    });
+  },
+});
+`;
+    const repo = await createFixtureRepo({ '0001_count.ts': count });
+    try {
+      await writeManifest(repo.dir);
+      const result = await runCli(['run', '--report-dir', 'reports'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
+      expect(result.code).toBe(1);
+      const { summary } = await readReports(repo);
+      expect(summary).toContain('| 0001_count | failed (up) | | finished batches kept |');
+      expect(await database.query('select hits, count(*)::int as n from counters group by 1 order by 1')).toEqual([{ hits: 0, n: 200 }, { hits: 1, n: 100 }]);
+    } finally {
+      await repo.dispose();
+      await database.dispose();
+    }
+  });
+});

@@ -54,7 +54,7 @@ export interface RunReport {
   dryRun: boolean;
   applied: ApplyResult[];
   /** The snippet that failed, if one did; the run stops there and later snippets stay pending. */
-  failed: { id: string; phase: SnippetFailed['phase']; message: string; rowsChanged?: SnippetFailed['rowsChanged'] } | null;
+  failed: { id: string; phase: SnippetFailed['phase']; message: string; rowsChanged?: SnippetFailed['rowsChanged']; batched: boolean } | null;
   /** Pending snippets not attempted because an earlier one failed. */
   notRun: string[];
   /** Batched snippets of another runner this process worked on while waiting for the lock. */
@@ -66,9 +66,10 @@ export interface RunReport {
    * refusal, an interruption or an error. The snippets in `applied` committed before it;
    * `id` is the snippet it stopped at: rolled back, or for an interruption a batched
    * snippet stopped between its batches, which are kept (none when it stopped between
-   * snippets); `notRun` the rest.
+   * snippets); `notRun` the rest. `batched` (also on `failed`): the snippet committed batch
+   * by batch, so its finished batches are kept, not rolled back.
    */
-  stopped: { reason: 'refused' | 'interrupted' | 'error'; id?: string; check?: string; message: string } | null;
+  stopped: { reason: 'refused' | 'interrupted' | 'error'; id?: string; check?: string; message: string; batched?: boolean } | null;
   /**
    * Expected snippets the ledger already had when this run began, e.g. committed by an
    * earlier run of the same pipeline that was killed: when each finished.
@@ -295,8 +296,11 @@ async function runPending(
 
   const applyInOrder = async (db: SnippetDb, committed: (deferred: boolean) => void) => {
     for (const [index, snippet] of pending.entries()) {
+      // A batched snippet's batches commit on their own, so its attempt goes on record first,
+      // and a failure keeps the batches it finished. Any other snippet is one transaction.
+      const startedApart = snippet.definition.transaction === 'batched' && !snippet.replaces;
       const stopAt = (error: SafetyRefusal) => {
-        report.stopped = { reason: 'refused', id: snippet.id, check: error.check, message: error.message };
+        report.stopped = { reason: 'refused', id: snippet.id, check: error.check, message: error.message, batched: startedApart };
         report.notRun = pending.slice(index + 1).map((s) => s.id);
         return error;
       };
@@ -317,7 +321,6 @@ async function runPending(
       const started: NewEvent = { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum };
       // A batched snippet's batches commit on their own, so its attempt goes on record first.
       // Any other snippet is one transaction, which commits 'started' with its ledger row.
-      const startedApart = snippet.definition.transaction === 'batched' && !snippet.replaces;
       if (!dryRun && startedApart) await appendEvent(db, started);
       const next = pending[index + 1];
       const beginNext = !dryRun && isAtomic(snippet) && next && isAtomic(next) ? { deferFlush: defersFlush(index + 1) } : undefined;
@@ -334,7 +337,7 @@ async function runPending(
           outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
         }
         if (error instanceof SnippetFailed) {
-          report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged };
+          report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged, batched: startedApart };
           report.notRun = pending.slice(index + 1).map((s) => s.id);
           outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'failed', checksum: snippet.checksum, reason: error.message, detail: { phase: error.phase } });
         }
@@ -346,8 +349,8 @@ async function runPending(
         }
         if (!(error instanceof SnippetFailed)) {
           // An interrupted batched snippet keeps its finished batches: it is resumed, not rolled back.
-          if (error instanceof RunInterrupted) report.stopped = { reason: 'interrupted', id: snippet.id, message: error.message };
-          report.stopped ??= { reason: 'error', id: snippet.id, message: describeCause(error) };
+          if (error instanceof RunInterrupted) report.stopped = { reason: 'interrupted', id: snippet.id, message: error.message, batched: true };
+          report.stopped ??= { reason: 'error', id: snippet.id, message: describeCause(error), batched: startedApart };
           report.notRun = pending.slice(index + 1).map((s) => s.id);
           throw error;
         }
