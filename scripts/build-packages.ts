@@ -1,5 +1,5 @@
 /**
- * `npm run build:packages`: builds the three published packages into dist/<project root>,
+ * `npm run build:packages`: builds the published packages into dist/<project root>,
  * the folders `nx release publish` publishes: tsc's JavaScript and declarations, the assets
  * they read at run time, and a package.json for the registry (exports and bin pointing at
  * built files, `files`, `engines`; no scripts, no dev dependencies, no workspace paths).
@@ -35,6 +35,7 @@ export const PACKAGES: PackageBuild[] = [
   // what a single command reads (reports, templates, progress bars, the lock file).
   { root: 'libs/runner', assets: ['templates', 'README.md'], bundled: ['drizzle-orm', 'postgres', 'commander', 'picocolors', 'ms', 'valibot', 'tinyqueue'] },
   { root: 'libs/gates', assets: ['README.md'] },
+  { root: 'libs/service-handle', assets: ['README.md'] },
   // Not released (a demo), but built so a snippet repo outside the workspace can depend on it.
   { root: 'libs/example-service', assets: ['drizzle'] },
   { root: 'tools/nx-plugin', assets: ['generators.json', 'README.md', 'bin/load-cli.js', 'src/generators/snippet-repo/files', 'src/generators/snippet-repo/files-ci-github', 'src/generators/snippet-repo/files-ci-jenkins', 'src/generators/snippet-repo/schema.json', 'src/generators/snippet/schema.json', 'src/generators/squash/schema.json', 'src/generators/update-repo/schema.json'] },

@@ -85,6 +85,8 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
     onLog: () => {},
     requireRepoLock: false,
     dryRun: true,
+    setting: 'rehearsal' as const,
+    outboundAllow: config.outbound.allow,
   };
   await ensureLedger(database.db);
   await withRollback(database.db, async (tx) => {
@@ -195,7 +197,7 @@ export async function rehearse(
 
       let report: RunReport;
       try {
-        report = await run({ cwd: input.repoDir, env }, { expect: plan.pending.map((s) => s.id), onLog: () => {} });
+        report = await run({ cwd: input.repoDir, env }, { expect: plan.pending.map((s) => s.id), onLog: () => {}, rehearsal: true });
       } catch (error) {
         // A refusal mid-run (a schema change, say) leaves the snippets before it applied.
         const stopped = error instanceof SafetyRefusal ? reportOfStoppedRun(error) : undefined;

@@ -1,4 +1,5 @@
 import type { AuditContext } from './audit.ts';
+import type { OutboundConnection } from './connection-guard.ts';
 import { COUNTED_TABLES } from './change-counts.ts';
 import { queryPrepared, type Statement } from './database.ts';
 import type { SnippetDb } from './define-snippet.ts';
@@ -65,7 +66,8 @@ const CHECK_AND_RECORD = `with ${CHECKS},
     returning rows_changed, started_at, finished_at, duration_ms)
   insert into snippets.events (at, repo, snippet_id, kind, checksum, executed_by, host, git_sha, image, approved_by, ci_run_url, detail)
   select case when e.kind = 'started' then recorded.started_at else recorded.finished_at end, $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14,
-         case when e.kind = 'applied' then jsonb_build_object('durationMs', recorded.duration_ms, 'rowsChanged', recorded.rows_changed, 'verify', $16::text::jsonb) end
+         case when e.kind = 'applied' then jsonb_build_object('durationMs', recorded.duration_ms, 'rowsChanged', recorded.rows_changed, 'verify', $16::text::jsonb)
+                                           || case when $18::text is null then '{}' else jsonb_build_object('outbound', $18::text::jsonb) end end
   from recorded, (values (1, 'started'), (2, 'applied')) e(ord, kind)
   where $17::boolean or e.kind = 'applied'
   order by e.ord
@@ -89,6 +91,8 @@ export interface AppliedRecord {
   /** The server's clock when the snippet's transaction began its work, in microseconds since the epoch (see ServerTime). */
   startedMicros: number;
   verify: { ok: boolean; message?: string } | null;
+  /** Where the snippet's code connected besides its db, recorded in the 'applied' event. */
+  outbound?: OutboundConnection[];
   /** Whether the run's 'started' event for this snippet commits with the row, at startedMicros. */
   withStartedEvent: boolean;
 }
@@ -135,6 +139,7 @@ export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedR
       String(row.startedMicros),
       row.verify ? JSON.stringify(row.verify) : null,
       row.withStartedEvent,
+      row.outbound ? JSON.stringify(row.outbound) : null,
     ],
   };
   return queryPrepared<{ kind: string; rows_changed: TableChanges | null; duration_ms: number | null }>(tx, statement).then((events) => {

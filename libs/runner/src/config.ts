@@ -57,6 +57,14 @@ export interface SnippetsConfig {
     /** How long `run` waits for another runner of the same repo. Default `10m`. */
     runLockWait?: string;
   };
+  /**
+   * Where snippet code may connect besides its `db` (see the README's "Nothing escapes the
+   * transaction"): another database a snippet must read, or a host it may reach in dry runs,
+   * tests and rehearsals too. Entries are `host`, `host:port` or `unix:/path`. Production
+   * runs let other outbound connections through and record them; connections to these are
+   * recorded as allowed.
+   */
+  outbound?: { allow?: string[] };
 }
 
 export function defineConfig(config: SnippetsConfig): SnippetsConfig {
@@ -91,6 +99,7 @@ export interface ParsedConfig {
   service?: ServiceConfig;
   timeouts: { statementMs: number; lockMs: number; runLockWaitMs: number };
   notify: { slackUrlEnv: string; webhookUrlEnv: string; webhookTokenEnv: string };
+  outbound: { allow: readonly string[] };
 }
 
 const duration = (fallback: string) =>
@@ -118,6 +127,12 @@ export const DEFAULT_NOTIFY_ENV: ParsedConfig['notify'] = {
 
 const envName = v.pipe(v.string(), v.regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable, like SNIPPETS_SLACK_WEBHOOK_URL'));
 
+// host, host:port or unix:/path/to/socket; no scheme, no path, no wildcard.
+const outboundEntry = v.pipe(
+  v.string(),
+  v.regex(/^(unix:\/\S+|[A-Za-z0-9._-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?)$/, 'must be a host, host:port or unix:/path, like "reports-db.internal:5432"'),
+);
+
 const configSchema = v.strictObject({
   repo: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lower-case id like "payments-snippets"')),
   snippetsDir: v.optional(v.pipe(v.string(), v.minLength(1)), 'snippets'),
@@ -143,6 +158,7 @@ const configSchema = v.strictObject({
     }),
   ),
   timeouts: v.optional(v.strictObject({ statement: duration('15m'), lock: duration('10s'), runLockWait: duration('10m') }), {}),
+  outbound: v.optional(v.strictObject({ allow: v.optional(v.array(outboundEntry), []) }), {}),
 });
 
 /** For commands a service's own pipeline runs too (the release lock, notify): the config where there is one. */
@@ -190,6 +206,7 @@ export async function loadConfig(repoRoot: string): Promise<ParsedConfig> {
       lockMs: config.timeouts.lock,
       runLockWaitMs: config.timeouts.runLockWait,
     },
+    outbound: { allow: config.outbound.allow },
   };
 }
 

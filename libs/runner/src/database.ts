@@ -5,6 +5,7 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { asRunner } from './connection-guard.ts';
 import type { SnippetDb } from './define-snippet.ts';
 import { describeCause, InputError, SafetyRefusal } from './errors.ts';
 import { pipelineAtomicTransactions } from './pipelined-transactions.ts';
@@ -66,8 +67,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   try {
     // A runner killed mid-statement must release its lock and roll back promptly, not when
     // the statement ends: PostgreSQL 14+ can poll the client socket while a query runs.
-    await client`select set_config('client_connection_check_interval', '1000', false)
-                 where current_setting('server_version_num')::int >= 140000`;
+    // Opened as the runner's: the connection guard lets only its sockets through while snippet code runs.
+    await asRunner(() => client`select set_config('client_connection_check_interval', '1000', false)
+                 where current_setting('server_version_num')::int >= 140000`);
   } catch (error) {
     await client.end({ timeout: 1 });
     throw new InputError(`DATABASE_URL: cannot connect to ${target.display} (${describeCause(error)}); check the URL and that the server is up`, {

@@ -55,14 +55,17 @@ export class SnippetFailed extends SnippetsError {
   readonly exitCode = ExitCode.snippetFailed;
   /** Rows the rolled-back attempt had changed per table, when known (a touches failure). */
   readonly rowsChanged?: Record<string, { inserted: number; updated: number; deleted: number }>;
+  /** The connection the connection guard stopped, when that is why it failed (see connection-guard.ts). */
+  readonly escape?: { to: string; kind: 'database' | 'network'; phase: 'up' | 'verify' | 'down' };
   constructor(
     message: string,
     readonly snippetId: string,
     readonly phase: 'up' | 'verify' | 'down' | 'touches' | 'commit',
-    options: { cause?: unknown; rowsChanged?: SnippetFailed['rowsChanged'] } = {},
+    options: { cause?: unknown; rowsChanged?: SnippetFailed['rowsChanged']; escape?: SnippetFailed['escape'] } = {},
   ) {
     super(message, { subject: snippetId, cause: options.cause });
     this.rowsChanged = options.rowsChanged;
+    this.escape = options.escape;
   }
 }
 

@@ -6,7 +6,9 @@ import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-count
 import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from './closing-statement.ts';
 import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
 import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
-import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from './errors.ts';
+import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
+import type { GuardRecord, OutboundConnection } from './connection-guard.ts';
+import { guardRecordFor, outboundOf, runBatchGuarded, runPhase, type GuardSettings } from './snippet-phase.ts';
 import { pgErrorCode } from './pg-errors.ts';
 import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
@@ -30,7 +32,7 @@ import { compareFingerprints, fingerprintTables, SchemaBaseline, schemaFingerpri
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
 
-export interface ExecuteOptions {
+export interface ExecuteOptions extends GuardSettings {
   repo: string;
   audit: AuditContext;
   timeouts: ParsedConfig['timeouts'];
@@ -84,6 +86,8 @@ export interface ApplyResult {
   rowsChanged: TableChanges;
   verify: VerifyResult | null;
   dryRun: boolean;
+  /** Where the snippet's code connected, other than its db (production only lets them through). */
+  outbound?: OutboundConnection[];
 }
 
 /** Thrown inside a transaction to roll it back on purpose and carry the result out. */
@@ -195,21 +199,10 @@ function normaliseVerify(outcome: VerifyOutcome): VerifyResult {
   return { ok: outcome.ok, ...(outcome.message ? { message: outcome.message } : {}) };
 }
 
-async function runPhase<T>(snippet: LoadedSnippet, phase: 'up' | 'verify' | 'down', work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof SafetyRefusal || error instanceof SnippetFailed || error instanceof RunInterrupted) throw error;
-    throw new SnippetFailed(`${snippet.id}: ${phase} failed: ${describeCause(error)}; the transaction was rolled back`, snippet.id, phase, {
-      cause: error,
-    });
-  }
-}
-
-async function verifyInside(snippet: LoadedSnippet, context: SnippetContext): Promise<VerifyResult | null> {
+async function verifyInside(snippet: LoadedSnippet, context: SnippetContext, guard: GuardRecord): Promise<VerifyResult | null> {
   const verify = snippet.definition.verify;
   if (!verify) return null;
-  const result = normaliseVerify(await runPhase(snippet, 'verify', () => verify(context)));
+  const result = normaliseVerify(await runPhase(snippet, 'verify', guard, context.db, () => verify(context)));
   if (!result.ok) {
     throw new SnippetFailed(
       `${snippet.id}: verify failed${result.message ? `: ${result.message}` : ''}; the transaction was rolled back`,
@@ -248,6 +241,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
   const runnerStart = performance.now();
   // The closing statement's outcome, when it is sent ahead of COMMIT without waiting.
   let recorded: Promise<Recorded> | undefined;
+  const guard = guardRecordFor(options, options.dryRun);
   try {
     const result = await inTransaction(
       forAtomicSnippets(db),
@@ -259,17 +253,18 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
         const setup = prepareTransaction(tx, options, options.deferFlush && !options.dryRun);
         setup.catch(() => {}); // awaited below; not an unhandled rejection while up() runs
         const context = buildContext(tx, snippet, options, options.dryRun);
-        const upOutcome = await runPhase(snippet, 'up', () => snippet.definition.up(context)).then(
+        const upOutcome = await runPhase(snippet, 'up', guard, tx, () => snippet.definition.up(context)).then(
           () => undefined,
           (error: unknown) => ({ error }),
         );
         const { counts: before, clock } = await setup;
         if (upOutcome) throw upOutcome.error;
-        const verify = await verifyInside(snippet, context);
+        const verify = await verifyInside(snippet, context, guard);
 
         const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
         const durationMs = Math.round(performance.now() - runnerStart);
-        const outcome: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun };
+        const outbound = outboundOf(guard);
+        const outcome: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun, ...(outbound && { outbound }) };
         if (options.dryRun) {
           outcome.rowsChanged = await checkClosing(tx, closing);
           return outcome;
@@ -285,6 +280,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
           audit: options.audit,
           startedMicros: clock.micros,
           verify,
+          outbound,
           withStartedEvent: Boolean(options.started),
         };
         recorded = checkAndRecord(tx, closing, row);
@@ -367,7 +363,7 @@ async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: Exe
     checksum: snippet.checksum,
     ...options.audit,
     at: atServerTime(finished),
-    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify },
+    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify, ...(result.outbound && { outbound: result.outbound }) },
   };
   const row = {
     repo: options.repo,
@@ -403,7 +399,7 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
           // Read once: `work` asks just before saving the checkpoint, after all its writes.
           let seen: TableChanges | undefined;
           const changes = async () => (seen ??= changesBetween(before, await changeCounts(tx)));
-          const result = await work(tx, changes);
+          const result = await runBatchGuarded(snippet, tx, () => work(tx, changes));
           checkTouches(snippet, await changes());
           return result;
         },
@@ -454,7 +450,9 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
   checkTouchesExist(snippet, schemaBefore);
   await leadCheckpoint(db, options.repo, snippet.id, snippet.checksum);
   const runner = batchRunner(db, snippet, options, 'run');
-  await runPhase(snippet, 'up', () => snippet.definition.up(batchedContext(db, snippet, options, options.dryRun, runner)));
+  const guard = guardRecordFor(options, options.dryRun);
+  const upContext = batchedContext(db, snippet, options, options.dryRun, runner);
+  await runPhase(snippet, 'up', guard, upContext.db, () => snippet.definition.up(upContext));
 
   return inTransaction(
     db,
@@ -462,12 +460,13 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
       await prepareTransaction(tx, options);
       const unfinished = await unfinishedWalks(tx, options.repo, snippet.id);
       if (unfinished.length) throw new Error(`walks ${unfinished.join(', ')} still have ranges to do`); // batch() returns only when none are left
-      const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun));
+      const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun), guard);
       await checkSchemaUnchanged(tx, snippet, schemaBefore);
       const rowsChanged = await committedChanges(tx, options.repo, snippet.id, state ?? { checksum: snippet.checksum });
       const finished = await readServerClock(tx);
       const durationMs = Math.round(finished.micros / 1000 - started.micros / 1000);
-      const result: ApplyResult = { id: snippet.id, startedAt: started.date, durationMs, rowsChanged, verify, dryRun: options.dryRun };
+      const outbound = outboundOf(guard);
+      const result: ApplyResult = { id: snippet.id, startedAt: started.date, durationMs, rowsChanged, verify, dryRun: options.dryRun, ...(outbound && { outbound }) };
       if (!options.dryRun) await recordApplied(tx, snippet, options, result, started, finished);
       // Also under a dry run: a later apply in the same (rolled-back) transaction starts afresh.
       await deleteCheckpoint(tx, options.repo, snippet.id);
@@ -497,13 +496,15 @@ export async function helpBatched(db: SnippetDb, snippet: LoadedSnippet, options
     options.onProgress?.(progress);
   };
   const runner = batchRunner(db, snippet, { ...options, onProgress }, 'help');
+  const guard = guardRecordFor(options, false);
+  const upContext = batchedContext(db, snippet, options, false, runner);
   try {
-    await runPhase(snippet, 'up', () => snippet.definition.up(batchedContext(db, snippet, options, false, runner)));
+    await runPhase(snippet, 'up', guard, upContext.db, () => snippet.definition.up(upContext));
   } catch (error) {
     if (!(error instanceof SnippetFailed && error.cause instanceof RunFinished)) throw error;
   }
   if (rows) {
-    await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0) } });
+    await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0), ...(outboundOf(guard) && { outbound: outboundOf(guard) }) } });
   }
   return { id: snippet.id, rows, batches };
 }
@@ -587,11 +588,12 @@ export async function revertSnippet(
 ): Promise<{ rowsChanged: TableChanges; durationMs: number }> {
   const down = snippet.definition.down!;
   const startedAt = Date.now();
+  const guard = guardRecordFor(options, false);
   return inTransaction(
     db,
     async (tx) => {
       const before = JSON.parse((await prepareTransaction(tx, options)).counts) as ChangeCounts;
-      await runPhase(snippet, 'down', () => down(buildContext(tx, snippet, options, false)));
+      await runPhase(snippet, 'down', guard, tx, () => down(buildContext(tx, snippet, options, false)));
       const rowsChanged = changesBetween(before, await changeCounts(tx));
       const durationMs = Date.now() - startedAt;
       await markReverted(tx, options.repo, snippet.id);
@@ -602,7 +604,7 @@ export async function revertSnippet(
         checksum: snippet.checksum,
         ...options.audit,
         reason,
-        detail: { durationMs, rowsChanged },
+        detail: { durationMs, rowsChanged, ...(outboundOf(guard) && { outbound: outboundOf(guard) }) },
       });
       return { rowsChanged, durationMs };
     },
@@ -618,7 +620,7 @@ export async function verifySnippet(db: SnippetDb, snippet: LoadedSnippet, optio
       await tx.execute(sql`set transaction read only`);
       await prepareTransaction(tx, { ...options, requireRepoLock: false });
       try {
-        return await verifyInside(snippet, buildContext(tx, snippet, options, false));
+        return await verifyInside(snippet, buildContext(tx, snippet, options, false), guardRecordFor(options, false));
       } catch (error) {
         if (error instanceof SnippetFailed) return { ok: false, message: error.message };
         throw error;

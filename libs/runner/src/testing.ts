@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditFromEnv } from './audit.ts';
@@ -5,7 +6,7 @@ import { openDatabase, type Database } from './database.ts';
 import { discoverSnippetFiles } from './discovery.ts';
 import { InputError } from './errors.ts';
 import { applySnippet, type ApplyResult } from './executor.ts';
-import { loadConfig } from './config.ts';
+import { CONFIG_FILE, loadConfig } from './config.ts';
 import { cloneServiceTemplate, openPgliteWithService, openThrowawayDatabase } from './service-schema-cache.ts';
 import { ensureLedger } from './ledger.ts';
 import { loadSnippets } from './load-snippets.ts';
@@ -22,7 +23,9 @@ export async function openTestDatabase(env: Record<string, string | undefined> =
 
 /**
  * Applies one snippet file the way `snippets run` does (up, verify, touches check and
- * ledger row in one transaction), without the repo lock or the manifest.
+ * ledger row in one transaction), without the repo lock or the manifest. As in a dry run
+ * or a rehearsal, the snippet's code may connect to nothing but its db and the hosts
+ * `outbound.allow` of the repo's snippets.config.ts names.
  */
 export async function applySnippetFile(database: Database, file: string | URL): Promise<ApplyResult> {
   const filePath = typeof file === 'string' ? file : fileURLToPath(file);
@@ -39,7 +42,16 @@ export async function applySnippetFile(database: Database, file: string | URL): 
     onLog: () => {},
     requireRepoLock: false,
     dryRun: false,
+    setting: 'test',
+    outboundAllow: await outboundAllowBeside(path.dirname(filePath)),
   });
+}
+
+/** `outbound.allow` of the snippets.config.ts in the repo that holds `snippetsDir`, if there is one. */
+async function outboundAllowBeside(snippetsDir: string): Promise<readonly string[]> {
+  const repoRoot = path.dirname(snippetsDir);
+  if (!existsSync(path.join(repoRoot, CONFIG_FILE))) return [];
+  return (await loadConfig(repoRoot)).outbound.allow;
 }
 
 /**

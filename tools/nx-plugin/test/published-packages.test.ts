@@ -9,7 +9,13 @@ import { childEnv } from './child-env.ts';
 
 const exec = promisify(execFile);
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));
-const PACKAGES = { '@snippets/runner': 'libs/runner', '@snippets/gates': 'libs/gates', '@snippets/nx-plugin': 'tools/nx-plugin', '@snippets/example-service': 'libs/example-service' };
+const PACKAGES = {
+  '@snippets/runner': 'libs/runner',
+  '@snippets/gates': 'libs/gates',
+  '@snippets/service-handle': 'libs/service-handle',
+  '@snippets/nx-plugin': 'tools/nx-plugin',
+  '@snippets/example-service': 'libs/example-service',
+};
 
 interface Manifest {
   name: string;

@@ -46,6 +46,8 @@ export interface RunOptions {
   workers?: number;
   /** Aborted, the run stops before its next snippet (the one under way finishes) with RunInterrupted. */
   signal?: AbortSignal;
+  /** A gates rehearsal: snippet code may reach no outside host, as under a dry run (see connection-guard.ts). */
+  rehearsal?: boolean;
 }
 
 export interface RunReport {
@@ -238,6 +240,8 @@ async function runWithDatabase(input: SessionInput, prepared: PreparedRun, optio
       workers: workers.map((w) => w.db),
       schema: new SchemaBaseline(),
       signal: options.signal,
+      setting: options.rehearsal ? ('rehearsal' as const) : undefined,
+      outboundAllow: session.config.outbound.allow,
     };
     // A dry run never helps: its work must roll back, and another runner's batches commit.
     const help = helper(database.db, snippetLoader(session), executeOptions, report, options.onHelp);
@@ -339,7 +343,7 @@ async function runPending(
         if (error instanceof SnippetFailed) {
           report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged, batched: startedApart };
           report.notRun = pending.slice(index + 1).map((s) => s.id);
-          outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'failed', checksum: snippet.checksum, reason: error.message, detail: { phase: error.phase } });
+          outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'failed', checksum: snippet.checksum, reason: error.message, detail: { phase: error.phase, ...(error.escape && { escape: error.escape }) } });
         }
         if (!dryRun) {
           // Their COMMIT, a synchronous one, flushes the WAL of every deferred one before it.

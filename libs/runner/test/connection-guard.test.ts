@@ -1,0 +1,249 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, parseDatabaseUrl } from '../src/database.ts';
+import { applySnippetFile } from '../src/testing.ts';
+import { runCli, writeManifest } from './support/cli.ts';
+import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
+import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
+
+/**
+ * A service's code as real services keep it: a module-level handle (node-postgres behind
+ * drizzle, wrapped with snippetAware), functions that open their own postgres.js client or a
+ * pg.Pool, a pool that connected when the module loaded, and one that swallows errors.
+ * SERVICE_DATABASE_URL is the service's own setting: the same database the snippet runs on.
+ */
+const SERVICE = `import { snippetAware } from '@snippets/service-handle';
+import { eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { pgTable, serial, text } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import postgres from 'postgres';
+
+export const invoices = pgTable('invoices', { id: serial('id').primaryKey(), status: text('status').notNull() });
+const url = process.env.SERVICE_DATABASE_URL;
+
+// allowExitOnIdle: a pool that outlives the work keeps no process alive.
+export const db = snippetAware(drizzle(new pg.Pool({ connectionString: url, max: 1, allowExitOnIdle: true })));
+
+/** Voids draft invoices through the module-level handle. */
+export async function voidDrafts(): Promise<number> {
+  const voided = await db.update(invoices).set({ status: 'void' }).where(eq(invoices.status, 'draft')).returning({ id: invoices.id });
+  return voided.length;
+}
+
+export async function purgeAuditWithOwnClient(): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql\`delete from audit_trail\`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+export async function purgeAuditWithPool(): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await pool.query('delete from audit_trail');
+  } finally {
+    await pool.end();
+  }
+}
+
+// Connected as the module loads, before any snippet starts.
+const warm = new pg.Pool({ connectionString: url, max: 1, allowExitOnIdle: true });
+export const warmedUp = process.env.SERVICE_DATABASE_URL ? warm.query('select 1') : Promise.resolve();
+export async function purgeAuditWithWarmPool(): Promise<void> {
+  await warmedUp;
+  await warm.query('delete from audit_trail');
+}
+
+export async function purgeAuditQuietly(): Promise<void> {
+  try {
+    await purgeAuditWithOwnClient();
+  } catch {
+    // the service logs and goes on
+  }
+}
+
+export async function notify(target: string): Promise<void> {
+  const response = await fetch(target, { method: 'POST', body: 'invoices voided' });
+  await response.text();
+}
+`;
+
+const snippet = (up: string, verify = 'return true;') => `import { defineSnippet } from '@snippets/runner';
+import * as service from '../service/billing.ts';
+
+export default defineSnippet({
+  description: 'void draft invoices',
+  touches: ['invoices'],
+  async up({ db, params }) {
+    ${up}
+  },
+  async verify({ db }) {
+    ${verify}
+  },
+});
+`;
+
+const SCHEMA = `create table invoices (id serial primary key, status text not null);
+  create table audit_trail (id serial primary key, note text not null);
+  insert into invoices (status) values ('draft'), ('draft'), ('paid');
+  insert into audit_trail (note) select 'entry ' || n from generate_series(1, 5) n;`;
+
+const ESCAPES: Record<string, string> = {
+  'its own postgres.js client': 'await service.purgeAuditWithOwnClient();',
+  'a pg.Pool it makes': 'await service.purgeAuditWithPool();',
+  'a pool that connected before the snippet started': 'await service.purgeAuditWithWarmPool();',
+  'a client whose error it swallows': 'await service.purgeAuditQuietly();',
+};
+
+describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on %s', (driver) => {
+  let database: TestDatabase;
+  // The service's own database: the snippet's on PostgreSQL, a server database beside PGlite.
+  let serviceDatabase: TestDatabase;
+  let repo: FixtureRepo;
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url, SERVICE_DATABASE_URL: serviceDatabase.url, ...env } });
+  const count = async (table: string, on = database) => (await on.query<{ n: number }>(`select count(*)::int as n from ${table}`))[0]!.n;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(driver);
+    await database.query(SCHEMA);
+    serviceDatabase = driver === 'postgres' ? database : await createTestDatabase('postgres');
+    if (serviceDatabase !== database) await serviceDatabase.query(SCHEMA);
+    repo = await createFixtureRepo({});
+    await repo.write('service/billing.ts', SERVICE);
+  });
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+    if (serviceDatabase !== database) await serviceDatabase.dispose();
+  });
+
+  async function writeSnippet(source: string): Promise<void> {
+    await repo.write('snippets/0001_void_drafts.ts', source);
+    await writeManifest(repo.dir);
+  }
+
+  it('runs a function written against a module-level handle inside the snippet\'s transaction: its rows count and are checked', async () => {
+    await writeSnippet(snippet('await service.voidDrafts();'));
+    const result = await cli(['run', '--expect', '0001_void_drafts']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('✓ 0001_void_drafts  invoices ~2 ');
+    const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
+    expect(row!.rows_changed).toEqual({ 'public.invoices': { inserted: 0, updated: 2, deleted: 0 } });
+  });
+
+  it('rolls the module-level handle\'s writes back with the snippet when verify fails', async () => {
+    await writeSnippet(snippet('await service.voidDrafts();', "return { ok: false, message: 'not today' };"));
+    const result = await cli(['run', '--expect', '0001_void_drafts']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('verify failed: not today; the transaction was rolled back');
+    expect(await count("invoices where status = 'draft'")).toBe(2);
+  });
+
+  it.each(Object.entries(ESCAPES))('stops a write through %s before its query, fails the snippet and records why', async (_how, up) => {
+    await writeSnippet(snippet(`${up}\n    await service.voidDrafts();`));
+    const result = await cli(['run', '--expect', '0001_void_drafts']);
+    expect(result.code).toBe(1);
+    const line = result.stdout.split('\n').find((l) => l.includes('✗ 0001_void_drafts'));
+    expect(line).toMatch(/up opened a database connection to (127\.0\.0\.1|localhost):5432 that is not the snippet's db; it was stopped before sending anything; pass the snippet's db/);
+    // Nothing of it is written: neither the escaping delete nor the snippet's own update.
+    expect(await count('audit_trail', serviceDatabase)).toBe(5);
+    expect(await count("invoices where status = 'draft'")).toBe(2);
+    const events = await database.query<{ kind: string; reason: string; detail: { escape?: { kind: string; phase: string } } }>(
+      "select kind, reason, detail from snippets.events where snippet_id = '0001_void_drafts' order by seq",
+    );
+    expect(events.map((e) => e.kind)).toEqual(['started', 'failed']);
+    expect(events[1]!.reason).toContain('opened a database connection to');
+    expect(events[1]!.detail.escape).toMatchObject({ kind: 'database', phase: 'up' });
+  });
+
+  it('lets the same write land with the guard switched off, so the check above can fail', async () => {
+    await writeSnippet(snippet(`${ESCAPES['its own postgres.js client']}\n    await service.voidDrafts();`, "return { ok: false, message: 'not today' };"));
+    const result = await cli(['run', '--expect', '0001_void_drafts'], { SNIPPETS_CONNECTION_GUARD: 'off' });
+    expect(result.code).toBe(1);
+    expect(await count('audit_trail', serviceDatabase)).toBe(0);
+  });
+});
+
+describe('outbound connections of snippet code', () => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  let server: Server;
+  let received: string[];
+  let target: string;
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      received.push(`${request.method} ${request.url}`);
+      response.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  beforeEach(async () => {
+    received = [];
+    database = await createTestDatabase('postgres');
+    await database.query(SCHEMA);
+    repo = await createFixtureRepo({});
+    await repo.write('service/billing.ts', SERVICE);
+    const notifying = snippet('await service.voidDrafts();\n    await service.notify(`http://${params.target}/voided`);');
+    await repo.write('snippets/0001_void_drafts.ts', notifying.replace("touches: ['invoices'],", "touches: ['invoices'],\n  params: { target: process.env.NOTIFY_TARGET },"));
+  });
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  async function cliWithTarget(args: string[]) {
+    await writeManifest(repo.dir);
+    return runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url, NOTIFY_TARGET: target } });
+  }
+
+  it('refuses them in a dry run, naming the host and the fix; nothing reaches the host', async () => {
+    const result = await cliWithTarget(['run', '--dry-run', '--expect', '0001_void_drafts']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`0001_void_drafts: up tried to reach ${target} in a dry run; it was stopped before sending anything; add the host to outbound.allow in snippets.config.ts`);
+    expect(received).toEqual([]);
+  });
+
+  it('lets them through in production and records the host and port in the applied event', async () => {
+    const result = await cliWithTarget(['run', '--expect', '0001_void_drafts']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(received).toEqual(['POST /voided']);
+    const [applied] = await database.query<{ detail: { outbound?: unknown } }>("select detail from snippets.events where kind = 'applied'");
+    expect(applied!.detail.outbound).toEqual([{ to: target, kind: 'network', allowed: false }]);
+  });
+
+  it('lets a host that snippets.config.ts allows through a dry run, recorded as allowed', async () => {
+    await repo.write('snippets.config.ts', defaultConfig(", outbound: { allow: ['127.0.0.1'] }"));
+    const result = await cliWithTarget(['run', '--dry-run', '--expect', '0001_void_drafts']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(received).toEqual(['POST /voided']);
+  });
+
+  it("refuses them in a snippet's test (applySnippetFile), in this very process", async () => {
+    process.env.NOTIFY_TARGET = target;
+    const runnerDatabase = await openDatabase(parseDatabaseUrl(database.url, repo.dir));
+    try {
+      const applying = applySnippetFile(runnerDatabase, path.join(repo.dir, 'snippets/0001_void_drafts.ts'));
+      await expect(applying).rejects.toThrow(`0001_void_drafts: up tried to reach ${target} in a test; it was stopped before sending anything`);
+    } finally {
+      await runnerDatabase.close();
+      delete process.env.NOTIFY_TARGET;
+    }
+    expect(received).toEqual([]);
+    // The runner's own connection is not the snippet's: a fetch outside a snippet goes through.
+    await fetch(`http://${target}/after`).then((r) => r.text());
+    expect(received).toEqual(['GET /after']);
+  });
+});
