@@ -175,6 +175,8 @@ export async function rehearse(
   return withScratchDatabase(input.serverUrl, { template }, async (scratch) => {
     const started = performance.now();
     if (base.kind === 'dump') await restoreDump(base.file, format!, scratch.url);
+    // Snippet code that gets past the runner's connection guard is refused by the server.
+    await scratch.seal();
     const database = await openDatabase(parseDatabaseUrl(scratch.url, input.repoDir));
     const env = { ...process.env, DATABASE_URL: scratch.url };
     try {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sealScratchDatabase } from '@snippets/runner/engine';
 import postgres from 'postgres';
 
 /** Scratch databases alive in this process, so an interrupted run can still drop them. */
@@ -22,6 +23,8 @@ async function withAdmin<T>(serverUrl: string, work: (admin: postgres.Sql) => Pr
 export interface ScratchDatabase {
   name: string;
   url: string;
+  /** From now on only the runner's sessions may write to it (see sealScratchDatabase). */
+  seal(): Promise<void>;
 }
 
 /**
@@ -39,7 +42,7 @@ export async function withScratchDatabase<T>(
   );
   alive.set(name, serverUrl);
   try {
-    return await work({ name, url: databaseUrl(serverUrl, name) });
+    return await work({ name, url: databaseUrl(serverUrl, name), seal: () => withAdmin(serverUrl, (admin) => sealScratchDatabase(admin, name)) });
   } finally {
     await dropScratch(name);
   }

@@ -101,6 +101,20 @@ describe('snippet-gates check on a dump of the example service', () => {
     expect(gate(report, 'undo').details).toEqual(['0002_lossy: down did not restore public.users']);
   });
 
+  it("rehearsal: fails a snippet whose code opens its own database connection, naming the snippet and the fix", async () => {
+    // Service code with a client of its own: stopped before its query, even though it swallows the error.
+    const escaping = snippet({
+      touches: ['trades'],
+      up: "const { default: postgres } = await import('postgres'); const own = postgres('postgres://postgres@127.0.0.1:5432/postgres', { max: 1, onnotice: () => {} }); try { await own`select 1`; } catch {} finally { await own.end({ timeout: 1 }); }",
+    });
+    const { code, report } = await check({ '0001_escaping.ts': escaping }, 'rehearsal');
+    expect(code).toBe(1);
+    expect(gate(report, 'rehearsal').status).toBe('failed');
+    expect(gate(report, 'rehearsal').details).toEqual([
+      "0001_escaping: up opened a database connection to 127.0.0.1:5432 that is not the snippet's db; it was stopped before sending anything; pass the snippet's db to the code that queried it, or wrap the service's module-level handle with snippetAware() from @snippets/service-handle (a database the snippet must read goes in outbound.allow of snippets.config.ts); the transaction was rolled back",
+    ]);
+  });
+
   it('duration: fails a snippet over the budget and suggests the batched mode', async () => {
     const slow = snippet({ touches: ['trades'], up: 'await rows(sql`select pg_sleep(0.3)`);' });
     const { code, report } = await check({ '0001_slow.ts': slow }, 'duration', ['--budget', '100ms']);

@@ -13,7 +13,9 @@ import net from 'node:net';
  * `asRunner`) is the runner's, even when a service pool reaches the same host and port.
  * Every client library ends in `net.Socket.prototype.connect` to open a socket and in
  * `_writeGeneric` to write to it (TLS sockets included), so the guard wraps those two and
- * nothing else; outside a snippet the cost is one async-context lookup per write.
+ * nothing else; outside a snippet the cost is one async-context lookup per write. A socket
+ * is judged on its first write, where its protocol shows, and stopped there: it has sent
+ * nothing (a TLS handshake aside, which Node sends without a JavaScript write).
  *
  * Only the PostgreSQL wire protocol is recognised as a database (its startup, SSL, GSS and
  * cancel requests): in production a connection to another kind of database is allowed and
@@ -147,24 +149,30 @@ function hostAllowed(to: Destination, allow: readonly string[]): boolean {
   });
 }
 
-/**
- * What the guard does with a connection or write of a snippet's code: undefined lets it
- * through, an error stops it. `kind` is unknown at connect time for a fresh socket.
- */
-function judge(scope: SnippetScope, to: Destination, kind: 'database' | 'network' | undefined): ConnectionRefusedBySnippets | undefined {
-  const { record } = scope;
+/** Notes a connection of snippet code to a host it may reach: `outbound.allow` names it, or production lets it through. */
+function noteConnection(record: GuardRecord, to: Destination, kind: 'database' | 'network'): void {
   const allowed = hostAllowed(to, record.policy.allow);
-  const refuse = !allowed && (record.policy.mode !== 'production' || kind === 'database');
+  if (!allowed && record.policy.mode !== 'production') return;
   const known = record.connections.get(to);
+  if (!known || known.kind !== kind) record.connections.set(to, { to, kind, allowed });
+}
+
+/**
+ * Judges a write of snippet code on a socket that is not the runner's: undefined lets it
+ * through, an error stops it. A database is stopped unless allowed; anything else too
+ * outside production.
+ */
+function judge(scope: SnippetScope, to: Destination, kind: 'database' | 'network'): ConnectionRefusedBySnippets | undefined {
+  const { record } = scope;
+  const refuse = !hostAllowed(to, record.policy.allow) && (record.policy.mode !== 'production' || kind === 'database');
   if (!refuse) {
-    if (!known || (kind && known.kind !== kind)) record.connections.set(to, { to, kind: kind ?? known?.kind ?? 'network', allowed });
+    noteConnection(record, to, kind);
     return undefined;
   }
-  const escapeKind = kind ?? 'network';
-  // Let through at connect time in production, it turned out to be a database.
-  if (known && !known.allowed) record.connections.delete(to);
-  record.escape ??= { to, kind: escapeKind, phase: scope.phase };
-  const what = escapeKind === 'database' ? "a database connection that is not the snippet's db" : `an outbound connection in a ${record.policy.mode}`;
+  // Noted at connect time, in production, before it showed itself a database.
+  if (record.connections.get(to)?.allowed === false) record.connections.delete(to);
+  record.escape ??= { to, kind, phase: scope.phase };
+  const what = kind === 'database' ? "a database connection that is not the snippet's db" : `an outbound connection in a ${record.policy.mode}`;
   return new ConnectionRefusedBySnippets(`snippets stopped ${what} (${to}) during ${scope.snippetId}'s ${scope.phase}`);
 }
 
@@ -184,17 +192,11 @@ export function installConnectionGuard(): void {
   const writeGeneric = proto._writeGeneric;
 
   proto.connect = function guardedConnect(this: GuardedSocket, ...args: unknown[]) {
-    const to = destinationOf(args);
-    this[DESTINATION] = to;
+    this[DESTINATION] = destinationOf(args);
     const scope = storage.getStore();
     this[OWNER] = scope === RUNNER ? 'runner' : 'other';
-    if (scope && scope !== RUNNER) {
-      const refusal = judge(scope, to, undefined);
-      if (refusal) {
-        process.nextTick(() => this.destroy(refusal));
-        return this;
-      }
-    }
+    // Noted now, judged on its first write: a connection that sends nothing escapes nothing.
+    if (scope && scope !== RUNNER) noteConnection(scope.record, this[DESTINATION], 'network');
     return connect.apply(this, args);
   };
 

@@ -68,8 +68,13 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     // A runner killed mid-statement must release its lock and roll back promptly, not when
     // the statement ends: PostgreSQL 14+ can poll the client socket while a query runs.
     // Opened as the runner's: the connection guard lets only its sockets through while snippet code runs.
-    await asRunner(() => client`select set_config('client_connection_check_interval', '1000', false)
-                 where current_setting('server_version_num')::int >= 140000`);
+    // A scratch database refuses writes from every session but the runner's (see sealScratchDatabase).
+    await asRunner(
+      () => client`select case when current_setting('server_version_num')::int >= 140000
+                               then set_config('client_connection_check_interval', '1000', false) end,
+                          case when current_setting('snippets.scratch', true) = 'on'
+                               then set_config('default_transaction_read_only', 'off', false) end`,
+    );
   } catch (error) {
     await client.end({ timeout: 1 });
     throw new InputError(`DATABASE_URL: cannot connect to ${target.display} (${describeCause(error)}); check the URL and that the server is up`, {
@@ -85,6 +90,18 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     display: target.display,
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * Makes a database the runner created for a test or a rehearsal read-only for every session
+ * but the runner's own, which switch it back on connecting: service code that escapes the
+ * connection guard (a child process, a native driver) is refused by the server itself.
+ * Takes effect for sessions opened afterwards.
+ */
+export async function sealScratchDatabase(admin: postgres.Sql, name: string): Promise<void> {
+  const quoted = `"${name.replaceAll('"', '""')}"`;
+  await admin.unsafe(`alter database ${quoted} set default_transaction_read_only = on`);
+  await admin.unsafe(`alter database ${quoted} set snippets.scratch = 'on'`);
 }
 
 /** How long a process waits for another one to close the same PGlite directory. */

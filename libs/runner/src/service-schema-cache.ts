@@ -6,7 +6,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { sha256 } from './checksum.ts';
 import type { ServiceConfig } from './config.ts';
-import { openDatabase, openPgliteSnapshot, parseDatabaseUrl, type Database } from './database.ts';
+import { openDatabase, openPgliteSnapshot, parseDatabaseUrl, sealScratchDatabase, type Database } from './database.ts';
 import { buildServiceSchema } from './service-migrations.ts';
 
 /**
@@ -77,7 +77,7 @@ export async function ensureServiceTemplate(serverUrl: string, service: ServiceC
 
 /**
  * A fresh database on the server, empty or cloned from `template`, named
- * `snippets_test_<random>`; closing it drops it.
+ * `snippets_test_<random>`; closing it drops it. Only the runner's sessions may write to it.
  */
 export async function openThrowawayDatabase(serverUrl: string, template?: string): Promise<Database> {
   const name = `snippets_test_${randomBytes(6).toString('hex')}`;
@@ -85,6 +85,7 @@ export async function openThrowawayDatabase(serverUrl: string, template?: string
   let database: Database;
   try {
     await admin.unsafe(template ? `create database ${name} template ${template}` : `create database ${name}`);
+    await sealScratchDatabase(admin, name);
     database = await openDatabase(parseDatabaseUrl(databaseUrl(serverUrl, name), process.cwd()));
   } catch (error) {
     await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => undefined);

@@ -2,10 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { openDatabase, parseDatabaseUrl } from '../src/database.ts';
-import { applySnippetFile } from '../src/testing.ts';
+import { applySnippetFile, openTestDatabase } from '../src/testing.ts';
 import { runCli, writeManifest } from './support/cli.ts';
-import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
+import { createTestDatabase, SERVER_URL, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
 
 /**
@@ -146,7 +148,9 @@ describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on 
     expect(await count("invoices where status = 'draft'")).toBe(2);
   });
 
-  it.each(Object.entries(ESCAPES))('stops a write through %s before its query, fails the snippet and records why', async (_how, up) => {
+  // Each way on the server; on PGlite, the runner's db has no socket at all, one way shows it.
+  const escapes = Object.entries(ESCAPES).slice(0, driver === 'postgres' ? undefined : 1);
+  it.each(escapes)('stops a write through %s before its query, fails the snippet and records why', async (_how, up) => {
     await writeSnippet(snippet(`${up}\n    await service.voidDrafts();`));
     const result = await cli(['run', '--expect', '0001_void_drafts']);
     expect(result.code).toBe(1);
@@ -163,7 +167,7 @@ describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on 
     expect(events[1]!.detail.escape).toMatchObject({ kind: 'database', phase: 'up' });
   });
 
-  it('lets the same write land with the guard switched off, so the check above can fail', async () => {
+  if (driver === 'postgres') it('lets the same write land with the guard switched off, so the check above can fail', async () => {
     await writeSnippet(snippet(`${ESCAPES['its own postgres.js client']}\n    await service.voidDrafts();`, "return { ok: false, message: 'not today' };"));
     const result = await cli(['run', '--expect', '0001_void_drafts'], { SNIPPETS_CONNECTION_GUARD: 'off' });
     expect(result.code).toBe(1);
@@ -246,4 +250,18 @@ describe('outbound connections of snippet code', () => {
     await fetch(`http://${target}/after`).then((r) => r.text());
     expect(received).toEqual(['GET /after']);
   });
+});
+
+it("a test database on the server refuses writes from every session but the runner's, whatever gets past the guard", async () => {
+  const database = await openTestDatabase({ SNIPPETS_TEST_DATABASE_URL: SERVER_URL });
+  const other = postgres(database.display, { max: 1, onnotice: () => {} });
+  try {
+    await database.db.execute(sql`create table notes (note text)`);
+    await database.db.execute(sql`insert into notes values ('by the runner')`);
+    await expect(other`insert into notes values ('by someone else')`).rejects.toThrow('cannot execute INSERT in a read-only transaction');
+    expect(await other`select note from notes`).toEqual([{ note: 'by the runner' }]);
+  } finally {
+    await other.end({ timeout: 1 });
+    await database.close();
+  }
 });
