@@ -69,8 +69,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     // the statement ends: PostgreSQL 14+ can poll the client socket while a query runs.
     // Opened as the runner's: the connection guard lets only its sockets through while snippet code runs.
     // A scratch database refuses writes from every session but the runner's (see sealScratchDatabase).
+    // Awaited inside: postgres.js starts a query, and opens its socket, when it is awaited.
     await asRunner(
-      () => client`select case when current_setting('server_version_num')::int >= 140000
+      async () =>
+        await client`select case when current_setting('server_version_num')::int >= 140000
                                then set_config('client_connection_check_interval', '1000', false) end,
                           case when current_setting('snippets.scratch', true) = 'on'
                                then set_config('default_transaction_read_only', 'off', false) end`,

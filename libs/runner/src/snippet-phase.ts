@@ -25,7 +25,7 @@ export function outboundOf(record: GuardRecord): OutboundConnection[] | undefine
 }
 
 /** The failure of a snippet whose code tried to get past the guard, if it did. */
-export function escapeFailure(snippet: LoadedSnippet, record: GuardRecord): SnippetFailed | undefined {
+export function escapeFailure(snippet: LoadedSnippet, record: GuardRecord, outcome = 'the transaction was rolled back'): SnippetFailed | undefined {
   const escape = record.escape;
   if (!escape) return undefined;
   const { mode } = record.policy;
@@ -36,7 +36,7 @@ export function escapeFailure(snippet: LoadedSnippet, record: GuardRecord): Snip
           "pass the snippet's db to the code that queried it, or wrap the service's module-level handle with snippetAware() from @snippets/service-handle (a database the snippet must read goes in outbound.allow of snippets.config.ts)",
         ]
       : [`tried to reach ${escape.to} in a ${mode}`, `add the host to outbound.allow in snippets.config.ts if calling it from a ${mode} is safe, or keep the call out of the snippet`];
-  return new SnippetFailed(`${snippet.id}: ${escape.phase} ${what}; it was stopped before sending anything; ${fix}; the transaction was rolled back`, snippet.id, escape.phase, {
+  return new SnippetFailed(`${snippet.id}: ${escape.phase} ${what}; it was stopped before sending anything; ${fix}; ${outcome}`, snippet.id, escape.phase, {
     escape,
   });
 }
@@ -50,6 +50,7 @@ export async function runPhase<T>(snippet: LoadedSnippet, phase: Phase, guard: G
   try {
     result = await inSnippetScope({ snippetId: snippet.id, phase, db, record: guard }, work);
   } catch (error) {
+    if (error instanceof SnippetFailed && error.escape) throw error; // a batch's, which says what was kept
     const escaped = escapeFailure(snippet, guard);
     if (escaped && !(error instanceof RunInterrupted)) throw escaped;
     if (error instanceof SafetyRefusal || error instanceof SnippetFailed || error instanceof RunInterrupted) throw error;
@@ -68,7 +69,7 @@ export async function runBatchGuarded<T>(snippet: LoadedSnippet, tx: unknown, wo
   const scope = currentSnippetScope();
   if (!scope) return work();
   const result = await inSnippetScope({ ...scope, db: tx }, work);
-  const escaped = escapeFailure(snippet, scope.record);
+  const escaped = escapeFailure(snippet, scope.record, 'this batch was rolled back, the finished ones are kept; run again to resume once fixed');
   if (escaped) throw escaped;
   return result;
 }

@@ -17,7 +17,7 @@ import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fi
  * SERVICE_DATABASE_URL is the service's own setting: the same database the snippet runs on.
  */
 const SERVICE = `import { snippetAware } from '@snippets/service-handle';
-import { eq } from 'drizzle-orm';
+import { and, eq, gt, lte } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import pg from 'pg';
@@ -33,6 +33,11 @@ export const db = snippetAware(drizzle(new pg.Pool({ connectionString: url, max:
 export async function voidDrafts(): Promise<number> {
   const voided = await db.update(invoices).set({ status: 'void' }).where(eq(invoices.status, 'draft')).returning({ id: invoices.id });
   return voided.length;
+}
+
+/** The same, for one batch's key range. */
+export async function voidDraftsIn(from: number | null, to: number): Promise<void> {
+  await db.update(invoices).set({ status: 'void' }).where(and(eq(invoices.status, 'draft'), gt(invoices.id, from ?? 0), lte(invoices.id, to)));
 }
 
 export async function purgeAuditWithOwnClient(): Promise<void> {
@@ -172,6 +177,71 @@ describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on 
     const result = await cli(['run', '--expect', '0001_void_drafts'], { SNIPPETS_CONNECTION_GUARD: 'off' });
     expect(result.code).toBe(1);
     expect(await count('audit_trail', serviceDatabase)).toBe(0);
+  });
+});
+
+/** A batched snippet, ten invoices a batch (the least batch() takes), whose process() calls the service; `extra` runs after. */
+const batched = (extra = '') => `import { defineSnippet } from '@snippets/runner';
+import * as service from '../service/billing.ts';
+
+export default defineSnippet({
+  description: 'void draft invoices in batches',
+  transaction: 'batched',
+  touches: ['invoices'],
+  async up({ batch }) {
+    await batch({
+      table: 'invoices',
+      size: 10,
+      maxSize: 10,
+      async process({ from, to }) {
+        await service.voidDraftsIn(from, to);
+        ${extra}
+      },
+    });
+  },
+});
+`;
+
+describe('service code inside a batched snippet on postgres', () => {
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  const cli = (args: string[]) => runCli(args, { cwd: repo.dir, env: { DATABASE_URL: database.url, SERVICE_DATABASE_URL: database.url } });
+  const statuses = async () => (await database.query<{ status: string; n: number }>('select status, count(*)::int as n from invoices group by 1 order by 1')).map((r) => `${r.status}:${r.n}`);
+
+  beforeEach(async () => {
+    database = await createTestDatabase('postgres');
+    await database.query(SCHEMA);
+    // 2 + 28 drafts: three batches of ten.
+    await database.query("insert into invoices (status) select 'draft' from generate_series(1, 28)");
+    repo = await createFixtureRepo({});
+    await repo.write('service/billing.ts', SERVICE);
+  });
+  afterEach(async () => {
+    await repo.dispose();
+    await database.dispose();
+  });
+
+  it("runs the module-level handle in each batch's own transaction", async () => {
+    await repo.write('snippets/0001_void_drafts.ts', batched());
+    await writeManifest(repo.dir);
+    const result = await cli(['run', '--expect', '0001_void_drafts']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('✓ 0001_void_drafts');
+    expect(result.code).toBe(0);
+    expect(await statuses()).toEqual(['paid:1', 'void:30']);
+    const [row] = await database.query<{ rows_changed: unknown }>('select rows_changed from snippets.ledger');
+    expect(row!.rows_changed).toEqual({ 'public.invoices': { inserted: 0, updated: 30, deleted: 0 } });
+  });
+
+  it('rolls back the batch whose code escaped, though it swallowed the error; the batch before it stays committed', async () => {
+    await repo.write('snippets/0001_void_drafts.ts', batched('if (from !== null) await service.purgeAuditQuietly();'));
+    await writeManifest(repo.dir);
+    const result = await cli(['run', '--expect', '0001_void_drafts']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/0001_void_drafts: up opened a database connection to 127\.0\.0\.1:5432 that is not the snippet's db; .*; this batch was rolled back, the finished ones are kept; run again to resume once fixed/);
+    // The first batch (ids 1 to 10: nine drafts) committed; the second rolled back; no third began.
+    expect(await statuses()).toEqual(['draft:21', 'paid:1', 'void:9']);
+    expect((await database.query<{ n: number }>('select count(*)::int as n from audit_trail'))[0]!.n).toBe(5);
   });
 });
 
