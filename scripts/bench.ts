@@ -16,6 +16,7 @@ const BENCHES: Record<string, string> = {
   batched: 'scripts/bench-batched.ts',
   runner: 'scripts/bench-runner.ts',
   'test-database': 'scripts/bench-test-database.ts',
+  guard: 'scripts/bench-guard.ts',
 };
 
 const names = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/databases.ts';
-import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';
+import { createFixtureRepo, defaultConfig, type FixtureRepo } from './support/fixture-repo.ts';
 
 /** A snippet that inserts `times` rows one statement at a time, then records which of its statements the session has prepared. */
 function loopingSnippet(id: string, times: number): string {
@@ -77,7 +77,10 @@ describe("the run's connection to PostgreSQL", () => {
   });
 
   it('refuses the next snippet when another session took the repo lock the connection lost, leaving it pending', async () => {
-    repo = await createFixtureRepo({ '0001_give.ts': lockGivingSnippet, '0002_after.ts': loopingSnippet('0002_after', 1) });
+    // The other session is the snippet's own connection, which the config must allow.
+    const server = new URL(database.url);
+    const allow = defaultConfig(`, outbound: { allow: ['${server.hostname}:${server.port || 5432}'] }`);
+    repo = await createFixtureRepo({ '0001_give.ts': lockGivingSnippet, '0002_after.ts': loopingSnippet('0002_after', 1) }, allow);
     await runCli(['manifest'], { cwd: repo.dir });
     const result = await runCli(['run', '--expect', '0001_give,0002_after'], { cwd: repo.dir, env: { DATABASE_URL: database.url } });
     expect(result.code).toBe(3);

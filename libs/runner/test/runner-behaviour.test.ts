@@ -532,7 +532,7 @@ describe('the schema check beside another session on postgres', () => {
       '0001_first.ts': effectSnippet('0001_first', { before: migration }),
       '0002_second.ts': effectSnippet('0002_second', { dependsOn: ['0001_first'], before: 'await rows(sql`create temp table scratch (x int)`);' }),
       '0003_third.ts': effectSnippet('0003_third', { dependsOn: ['0002_second'], before: 'await rows(sql`alter table effects add column note text`);' }),
-    });
+    }, defaultConfig(`, outbound: { allow: ['${new URL(database.url).host}'] }`)); // the other session is 0001's own connection
     await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', '0001_first', '0002_second', '0003_third']);
     expect(result.code).toBe(3);
