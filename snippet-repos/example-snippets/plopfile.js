@@ -1,6 +1,7 @@
-// `npx plop snippet NAME`, `npx plop delete-snippet NAME TABLE`, `npx plop batched-snippet NAME TABLE`
-// and `npx plop squash LEDGER` write the same files as `nx g snippet [--kind=delete|batched]`
-// and `nx g squash` in the workspace: both call the renderers of @snippets/runner.
+// `npx plop snippet NAME`, `npx plop delete-snippet NAME TABLE`, `npx plop batched-snippet NAME TABLE`,
+// `npx plop call-snippet NAME FUNCTION [MODULE]` and `npx plop squash LEDGER` write the same files as
+// `nx g snippet [--kind=delete|batched|call]` and `nx g squash` in the workspace: both call the
+// renderers of @snippets/runner.
 import { register } from 'tsx/esm/api';
 
 register();
@@ -9,12 +10,22 @@ const { scaffoldSnippetInDir, squashInDir } = await import('@snippets/runner/sca
 export default function (plop) {
   const namePrompt = { type: 'input', name: 'name', message: 'What does the snippet do (e.g. backfill-settlement-currency)?' };
   const tablePrompt = (message) => ({ type: 'input', name: 'table', message });
+  const functionPrompts = [
+    { type: 'input', name: 'function', message: "Which service function does it call with the snippet's db and params (e.g. mergeDuplicateDeals)?" },
+    { type: 'input', name: 'from', message: "From which module (empty: the service's /domain subpath)?" },
+  ];
   const snippetGenerator = (kind, description, prompts) => ({
     description,
     prompts,
     actions: [
       async (answers) => {
-        const { id, files } = await scaffoldSnippetInDir(process.cwd(), { name: answers.name, kind, table: answers.table });
+        const { id, files } = await scaffoldSnippetInDir(process.cwd(), {
+          name: answers.name,
+          kind,
+          table: answers.table,
+          function: answers.function,
+          from: answers.from,
+        });
         return `${id}: wrote ${Object.keys(files).join(', ')}`;
       },
     ],
@@ -27,6 +38,11 @@ export default function (plop) {
   plop.setGenerator(
     'batched-snippet',
     snippetGenerator('batched', 'Add a snippet that walks a big table in resumable batches', [namePrompt, tablePrompt('Which table does it walk (e.g. trades)?')]),
+  );
+
+  plop.setGenerator(
+    'call-snippet',
+    snippetGenerator('call', "Add a snippet that calls a function of the service's code with its db and reviewed params", [namePrompt, ...functionPrompts]),
   );
 
   plop.setGenerator('squash', {

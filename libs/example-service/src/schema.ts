@@ -25,6 +25,20 @@ export const partners = pgTable('partners', {
   deactivatedAt: timestamp('deactivated_at', { withTimezone: true }),
 });
 
+/** Features switched on per partner; one row per partner and feature. */
+export const partnerFeatures = pgTable(
+  'partner_features',
+  {
+    id: serial('id').primaryKey(),
+    partnerId: integer('partner_id')
+      .notNull()
+      .references(() => partners.id, { onDelete: 'cascade' }),
+    feature: text('feature').notNull(),
+    activatedAt: timestamp('activated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('partner_features_partner_id_feature_idx').on(t.partnerId, t.feature)],
+);
+
 export const apiKeys = pgTable(
   'api_keys',
   {

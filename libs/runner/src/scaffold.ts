@@ -6,15 +6,17 @@ import { loadConfig } from './config.ts';
 import { InputError } from './errors.ts';
 import { buildManifest, MANIFEST_FILE, renderManifest } from './manifest.ts';
 import { findSchemaTable, loadServiceSchema, serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './schema-tables.ts';
+import { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service-functions.ts';
 
 export { serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './schema-tables.ts';
+export { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service-functions.ts';
 
 /**
  * The one renderer of new snippets: `nx g snippet` in the workspace and `npx plop snippet`
  * in an extracted repo both call it, so they write byte-identical files.
  */
 
-export const SNIPPET_KINDS = ['basic', 'delete', 'batched'] as const;
+export const SNIPPET_KINDS = ['basic', 'delete', 'batched', 'call'] as const;
 export type SnippetKind = (typeof SNIPPET_KINDS)[number];
 
 export interface ExistingSnippet {
@@ -32,6 +34,8 @@ export interface ScaffoldInput {
   archived?: string[];
   /** The table a delete snippet deletes from or a batched snippet walks, found in the service's schema. */
   table?: SchemaTable;
+  /** The service function a call snippet imports and calls with its `db` and `params`. */
+  call?: ServiceFunction;
 }
 
 export interface ScaffoldOutput {
@@ -86,6 +90,20 @@ export function checkTableGiven(kind: SnippetKind, given: boolean): void {
   }
 }
 
+/** A call snippet needs the service function it calls; checked before the service is imported to find it. */
+export function checkFunctionGiven(kind: SnippetKind, given: boolean): void {
+  if (kind === 'call' && !given) {
+    throw new InputError("--kind call needs --function, the service function the snippet calls with its db and params: its export name (e.g. --function=mergeDuplicateDeals), from the service's domain module or --from", {
+      subject: 'function',
+    });
+  }
+}
+
+/** The service function named by `--function`, in `from` or else the service's domain module, resolved as the snippet will resolve it. */
+export async function resolveSnippetFunction(exportName: string, from: string | undefined, service: string, resolveFrom: string[]): Promise<ServiceFunction> {
+  return findServiceFunction(exportName.trim(), from?.trim() || defaultFunctionModule(service), resolveFrom);
+}
+
 /** The table named by `--table`, found in the drizzle schema of the service the repo at `repoRoot` was made for. */
 export async function resolveSnippetTable(table: string, service: string, resolveFrom: string[]): Promise<SchemaTable> {
   return findSchemaTable(await loadServiceSchema(service, resolveFrom), table.trim());
@@ -98,6 +116,10 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   }
   const table = input.table;
   checkTableGiven(kind, table !== undefined);
+  checkFunctionGiven(kind, input.call !== undefined);
+  if (input.call && kind !== 'call') {
+    throw new InputError(`--function is for --kind=call (this is --kind=${kind}); add --kind=call or leave --function out`, { subject: 'function' });
+  }
   const slug = snippetSlug(input.name);
   const ids = input.existing.map((s) => s.id);
   if (ids.some((id) => id.replace(/^\d{4}_/, '') === slug)) {
@@ -105,7 +127,7 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   }
   const { number, previous } = nextSnippet(ids, input.archived);
   const id = `${String(number).padStart(4, '0')}_${slug}`;
-  const data = { id, description: describe(slug), dependsOn: previous, table };
+  const data = { id, description: describe(slug), dependsOn: previous, table, call: input.call };
   const source = ejs.render(template(`${kind}.ts`), data);
   const test = ejs.render(template('test.ts'), data);
 
@@ -125,14 +147,20 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
  * Reads the repo at `repoRoot` from disk, renders the snippet and writes it: what
  * `npx plop snippet` runs in an extracted repo. Nothing is written if rendering fails.
  */
-export async function scaffoldSnippetInDir(repoRoot: string, options: { name: string; kind?: SnippetKind; table?: string }): Promise<ScaffoldOutput> {
+export async function scaffoldSnippetInDir(
+  repoRoot: string,
+  options: { name: string; kind?: SnippetKind; table?: string; function?: string; from?: string },
+): Promise<ScaffoldOutput> {
   const kind = options.kind ?? 'basic';
   checkTableGiven(kind, Boolean(options.table?.trim()));
-  const record = path.join(repoRoot, TEMPLATE_RECORD);
-  const table = options.table?.trim()
-    ? await resolveSnippetTable(options.table, serviceOfRecord(existsSync(record) ? readFileSync(record, 'utf8') : undefined), [repoRoot])
+  checkFunctionGiven(kind, Boolean(options.function?.trim()));
+  const recordFile = path.join(repoRoot, TEMPLATE_RECORD);
+  const record = existsSync(recordFile) ? readFileSync(recordFile, 'utf8') : undefined;
+  const table = options.table?.trim() ? await resolveSnippetTable(options.table, serviceOfRecord(record), [repoRoot]) : undefined;
+  const call = options.function?.trim()
+    ? await resolveSnippetFunction(options.function, options.from, serviceOfRecord(record, '--function'), [repoRoot])
     : undefined;
-  const output = renderSnippet({ name: options.name, kind, table, ...readRepoSnippets(repoRoot) });
+  const output = renderSnippet({ name: options.name, kind, table, call, ...readRepoSnippets(repoRoot) });
   writeFiles(repoRoot, output.files);
   return output;
 }

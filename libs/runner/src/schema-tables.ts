@@ -27,32 +27,39 @@ export interface SchemaTable {
 /** Where a repo records the service it was made for (see the snippet-repo generator). */
 export const TEMPLATE_RECORD = 'snippets-template.json';
 
-/** The service package a repo was made for, from the text of its snippets-template.json. */
-export function serviceOfRecord(record: string | undefined): string {
+/** The service package a repo was made for, from the text of its snippets-template.json; `flag` is the option that needs it. */
+export function serviceOfRecord(record: string | undefined, flag = '--table'): string {
   const service = record ? (JSON.parse(record) as { options?: { service?: string } }).options?.service : undefined;
   if (!service) {
-    throw new InputError(`--table: ${TEMPLATE_RECORD} names no service, so the service's drizzle schema cannot be found; add options.service to it`, { subject: 'table' });
+    throw new InputError(`${flag}: ${TEMPLATE_RECORD} names no service, so the service's package cannot be found; add options.service to it`, { subject: flag.slice(2) });
   }
   return service;
 }
 
 /**
- * Imports the service's drizzle schema, `<service>/schema` or else the package itself,
- * resolved from the first of `resolveFrom` (the repo first, as the snippet resolves it).
+ * Resolves `module` from the first of `resolveFrom` that can (the repo first, as the
+ * snippet resolves it) and imports it; undefined, with why in `errors`, when none can.
  */
+export async function importFromFirst(module: string, resolveFrom: string[], errors: string[]): Promise<Record<string, unknown> | undefined> {
+  for (const from of resolveFrom) {
+    let file: string;
+    try {
+      file = createRequire(path.join(from, 'package.json')).resolve(module);
+    } catch (error) {
+      errors.push(describeCause(error));
+      continue;
+    }
+    return (await importModule(file)) as Record<string, unknown>;
+  }
+  return undefined;
+}
+
+/** Imports the service's drizzle schema, `<service>/schema` or else the package itself. */
 export async function loadServiceSchema(service: string, resolveFrom: string[]): Promise<{ module: string; exports: Record<string, unknown> }> {
   const errors: string[] = [];
   for (const module of [`${service}/schema`, service]) {
-    for (const from of resolveFrom) {
-      let file: string;
-      try {
-        file = createRequire(path.join(from, 'package.json')).resolve(module);
-      } catch (error) {
-        errors.push(describeCause(error));
-        continue;
-      }
-      return { module, exports: (await importModule(file)) as Record<string, unknown> };
-    }
+    const exports = await importFromFirst(module, resolveFrom, errors);
+    if (exports) return { module, exports };
   }
   throw new InputError(`--table: cannot load the drizzle schema of ${service} (${errors[0]}); install the service in the repo first (npm install)`, { subject: 'table' });
 }

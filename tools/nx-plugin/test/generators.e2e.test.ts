@@ -125,17 +125,37 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
       expect((await nx(['g', 'snippet', 'purge-old-keys', '--repo=e2e-snippets', '--kind=delete', '--table=api_keys'], workspace.root)).code).toBe(0);
       expect((await plop(['batched-snippet', 'touch-trades', 'trades'])).code).toBe(0);
       expect((await nx(['g', 'snippet', 'touch-trades', '--repo=e2e-snippets', '--kind=batched', '--table=trades'], workspace.root)).code).toBe(0);
+      expect((await plop(['call-snippet', 'merge-deals', 'mergeDuplicateDeals', '@snippets/example-service/domain'])).code).toBe(0);
+      expect((await nx(['g', 'snippet', 'merge-deals', '--repo=e2e-snippets', '--kind=call', '--function=mergeDuplicateDeals'], workspace.root)).code).toBe(0);
 
-      const written = (await listFiles(extracted)).filter((f) => /settle_trades|purge_old_keys|touch_trades/.test(f) || f === 'snippets.lock');
+      const written = (await listFiles(extracted)).filter((f) => /settle_trades|purge_old_keys|touch_trades|merge_deals/.test(f) || f === 'snippets.lock');
       // Each snippet and its test, plus the lock.
-      expect(written).toHaveLength(7);
-      expect(written.filter((f) => /^snippets\/\d{4}_(settle_trades|purge_old_keys|touch_trades)(\.test)?\.ts$/.test(f))).toHaveLength(6);
+      expect(written).toHaveLength(9);
+      expect(written.filter((f) => /^snippets\/\d{4}_(settle_trades|purge_old_keys|touch_trades|merge_deals)(\.test)?\.ts$/.test(f))).toHaveLength(8);
       for (const file of written) {
         expect(await readFile(path.join(extracted, file)), file).toEqual(await readFile(path.join(repoDir, file)));
       }
     } finally {
       await rm(extracted, { recursive: true, force: true });
     }
+  });
+
+  it("--kind=call writes a snippet that calls the service's own code with its db, whose test passes", async () => {
+    const created = await nx(['g', 'snippet-repo', 'call-snippets', '--service=@snippets/example-service', '--serviceImage=registry.example.com/example-service'], workspace.root);
+    expect(created.code).toBe(0);
+    const callDir = path.join(workspace.root, 'snippet-repos/call-snippets');
+    expect((await nx(['g', 'snippet', 'merge-duplicate-deals', '--repo=call-snippets', '--kind=call', '--function=mergeDuplicateDeals'], workspace.root)).code).toBe(0);
+    const file = path.join(callDir, 'snippets/0001_merge_duplicate_deals.ts');
+    expect(await readFile(file, 'utf8')).toContain('import { mergeDuplicateDeals } from "@snippets/example-service/domain";');
+    const tests = await nx(['run', 'call-snippets:test'], workspace.root);
+    expect(tests.output).toMatch(/Tests\s+1 passed/);
+    expect(tests.code).toBe(0);
+
+    // Filled in, the call type-checks against the service's params and reaches the service's code inside the snippet.
+    await writeFile(file, (await readFile(file, 'utf8')).replace('args: null as Args | null,', 'args: { keepDealId: 1, duplicateDealIds: [2] },'));
+    const filled = await nx(['run', 'call-snippets:test'], workspace.root);
+    expect(filled.output).toContain('mergeDuplicateDeals: deal 1 does not exist');
+    expect(filled.code).not.toBe(0);
   });
 
   it("a repo for a service shaped like real apps: quoted mixed-case tables, uuid keys, a schema pushed from SQL", async () => {
@@ -214,6 +234,8 @@ describe('the generators, run for real with nx g in a copy of the workspace', ()
     [['g', 'snippet', '..', '--repo=e2e-snippets'], "snippet name '..' is not valid"],
     [['g', 'snippet', 'fix emails', '--repo=e2e-snippets'], "snippet name 'fix emails' is not valid"],
     [['g', 'snippet', 'fix-emails', '--repo=no-such-repo'], "--repo 'no-such-repo' is not a snippet repo"],
+    [['g', 'snippet', 'merge-deals', '--repo=e2e-snippets', '--kind=call'], '--kind call needs --function, the service function the snippet calls with its db and params'],
+    [['g', 'snippet', 'merge-deals', '--repo=e2e-snippets', '--kind=call', '--function=mergeDeals'], '--function mergeDeals: @snippets/example-service/domain exports no function mergeDeals'],
     [['g', 'snippet-repo', 'e2e-snippets', '--service=@snippets/example-service', '--serviceImage=x/y'], 'snippet-repos/e2e-snippets already exists'],
     [['g', 'squash', '--repo=e2e-snippets', '--ledger=no-such-export.json'], "--ledger 'no-such-export.json' does not exist"],
     [['g', 'snippet-repo', 'Bad Name', '--service=@snippets/example-service', '--serviceImage=x/y'], "snippet repo name 'Bad Name' is not valid"],

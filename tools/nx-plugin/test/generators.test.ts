@@ -200,6 +200,47 @@ describe('snippet generator', () => {
   });
 });
 
+describe('snippet generator, --kind=call', () => {
+  let tree: Tree;
+  const root = 'snippet-repos/service-snippets';
+  beforeEach(async () => {
+    tree = workspace();
+    // The example service, installed in this workspace, exports its domain functions from /domain.
+    tree.write('libs/example-service/package.json', JSON.stringify({ name: '@snippets/example-service', version: '0.1.0' }));
+    await snippetRepoGenerator(tree, { ...repo, name: 'service-snippets', service: '@snippets/example-service' });
+  });
+
+  it("imports the function from the service's domain module and calls it with the snippet's db and reviewed params", async () => {
+    await snippetGenerator(tree, { name: 'merge-duplicate-deals', repo: 'service-snippets', kind: 'call', function: 'mergeDuplicateDeals' });
+    const source = tree.read(`${root}/snippets/0001_merge_duplicate_deals.ts`, 'utf-8')!;
+    expect(source).toContain('import { mergeDuplicateDeals } from "@snippets/example-service/domain";');
+    expect(source).toContain('type Args = Parameters<typeof mergeDuplicateDeals>[1];');
+    expect(source).toContain('args: null as Args | null,');
+    expect(source).toContain('const result = await mergeDuplicateDeals(db, params.args);');
+    // Until the author writes verify, a filled-in call cannot pass its post-check.
+    expect(source).toContain("return { ok: false, message: 'verify does not check anything yet: read back what mergeDuplicateDeals changed' };");
+    expect(tree.read(`${root}/snippets/0001_merge_duplicate_deals.test.ts`, 'utf-8')).toContain("new URL('./0001_merge_duplicate_deals.ts', import.meta.url)");
+    expect(Object.keys(readJson(tree, `${root}/snippets.lock`).snippets)).toEqual(['0001_merge_duplicate_deals']);
+  });
+
+  it('imports from the module --from names', async () => {
+    await snippetGenerator(tree, { name: 'seed-demo', repo: 'service-snippets', kind: 'call', function: 'seed', from: '@snippets/example-service' });
+    expect(tree.read(`${root}/snippets/0001_seed_demo.ts`, 'utf-8')).toContain('import { seed } from "@snippets/example-service";');
+  });
+
+  it.each([
+    [{ kind: 'call' as const }, "--kind call needs --function, the service function the snippet calls with its db and params: its export name (e.g. --function=mergeDuplicateDeals), from the service's domain module or --from"],
+    [{ kind: 'call' as const, function: 'mergeDeals' }, '--function mergeDeals: @snippets/example-service/domain exports no function mergeDeals; its functions are activateFeatureForPartners, mergeDuplicateDeals, undoReconciliationMatch'],
+    [{ kind: 'call' as const, function: 'merge-deals' }, "--function 'merge-deals' is not a JavaScript name"],
+    [{ kind: 'call' as const, function: 'mergeDuplicateDeals', from: '@snippets/example-service/nope' }, '--from @snippets/example-service/nope: cannot be imported'],
+    [{ function: 'mergeDuplicateDeals' }, '--function is for --kind=call (this is --kind=basic); add --kind=call or leave --function out'],
+  ])('refuses %o and writes nothing', async (override, message) => {
+    const before = tree.listChanges().length;
+    await expect(snippetGenerator(tree, { name: 'merge-deals', repo: 'service-snippets', ...override })).rejects.toThrow(message);
+    expect(tree.listChanges()).toHaveLength(before);
+  });
+});
+
 describe('squash generator', () => {
   let tree: Tree;
   const root = 'snippet-repos/payments-snippets';

@@ -1,6 +1,15 @@
 import { joinPathFragments, type Tree } from '@nx/devkit';
 import * as path from 'node:path';
-import { checkTableGiven, renderSnippet, resolveSnippetTable, serviceOfRecord, TEMPLATE_RECORD, type SnippetKind } from '@snippets/runner/scaffold';
+import {
+  checkFunctionGiven,
+  checkTableGiven,
+  renderSnippet,
+  resolveSnippetFunction,
+  resolveSnippetTable,
+  serviceOfRecord,
+  TEMPLATE_RECORD,
+  type SnippetKind,
+} from '@snippets/runner/scaffold';
 import { snippetRepoRoot } from '../../snippet-repos';
 import { readSnippetSources, snippetIds } from '../../snippet-sources';
 
@@ -9,6 +18,10 @@ export interface SnippetGeneratorSchema {
   repo: string;
   kind?: SnippetKind;
   table?: string;
+  /** The service function a call snippet calls, by its export name. */
+  function?: string;
+  /** The module that exports it; default the service's `/domain` subpath. */
+  from?: string;
 }
 
 /** `nx g snippet NAME --repo=REPO`: the same renderer `npx plop snippet` calls in an extracted repo. */
@@ -17,15 +30,20 @@ export default async function snippetGenerator(tree: Tree, schema: SnippetGenera
   const snippetsDir = joinPathFragments(root, 'snippets');
   const kind = schema.kind ?? 'basic';
   checkTableGiven(kind, Boolean(schema.table?.trim()));
-  // The table is found in the service's drizzle schema, resolved from the repo as its
-  // snippets will resolve it (then from the workspace, for a repo not yet installed).
-  const table = schema.table?.trim()
-    ? await resolveSnippetTable(schema.table, serviceOfRecord(tree.read(joinPathFragments(root, TEMPLATE_RECORD), 'utf-8') ?? undefined), [path.join(tree.root, root), tree.root, __dirname])
+  checkFunctionGiven(kind, Boolean(schema.function?.trim()));
+  // The table and the function are found in the service's code, resolved from the repo as
+  // its snippets will resolve it (then from the workspace, for a repo not yet installed).
+  const record = tree.read(joinPathFragments(root, TEMPLATE_RECORD), 'utf-8') ?? undefined;
+  const resolveFrom = [path.join(tree.root, root), tree.root, __dirname];
+  const table = schema.table?.trim() ? await resolveSnippetTable(schema.table, serviceOfRecord(record), resolveFrom) : undefined;
+  const call = schema.function?.trim()
+    ? await resolveSnippetFunction(schema.function, schema.from, serviceOfRecord(record, '--function'), resolveFrom)
     : undefined;
   const output = renderSnippet({
     name: schema.name,
     kind,
     table,
+    call,
     existing: readSnippetSources(tree, snippetsDir),
     archived: snippetIds(tree, joinPathFragments(snippetsDir, 'archive')),
   });
