@@ -1,9 +1,12 @@
-import { newGuardRecord, inSnippetScope, installConnectionGuard, currentSnippetScope, type GuardPolicy, type GuardRecord, type OutboundConnection, type Phase } from './connection-guard.ts';
+import { connectionGuardEnabled, newGuardRecord, inSnippetScope, installConnectionGuard, currentSnippetScope, type GuardPolicy, type GuardRecord, type OutboundConnection, type Phase } from './connection-guard.ts';
 import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 
 // Before any snippet module loads, so a service pool that connects on import is seen too.
 installConnectionGuard();
+if (!connectionGuardEnabled()) {
+  console.error("snippets: the connection guard is off (SNIPPETS_CONNECTION_GUARD=off): snippet code's own connections are neither stopped nor recorded");
+}
 
 /** Where snippet code runs, beside production: it decides what the connection guard lets out. */
 export interface GuardSettings {

@@ -176,6 +176,7 @@ describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on 
     await writeSnippet(snippet(`${ESCAPES['its own postgres.js client']}\n    await service.voidDrafts();`, "return { ok: false, message: 'not today' };"));
     const result = await cli(['run', '--expect', '0001_void_drafts'], { SNIPPETS_CONNECTION_GUARD: 'off' });
     expect(result.code).toBe(1);
+    expect(result.stderr).toContain('snippets: the connection guard is off (SNIPPETS_CONNECTION_GUARD=off)');
     expect(await count('audit_trail', serviceDatabase)).toBe(0);
   });
 });
