@@ -259,13 +259,14 @@ function buildProgram(): Command {
       if (!report.events.length) return console.log('no history yet');
       console.log(
         table([
-          ['AT', 'EVENT', 'SNIPPET', 'BY', 'APPROVED BY', 'DETAIL'],
+          ['AT', 'EVENT', 'SNIPPET', 'BY', 'APPROVED BY', 'SERVICE', 'DETAIL'],
           ...report.events.map((e) => [
             e.at.toISOString(),
             e.kind,
             e.snippetId ?? '',
             e.executedBy ?? '',
             e.approvedBy ?? '',
+            e.servicePackage ? `${e.servicePackage}@${e.serviceVersion ?? '?'}` : '',
             e.reason ?? (e.detail?.rowsChanged ? formatChanges(e.detail.rowsChanged as TableChanges) : ''),
           ]),
         ]),
