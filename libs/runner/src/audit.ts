@@ -7,6 +7,9 @@ export interface AuditContext {
   host: string;
   gitSha: string | null;
   image: string | null;
+  /** The service package the snippets import and its installed version (see installedService). */
+  servicePackage: string | null;
+  serviceVersion: string | null;
   ciRunUrl: string | null;
 }
 
@@ -49,6 +52,9 @@ export function auditFromEnv(env: Env = process.env): AuditContext {
     host: first(env, 'SNIPPETS_HOST') ?? os.hostname(),
     gitSha: first(env, 'SNIPPETS_GIT_SHA', 'GITHUB_SHA', 'CI_COMMIT_SHA', 'GIT_COMMIT'),
     image: first(env, 'SNIPPETS_IMAGE'),
+    // Read from the repo, not the environment: openRepo fills them in.
+    servicePackage: null,
+    serviceVersion: null,
     ciRunUrl: ciRunUrl(env),
   };
 }

@@ -259,13 +259,14 @@ function buildProgram(): Command {
       if (!report.events.length) return console.log('no history yet');
       console.log(
         table([
-          ['AT', 'EVENT', 'SNIPPET', 'BY', 'APPROVED BY', 'DETAIL'],
+          ['AT', 'EVENT', 'SNIPPET', 'BY', 'APPROVED BY', 'SERVICE', 'DETAIL'],
           ...report.events.map((e) => [
             e.at.toISOString(),
             e.kind,
             e.snippetId ?? '',
             e.executedBy ?? '',
             e.approvedBy ?? '',
+            e.servicePackage ? `${e.servicePackage}@${e.serviceVersion ?? '?'}` : '',
             e.reason ?? (e.detail?.rowsChanged ? formatChanges(e.detail.rowsChanged as TableChanges) : ''),
           ]),
         ]),
@@ -395,6 +396,19 @@ function buildProgram(): Command {
       const report = await (await import('./commands/manifest.ts')).manifest(program.opts<{ cwd: string }>().cwd, Boolean(opts.check));
       const count = Object.keys(report.manifest.snippets).length;
       console.log(report.written ? `wrote ${report.file} (${count} snippets)` : `${report.file} matches the tree (${count} snippets)`);
+    });
+
+  program
+    .command('link-service')
+    .description("make the service package the snippets import the service image's own code (the snippet image's build runs it after npm ci)")
+    .requiredOption('--package <name>', 'the service package, as package.json names it')
+    .option('--service-dir <dir>', 'where the service image keeps that package (its package.json)', process.env.SERVICE_DIR || '/app')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { package: string; serviceDir: string; json?: boolean }) => {
+      const report = await (await import('./commands/link-service.ts')).linkServiceCommand(program.opts<{ cwd: string }>().cwd, opts);
+      if (opts.json) return printJson(report);
+      const proof = report.compared === 'content' ? `same version and ${report.files} files as the copy tested` : `same version as tested; content not compared: ${report.notCompared}`;
+      console.log(`${colors.green('✓')} ${report.package} ${report.version} is the image's ${report.serviceDir} (${proof})`);
     });
 
   program

@@ -59,15 +59,15 @@ const CHECK_AND_RECORD = `with ${CHECKS},
   clock as (select ${serverTimeParam(15)} as started_at, clock_timestamp() as finished_at),
   recorded as (
     insert into snippets.ledger (repo, id, number, checksum, status, description, git_sha, image, approved_by, executed_by, host, ci_run_url,
-                                 started_at, finished_at, duration_ms, rows_changed, verify_result)
+                                 started_at, finished_at, duration_ms, rows_changed, verify_result, service_package, service_version)
     select $4, $5, $6::int, $7, 'applied', $8, $9, $10, $11, $12, $13, $14,
-           c.started_at, c.finished_at, round(extract(epoch from c.finished_at - c.started_at) * 1000)::int, r.value, $16::text::jsonb
+           c.started_at, c.finished_at, round(extract(epoch from c.finished_at - c.started_at) * 1000)::int, r.value, $16::text::jsonb, $18, $19
     from rows_changed r, checked, clock c where checked.ok
     returning rows_changed, started_at, finished_at, duration_ms)
-  insert into snippets.events (at, repo, snippet_id, kind, checksum, executed_by, host, git_sha, image, approved_by, ci_run_url, detail)
-  select case when e.kind = 'started' then recorded.started_at else recorded.finished_at end, $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14,
+  insert into snippets.events (at, repo, snippet_id, kind, checksum, executed_by, host, git_sha, image, approved_by, ci_run_url, service_package, service_version, detail)
+  select case when e.kind = 'started' then recorded.started_at else recorded.finished_at end, $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14, $18, $19,
          case when e.kind = 'applied' then jsonb_build_object('durationMs', recorded.duration_ms, 'rowsChanged', recorded.rows_changed, 'verify', $16::text::jsonb)
-                                           || case when $18::text is null then '{}' else jsonb_build_object('outbound', $18::text::jsonb) end end
+                                           || case when $20::text is null then '{}' else jsonb_build_object('outbound', $20::text::jsonb) end end
   from recorded, (values (1, 'started'), (2, 'applied')) e(ord, kind)
   where $17::boolean or e.kind = 'applied'
   order by e.ord
@@ -139,6 +139,8 @@ export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedR
       String(row.startedMicros),
       row.verify ? JSON.stringify(row.verify) : null,
       row.withStartedEvent,
+      audit.servicePackage,
+      audit.serviceVersion,
       row.outbound ? JSON.stringify(row.outbound) : null,
     ],
   };

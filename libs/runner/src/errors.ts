@@ -48,7 +48,8 @@ export type RefusalCheck =
   | 'revert-blocked'
   | 'squash-incomplete'
   | 'schema-changed'
-  | 'release-lock';
+  | 'release-lock'
+  | 'service-image';
 
 /** A snippet's `up`, `verify` or `down` threw or reported failure, or the server refused its COMMIT; its transaction was rolled back. */
 export class SnippetFailed extends SnippetsError {

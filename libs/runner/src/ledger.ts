@@ -24,6 +24,9 @@ export const ledger = snippetsSchema.table(
     description: text('description'),
     gitSha: text('git_sha'),
     image: text('image'),
+    // The service package the snippet imported, as installed in the image (ledger schema v7).
+    servicePackage: text('service_package'),
+    serviceVersion: text('service_version'),
     approvedBy: text('approved_by'),
     executedBy: text('executed_by'),
     host: text('host'),
@@ -69,6 +72,8 @@ export const events = snippetsSchema.table('events', {
   host: text('host'),
   gitSha: text('git_sha'),
   image: text('image'),
+  servicePackage: text('service_package'),
+  serviceVersion: text('service_version'),
   approvedBy: text('approved_by'),
   ciRunUrl: text('ci_run_url'),
   reason: text('reason'),
@@ -166,6 +171,11 @@ const SCHEMA_STEPS: string[][] = [
     `alter table snippets.events alter column at set default clock_timestamp()`,
     `alter table snippets.checkpoints alter column updated_at set default clock_timestamp()`,
     `alter table snippets.ranges alter column updated_at set default clock_timestamp()`,
+  ],
+  [
+    // v7: beside the image, the service package its snippets ran against and its version.
+    `alter table snippets.ledger add column service_package text, add column service_version text`,
+    `alter table snippets.events add column service_package text, add column service_version text`,
   ],
 ];
 

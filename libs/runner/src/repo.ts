@@ -5,6 +5,7 @@ import { openDatabase, parseDatabaseUrl, type Database, type DatabaseTarget } fr
 import { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
 import { InputError } from './errors.ts';
 import { MANIFEST_FILE, readManifest, type Manifest } from './manifest.ts';
+import { installedService } from './service-package.ts';
 
 /** Everything a command needs from the repo and the environment, checked once at the boundary. */
 export interface RepoSession {
@@ -24,7 +25,8 @@ export async function openRepo({ cwd, env }: SessionInput): Promise<RepoSession>
   const config = await loadConfig(repoRoot);
   const files = await discoverSnippetFiles(repoRoot, config.snippetsDir);
   const target = parseDatabaseUrl(env.DATABASE_URL, repoRoot);
-  return { config, files, target, audit: auditFromEnv(env) };
+  const service = await installedService(config);
+  return { config, files, target, audit: { ...auditFromEnv(env), servicePackage: service?.name ?? null, serviceVersion: service?.version ?? null } };
 }
 
 /**

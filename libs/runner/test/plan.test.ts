@@ -21,7 +21,7 @@ function row(id: string, status: LedgerRow['status'] = 'applied', checksum = `su
   return {
     repo: 'r', id, number: Number(id.slice(0, 4)), checksum, status, description: null, gitSha: null, image: null,
     approvedBy: null, executedBy: 'x', host: 'h', ciRunUrl: null, startedAt: null, finishedAt: new Date('2026-01-01T00:00:00Z'),
-    durationMs: 1, rowsChanged: {}, verifyResult: null, error: null,
+    durationMs: 1, rowsChanged: {}, verifyResult: null, error: null, servicePackage: null, serviceVersion: null,
   };
 }
 

@@ -38,6 +38,12 @@ it.each([
   tree.write('package.json', JSON.stringify({ name: 'elsewhere', dependencies: { '@acme/payments': spec } }));
   await snippetRepoGenerator(tree, repo);
   expect(readJson(tree, 'snippet-repos/payments-snippets/package.json').dependencies['@acme/payments']).toBe(expected);
+  // npm ci in the image cannot fetch a path or a git URL: the Dockerfile leaves it out, and the image's code is linked.
+  const dockerfile = tree.read('snippet-repos/payments-snippets/Dockerfile', 'utf-8')!;
+  const leftOut = 'RUN npm pkg delete "dependencies.${SERVICE_PACKAGE}" && npm ci --omit=dev --no-audit --no-fund\nCOPY package.json ./\n';
+  if (spec.startsWith('~')) expect(dockerfile).not.toContain('npm pkg delete');
+  else expect(dockerfile).toContain(leftOut);
+  expect(dockerfile).toContain('RUN npx --no-install snippets link-service --package "$SERVICE_PACKAGE" --service-dir "$SERVICE_DIR"');
 });
 
 it('writes a schema file and another tool\'s version table into the config of a service not migrated by drizzle', async () => {

@@ -309,6 +309,13 @@ describe('the deploy manifests', () => {
     const defaults = dockerfile.getInitialARGs().filter((a) => a.getProperty()?.getName() === arg).map((a) => a.getProperty()?.getValue());
     expect(arg ? defaults : [tag]).toEqual([expect.stringMatching(/^(?!latest$)[\w][\w.-]*$/)]);
     expect(instructions.some((i) => i.getKeyword() === 'ENTRYPOINT' || i.getKeyword() === 'CMD')).toBe(true);
+    // The service package the snippets import is linked to the image's, after npm ci and before the snippets are compiled.
+    const runs = instructions.filter((i) => i.getKeyword() === 'RUN').map((i) => i.getTextContent());
+    const link = runs.findIndex((r) => r.includes('snippets link-service --package "$SERVICE_PACKAGE" --service-dir "$SERVICE_DIR"'));
+    expect(link).toBeGreaterThan(runs.findIndex((r) => r.includes('npm ci')));
+    expect(link).toBeLessThan(runs.findIndex((r) => r.includes('snippets compile')));
+    const args = Object.fromEntries(instructions.filter((i) => i.getKeyword() === 'ARG').map((i) => i.getTextContent().replace(/^ARG /, '').split('=')));
+    expect(args).toMatchObject({ SERVICE_DIR: '/app', SERVICE_PACKAGE: '@acme/payments' });
   });
 });
 

@@ -26,6 +26,8 @@ interface NormalizedOptions {
   service: string;
   /** The dependency the repo's package.json declares on the service: a range, a path or a git URL. */
   serviceSpec: string;
+  /** npm ci can fetch the service in the image build (a registry dependency), so its content can be compared with the image's. */
+  serviceFromRegistry: boolean;
   serviceImage: string;
   migrationsDir: string;
   /** A schema SQL file inside the service package, for a schema not built by drizzle's migrator. */
@@ -133,6 +135,7 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
     packageName: scope ? `@${scope}/${name}` : name,
     service: schema.service,
     serviceSpec,
+    serviceFromRegistry: isRegistrySpec(serviceSpec),
     serviceImage: schema.serviceImage,
     migrationsDir,
     schemaFile: schema.schemaFile,
@@ -141,6 +144,11 @@ function normalizeOptions(tree: Tree, schema: SnippetRepoGeneratorSchema): Norma
     ci: ci as CiSystem,
     jobPrefix: name.slice(0, 40).replace(/-+$/, ''),
   };
+}
+
+/** A range, tag or `npm:` alias; not a path, a git URL (or GitHub's `owner/repo`) or a tarball URL. */
+function isRegistrySpec(spec: string): boolean {
+  return spec.startsWith('npm:') || !/^(file:|link:|git\+|git:|github:|gitlab:|bitbucket:|gist:|https?:)|\//.test(spec);
 }
 
 interface PluginManifest {
