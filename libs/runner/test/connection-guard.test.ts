@@ -49,6 +49,27 @@ export async function purgeAuditWithOwnClient(): Promise<void> {
   }
 }
 
+/** Over the server's Unix socket, as a service on the database host may connect. */
+export async function purgeAuditOverUnixSocket(): Promise<void> {
+  const { pathname, username } = new URL(url);
+  const sql = postgres({ host: '/var/run/postgresql', user: username, database: pathname.slice(1), max: 1, onnotice: () => {} });
+  try {
+    await sql\`delete from audit_trail\`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** Asking for TLS: the guard knows the request for it, before any handshake. */
+export async function purgeAuditOverTls(): Promise<void> {
+  const sql = postgres(url, { ssl: 'require', max: 1, onnotice: () => {} });
+  try {
+    await sql\`delete from audit_trail\`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
 export async function purgeAuditWithPool(): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
@@ -105,6 +126,8 @@ const ESCAPES: Record<string, string> = {
   'a pg.Pool it makes': 'await service.purgeAuditWithPool();',
   'a pool that connected before the snippet started': 'await service.purgeAuditWithWarmPool();',
   'a client whose error it swallows': 'await service.purgeAuditQuietly();',
+  'a client over a Unix socket': 'await service.purgeAuditOverUnixSocket();',
+  'a client that asks for TLS': 'await service.purgeAuditOverTls();',
 };
 
 describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on %s', (driver) => {
@@ -160,7 +183,7 @@ describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on 
     const result = await cli(['run', '--expect', '0001_void_drafts']);
     expect(result.code).toBe(1);
     const line = result.stdout.split('\n').find((l) => l.includes('✗ 0001_void_drafts'));
-    expect(line).toMatch(/up opened a database connection to (127\.0\.0\.1|localhost):5432 that is not the snippet's db; it was stopped before sending anything; pass the snippet's db/);
+    expect(line).toMatch(/up opened a database connection to (127\.0\.0\.1:5432|localhost:5432|unix:\/var\/run\/postgresql\/\.s\.PGSQL\.5432) that is not the snippet's db; it was stopped before sending anything; pass the snippet's db/);
     // Nothing of it is written: neither the escaping delete nor the snippet's own update.
     expect(await count('audit_trail', serviceDatabase)).toBe(5);
     expect(await count("invoices where status = 'draft'")).toBe(2);
