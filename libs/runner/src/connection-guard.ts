@@ -140,11 +140,14 @@ function protocolOf(data: unknown): 'database' | 'network' {
   return POSTGRES_CODES.has(code) || (code >= 0x0003_0000 && code <= 0x0003_ffff && view.readInt32BE(0) >= 8) ? 'database' : 'network';
 }
 
-function hostAllowed(to: Destination, allow: readonly string[]): boolean {
+/** `host` or `host:port` (IPv6 in brackets or not), or `unix:/dir` for every socket in it. */
+export function hostAllowed(to: Destination, allow: readonly string[]): boolean {
+  // Paths are case-sensitive, host names are not.
+  if (to.startsWith('unix:')) return allow.some((entry) => to === entry || to.startsWith(`${entry.replace(/\/$/, '')}/`));
   const lower = to.toLowerCase();
-  const host = lower.startsWith('unix:') ? lower : lower.slice(0, lower.lastIndexOf(':'));
+  const host = lower.slice(0, lower.lastIndexOf(':'));
   return allow.some((entry) => {
-    const e = entry.toLowerCase();
+    const e = entry.toLowerCase().replace(/^\[([^\]]+)\]/, '$1');
     return e === lower || e === host;
   });
 }
