@@ -60,7 +60,7 @@ export interface SnippetsConfig {
   /**
    * Where snippet code may connect besides its `db` (see the README's "Nothing escapes the
    * transaction"): another database a snippet must read, or a host it may reach in dry runs,
-   * tests and rehearsals too. Entries are `host`, `host:port` or `unix:/path`. Production
+   * tests and rehearsals too. Entries are `host`, `host:port` or `unix:/path` (a socket, or a directory of sockets). Production
    * runs let other outbound connections through and record them; connections to these are
    * recorded as allowed.
    */
@@ -127,7 +127,7 @@ export const DEFAULT_NOTIFY_ENV: ParsedConfig['notify'] = {
 
 const envName = v.pipe(v.string(), v.regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable, like SNIPPETS_SLACK_WEBHOOK_URL'));
 
-// host, host:port or unix:/path/to/socket; no scheme, no path, no wildcard.
+// host, host:port ([::1]:5432 for IPv6) or unix:/path (a socket or its directory); no scheme, no wildcard.
 const outboundEntry = v.pipe(
   v.string(),
   v.regex(/^(unix:\/\S+|[A-Za-z0-9._-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?)$/, 'must be a host, host:port or unix:/path, like "reports-db.internal:5432"'),
