@@ -60,9 +60,9 @@ export interface SnippetsConfig {
   /**
    * Where snippet code may connect besides its `db` (see the README's "Nothing escapes the
    * transaction"): another database a snippet must read, or a host it may reach in dry runs,
-   * tests and rehearsals too. Entries are `host`, `host:port` or `unix:/path` (a socket, or a directory of sockets). Production
-   * runs let other outbound connections through and record them; connections to these are
-   * recorded as allowed.
+   * tests and rehearsals too. Entries are `host`, `host:port` or `unix:/path` (a socket, or
+   * a directory of sockets). Production runs let other outbound connections through and
+   * record them; connections to these are recorded as allowed.
    */
   outbound?: { allow?: string[] };
 }
