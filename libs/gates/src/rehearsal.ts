@@ -138,12 +138,17 @@ function notRunReason(report: RunReport): string {
   return `not run: ${stopped ? `the run stopped (${stopped.reason}): ${stopped.message}` : 'the run ended before it'}`;
 }
 
+/** A batched snippet commits batch by batch; a squash of batched ones is recorded at once. */
+function committedInBatches(snippet: LoadedSnippet): boolean {
+  return snippet.definition.transaction === 'batched' && !snippet.replaces;
+}
+
 /** Each pending snippet's outcome, from the run's report; complete also when an error stopped the run. */
 function fromRunReport(report: RunReport, pending: LoadedSnippet[], undo: Map<string, UndoEvidence>): SnippetRehearsal[] {
   return pending.map((snippet) => {
     const base = {
       id: snippet.id,
-      batched: snippet.definition.transaction === 'batched' && !snippet.replaces,
+      batched: committedInBatches(snippet),
       touches: snippet.definition.touches,
       undo: undo.get(snippet.id) ?? ({ reversible: false } as UndoEvidence),
     };
@@ -192,7 +197,7 @@ export async function rehearse(
       if (plan.refusals.length) {
         const [first] = plan.refusals;
         const reason = `not run: the rehearsal was refused (${first!.check})`;
-        const snippets = plan.pending.map((s): SnippetRehearsal => ({ id: s.id, outcome: 'not-run', batched: s.definition.transaction === 'batched', message: reason, rowsChanged: {}, touches: s.definition.touches, undo: { reversible: 'unknown', reason } }));
+        const snippets = plan.pending.map((s): SnippetRehearsal => ({ id: s.id, outcome: 'not-run', batched: committedInBatches(s), message: reason, rowsChanged: {}, touches: s.definition.touches, undo: { reversible: 'unknown', reason } }));
         return { base: describeBase(base), setupMs, refused: { check: first!.check, message: first!.message }, snippets, schema: { added: [], removed: [] } };
       }
       const undo = await checkUndo(database, input.config, plan.pending);

@@ -111,7 +111,7 @@ describe('snippet-gates check on a dump of the example service', () => {
     expect(code).toBe(1);
     expect(gate(report, 'rehearsal').status).toBe('failed');
     expect(gate(report, 'rehearsal').details).toEqual([
-      "0001_escaping: up opened a database connection to 127.0.0.1:5432 that is not the snippet's db; it was stopped before sending anything; pass the snippet's db to the code that queried it, or wrap the service's module-level handle with snippetAware() from @snippets/service-handle (a database the snippet must read goes in outbound.allow of snippets.config.ts); the transaction was rolled back",
+      "0001_escaping: up opened a database connection to 127.0.0.1:5432 that is not the snippet's db; it was stopped before sending its query; pass the snippet's db to the code that queried it, or wrap the service's module-level handle with snippetAware() from @snippets/service-handle (a database the snippet must read goes in outbound.allow of snippets.config.ts); the transaction was rolled back",
     ]);
   });
 

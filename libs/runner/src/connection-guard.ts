@@ -14,8 +14,9 @@ import net from 'node:net';
  * Every client library ends in `net.Socket.prototype.connect` to open a socket and in
  * `_writeGeneric` to write to it (TLS sockets included), so the guard wraps those two and
  * nothing else; outside a snippet the cost is one async-context lookup per write. A socket
- * is judged on its first write, where its protocol shows, and stopped there: it has sent
- * nothing (a TLS handshake aside, which Node sends without a JavaScript write).
+ * is judged on its first write in the snippet, where its protocol shows, and stopped there:
+ * its query or request is not sent (a pool that connected earlier sent its startup then; a
+ * TLS socket sends its handshake without a JavaScript write).
  *
  * Only the PostgreSQL wire protocol is recognised as a database (its startup, SSL, GSS and
  * cancel requests): in production a connection to another kind of database is allowed and

@@ -263,8 +263,8 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
 
         const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
         const durationMs = Math.round(performance.now() - runnerStart);
-        const outbound = outboundOf(guard);
-        const outcome: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun, ...(outbound && { outbound }) };
+        const reached = outboundOf(guard);
+        const outcome: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun, ...reached };
         if (options.dryRun) {
           outcome.rowsChanged = await checkClosing(tx, closing);
           return outcome;
@@ -280,7 +280,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
           audit: options.audit,
           startedMicros: clock.micros,
           verify,
-          outbound,
+          outbound: reached.outbound,
           withStartedEvent: Boolean(options.started),
         };
         recorded = checkAndRecord(tx, closing, row);
@@ -363,7 +363,7 @@ async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: Exe
     checksum: snippet.checksum,
     ...options.audit,
     at: atServerTime(finished),
-    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify, ...(result.outbound && { outbound: result.outbound }) },
+    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify, outbound: result.outbound },
   };
   const row = {
     repo: options.repo,
@@ -465,8 +465,7 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
       const rowsChanged = await committedChanges(tx, options.repo, snippet.id, state ?? { checksum: snippet.checksum });
       const finished = await readServerClock(tx);
       const durationMs = Math.round(finished.micros / 1000 - started.micros / 1000);
-      const outbound = outboundOf(guard);
-      const result: ApplyResult = { id: snippet.id, startedAt: started.date, durationMs, rowsChanged, verify, dryRun: options.dryRun, ...(outbound && { outbound }) };
+      const result: ApplyResult = { id: snippet.id, startedAt: started.date, durationMs, rowsChanged, verify, dryRun: options.dryRun, ...outboundOf(guard) };
       if (!options.dryRun) await recordApplied(tx, snippet, options, result, started, finished);
       // Also under a dry run: a later apply in the same (rolled-back) transaction starts afresh.
       await deleteCheckpoint(tx, options.repo, snippet.id);
@@ -504,7 +503,7 @@ export async function helpBatched(db: SnippetDb, snippet: LoadedSnippet, options
     if (!(error instanceof SnippetFailed && error.cause instanceof RunFinished)) throw error;
   }
   if (rows) {
-    await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0), ...(outboundOf(guard) && { outbound: outboundOf(guard) }) } });
+    await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0), ...outboundOf(guard) } });
   }
   return { id: snippet.id, rows, batches };
 }
@@ -604,7 +603,7 @@ export async function revertSnippet(
         checksum: snippet.checksum,
         ...options.audit,
         reason,
-        detail: { durationMs, rowsChanged, ...(outboundOf(guard) && { outbound: outboundOf(guard) }) },
+        detail: { durationMs, rowsChanged, ...outboundOf(guard) },
       });
       return { rowsChanged, durationMs };
     },

@@ -29,13 +29,13 @@ interface LockEntry {
   link?: boolean;
 }
 
-async function readJson<T>(file: string, what: string, fix: string, asRefusal = false): Promise<T> {
+async function readJson<T>(file: string, what: string, fix: string): Promise<T> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const message = `${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : 'unreadable'} (${what}); ${fix}`;
-    throw asRefusal ? new SafetyRefusal(message, 'service-image', { subject: file, cause: error }) : new InputError(message, { subject: file, cause: error });
+    throw new InputError(message, { subject: file, cause: error });
   }
   try {
     return JSON.parse(text) as T;

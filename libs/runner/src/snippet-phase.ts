@@ -22,9 +22,9 @@ export function guardRecordFor(settings: GuardSettings, dryRun: boolean): GuardR
   return newGuardRecord({ mode, allow: settings.outboundAllow ?? [] });
 }
 
-/** The outbound connections a snippet made, for its event's detail; undefined when none. */
-export function outboundOf(record: GuardRecord): OutboundConnection[] | undefined {
-  return record.connections.size ? [...record.connections.values()] : undefined;
+/** The outbound connections a snippet made, to spread into its result or event detail: `{}` when none. */
+export function outboundOf(record: GuardRecord): { outbound?: OutboundConnection[] } {
+  return record.connections.size ? { outbound: [...record.connections.values()] } : {};
 }
 
 /** The failure of a snippet whose code tried to get past the guard, if it did. */
@@ -32,14 +32,15 @@ export function escapeFailure(snippet: LoadedSnippet, record: GuardRecord, outco
   const escape = record.escape;
   if (!escape) return undefined;
   const { mode } = record.policy;
+  // Stopped at its first write in the snippet: a pool that connected earlier sent its startup then, a TLS socket its handshake.
   const [what, fix] =
     escape.kind === 'database'
       ? [
-          `opened a database connection to ${escape.to} that is not the snippet's db`,
+          `opened a database connection to ${escape.to} that is not the snippet's db; it was stopped before sending its query`,
           "pass the snippet's db to the code that queried it, or wrap the service's module-level handle with snippetAware() from @snippets/service-handle (a database the snippet must read goes in outbound.allow of snippets.config.ts)",
         ]
-      : [`tried to reach ${escape.to} in a ${mode}`, `add the host to outbound.allow in snippets.config.ts if calling it from a ${mode} is safe, or keep the call out of the snippet`];
-  return new SnippetFailed(`${snippet.id}: ${escape.phase} ${what}; it was stopped before sending anything; ${fix}; ${outcome}`, snippet.id, escape.phase, {
+      : [`tried to reach ${escape.to} in a ${mode}; it was stopped before sending its request`, `add the host to outbound.allow in snippets.config.ts if calling it from a ${mode} is safe, or keep the call out of the snippet`];
+  return new SnippetFailed(`${snippet.id}: ${escape.phase} ${what}; ${fix}; ${outcome}`, snippet.id, escape.phase, {
     escape,
   });
 }

@@ -183,7 +183,7 @@ describe.each<Driver>(['postgres', 'pglite'])('service code inside a snippet on 
     const result = await cli(['run', '--expect', '0001_void_drafts']);
     expect(result.code).toBe(1);
     const line = result.stdout.split('\n').find((l) => l.includes('✗ 0001_void_drafts'));
-    expect(line).toMatch(/up opened a database connection to (127\.0\.0\.1:5432|localhost:5432|unix:\/var\/run\/postgresql\/\.s\.PGSQL\.5432) that is not the snippet's db; it was stopped before sending anything; pass the snippet's db/);
+    expect(line).toMatch(/up opened a database connection to (127\.0\.0\.1:5432|localhost:5432|unix:\/var\/run\/postgresql\/\.s\.PGSQL\.5432) that is not the snippet's db; it was stopped before sending its query; pass the snippet's db/);
     // Nothing of it is written: neither the escaping delete nor the snippet's own update.
     expect(await count('audit_trail', serviceDatabase)).toBe(5);
     expect(await count("invoices where status = 'draft'")).toBe(2);
@@ -308,7 +308,7 @@ describe('outbound connections of snippet code', () => {
   it('refuses them in a dry run, naming the host and the fix; nothing reaches the host', async () => {
     const result = await cliWithTarget(['run', '--dry-run', '--expect', '0001_void_drafts']);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain(`0001_void_drafts: up tried to reach ${target} in a dry run; it was stopped before sending anything; add the host to outbound.allow in snippets.config.ts`);
+    expect(result.stdout).toContain(`0001_void_drafts: up tried to reach ${target} in a dry run; it was stopped before sending its request; add the host to outbound.allow in snippets.config.ts`);
     expect(received).toEqual([]);
   });
 
@@ -334,7 +334,7 @@ describe('outbound connections of snippet code', () => {
     const runnerDatabase = await openDatabase(parseDatabaseUrl(database.url, repo.dir));
     try {
       const applying = applySnippetFile(runnerDatabase, path.join(repo.dir, 'snippets/0001_void_drafts.ts'));
-      await expect(applying).rejects.toThrow(`0001_void_drafts: up tried to reach ${target} in a test; it was stopped before sending anything`);
+      await expect(applying).rejects.toThrow(`0001_void_drafts: up tried to reach ${target} in a test; it was stopped before sending its request`);
     } finally {
       await runnerDatabase.close();
       delete process.env.NOTIFY_TARGET;

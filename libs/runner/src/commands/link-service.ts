@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { linkService, type LinkServiceReport } from '../service-image.ts';
 
-
 /**
  * `snippets link-service`: run by the snippet image's build after `npm ci`, so the service
  * code the snippets import is the code of the image they extend (see linkService).
