@@ -1,7 +1,7 @@
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { BatchSizer } from './batch-size.ts';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import { queryRows } from './queries.ts';
 import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { TableChanges } from './ledger.ts';
 import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';

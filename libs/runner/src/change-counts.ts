@@ -1,4 +1,5 @@
-import type { TableChanges } from './ledger.ts';
+/** Rows a snippet inserted, updated and deleted, per qualified table name. */
+export type TableChanges = Record<string, { inserted: number; updated: number; deleted: number }>;
 
 /** The catalogs that every change the schema fingerprint sees writes to: any schema change does, and so do temp tables, GRANT and TRUNCATE. */
 const WATCHED_CATALOGS = ['pg_class', 'pg_attribute', 'pg_attrdef', 'pg_constraint', 'pg_index', 'pg_trigger', 'pg_proc', 'pg_rewrite', 'pg_sequence'];

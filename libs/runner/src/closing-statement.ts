@@ -1,9 +1,8 @@
 import type { AuditContext } from './audit.ts';
 import type { OutboundConnection } from './connection-guard.ts';
-import { COUNTED_TABLES } from './change-counts.ts';
-import { queryPrepared, type Statement } from './database.ts';
-import type { SnippetDb } from './define-snippet.ts';
-import type { TableChanges } from './ledger.ts';
+import { COUNTED_TABLES, type TableChanges } from './change-counts.ts';
+import { queryPrepared, type Statement } from './queries.ts';
+import type { SnippetDb } from './snippet-db.ts';
 import { FINGERPRINT_SQL } from './schema-fingerprint.ts';
 import { serverTimeParam } from './server-clock.ts';
 

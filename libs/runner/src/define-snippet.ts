@@ -1,10 +1,9 @@
 import type { SQL, SQLWrapper, sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { DeleteSafelyOptions, ImpactReport } from './impact.ts';
+import type { SnippetDb } from './snippet-db.ts';
 import type { ColumnInput, TableInput } from './table-names.ts';
 
-/** The drizzle database a snippet works with: inside its transaction, on either driver. */
-export type SnippetDb = PgDatabase<PgQueryResultHKT, Record<string, unknown>>;
+export type { SnippetDb } from './snippet-db.ts';
 
 export interface SnippetLogger {
   info(message: string): void;

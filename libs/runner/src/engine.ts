@@ -6,7 +6,8 @@
 export { auditFromEnv } from './audit.ts';
 export { colorEnabled } from './color-support.ts';
 export { loadConfig, type ParsedConfig } from './config.ts';
-export { openDatabase, parseDatabaseUrl, queryRows, sealScratchDatabase, type Database, type DatabaseTarget } from './database.ts';
+export { openDatabase, parseDatabaseUrl, sealScratchDatabase, type Database, type DatabaseTarget } from './database.ts';
+export { queryRows } from './queries.ts';
 export { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
 export { applySnippet, revertSnippet, withRollback, type ApplyResult, type ExecuteOptions } from './executor.ts';
 export { ensureLedger, readLedger, type TableChanges } from './ledger.ts';

@@ -4,7 +4,7 @@ import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-counts.ts';
 import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from './closing-statement.ts';
-import { queryPrepared, queryRows, toStatement, type Statement } from './database.ts';
+import { queryPrepared, queryRows, toStatement, type Statement } from './queries.ts';
 import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { GuardRecord, OutboundConnection } from './connection-guard.ts';

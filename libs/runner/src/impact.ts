@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import { queryRows } from './queries.ts';
 import { listTables, noSuchTable } from './missing-tables.ts';
 import { describeTableInput, spellTable, tableName, tableParts, tableRef, type QualifiedTable, type TableInput } from './table-names.ts';
 

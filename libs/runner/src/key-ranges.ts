@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKey, SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import { queryRows } from './queries.ts';
 import { requireTable } from './missing-tables.ts';
 import { spellTable, tableParts, tableRef, type QualifiedTable } from './table-names.ts';
 

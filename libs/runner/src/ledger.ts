@@ -1,8 +1,9 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp, type PgInsertValue } from 'drizzle-orm/pg-core';
-import type { SnippetDb } from './define-snippet.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import type { TableChanges } from './change-counts.ts';
 import { CLOSING_FUNCTIONS } from './closing-statement.ts';
-import { queryRows } from './database.ts';
+import { queryRows } from './queries.ts';
 
 /**
  * The ledger lives in schema `snippets` of the target database, beside the data it
@@ -11,7 +12,6 @@ import { queryRows } from './database.ts';
 export const snippetsSchema = pgSchema('snippets');
 
 export type LedgerStatus = 'applied' | 'baselined' | 'reverted' | 'squashed';
-export type TableChanges = Record<string, { inserted: number; updated: number; deleted: number }>;
 
 export const ledger = snippetsSchema.table(
   'ledger',
@@ -80,6 +80,7 @@ export const events = snippetsSchema.table('events', {
   detail: jsonb('detail').$type<Record<string, unknown>>(),
 });
 
+export type { TableChanges } from './change-counts.ts';
 export type LedgerRow = typeof ledger.$inferSelect;
 export type NewLedgerRow = typeof ledger.$inferInsert;
 export type EventRow = typeof events.$inferSelect;

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { sha256 } from './checksum.ts';
-import type { SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import { queryRows } from './queries.ts';
 import { SafetyRefusal } from './errors.ts';
 
 /** First key of every advisory lock the runner takes ('snip'), so they never clash with the service's. */

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import { queryRows } from './queries.ts';
 import { InputError } from './errors.ts';
 import { spellTable, tableParts, type QualifiedTable } from './table-names.ts';
 

@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
-import type { SnippetDb } from './define-snippet.ts';
-import type { Statement } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import type { Statement } from './queries.ts';
 
 type Sql = ReturnType<typeof postgres>;
 type Pending = ReturnType<Sql['unsafe']>;

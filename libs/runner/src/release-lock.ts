@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import { queryRows } from './queries.ts';
 
 /**
  * The release lock: a named lease in `snippets.locks` that keeps a service's releases and

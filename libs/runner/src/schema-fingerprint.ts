@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { SnippetDb } from './define-snippet.ts';
-import { queryRows, toStatement } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import { queryRows, toStatement } from './queries.ts';
 import { parseTableName, type QualifiedTable } from './table-names.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { SnippetDb } from './define-snippet.ts';
-import { queryRows } from './database.ts';
+import type { SnippetDb } from './snippet-db.ts';
+import { queryRows } from './queries.ts';
 
 /**
  * A time read from the server's clock_timestamp(). Every time in the ledger and the events

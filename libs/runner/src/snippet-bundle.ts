@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { BuildOptions, Plugin } from 'esbuild';
 import { sha256 } from './checksum.ts';
@@ -72,7 +73,8 @@ export async function importCompiledConfig(repoRoot: string, configFile: string)
  */
 export async function compileSnippets(repoRoot: string, files: SnippetFile[]): Promise<string | undefined> {
   // What the runner exports shapes the build (see oneRunnerImport): another version's makes another.
-  const runnerNames = Object.keys(await import('./index.ts'));
+  const runnerNames = await runnerExports(repoRoot);
+  if (!runnerNames) return undefined;
   const key = [...files.map((f) => `${f.displayPath}:${f.checksum}`), `${RUNNER}:${runnerNames.join(',')}`];
   return compile(repoRoot, 'bundle', key, async () => {
     const sources = await Promise.all(files.map((f) => readFile(f.file, 'utf8').catch(() => '')));
@@ -89,6 +91,20 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
       },
     };
   });
+}
+
+/**
+ * The names the runner that the repo resolves exports: the snippets import that one, and
+ * another version's names make another build. Undefined when the repo resolves none; the
+ * snippets then load one by one, whose error says so.
+ */
+async function runnerExports(repoRoot: string): Promise<string[] | undefined> {
+  try {
+    const entry = createRequire(path.join(repoRoot, 'package.json')).resolve(RUNNER);
+    return Object.keys((await import(pathToFileURL(entry).href)) as object);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, seed } from '@snippets/example-service';
-import { openDatabase, queryRows, type Database } from '../src/database.ts';
+import { openDatabase, type Database } from '../src/database.ts';
+import { queryRows } from '../src/queries.ts';
 import { analyseImpact, deleteSafely } from '../src/impact.ts';
 import { withRollback } from '../src/executor.ts';
 import { runCli } from './support/cli.ts';

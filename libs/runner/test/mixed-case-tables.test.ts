@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, queryRows, type Database } from '../src/database.ts';
+import { openDatabase, type Database } from '../src/database.ts';
+import { queryRows } from '../src/queries.ts';
 import { withRollback } from '../src/executor.ts';
 import { splitKeyRanges } from '../src/key-ranges.ts';
 import { parseTableName } from '../src/table-names.ts';

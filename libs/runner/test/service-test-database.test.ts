@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../src/database.ts';
+import { queryRows } from '../src/queries.ts';
 import { loadConfig } from '../src/config.ts';
 import { serviceTemplateName } from '../src/service-schema-cache.ts';
 import { openServiceTestDatabase } from '../src/testing.ts';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { SnippetDb } from '../define-snippet.ts';
+import type { SnippetDb } from '../snippet-db.ts';
 import { InputError } from '../errors.ts';
 import { readEvents, readLedger, type EventRow } from '../ledger.ts';
 import { openRepo, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';

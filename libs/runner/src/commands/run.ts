@@ -1,8 +1,9 @@
 import type { BatchProgress } from '../batching.ts';
-import type { SnippetDb } from '../define-snippet.ts';
+import type { SnippetDb } from '../snippet-db.ts';
 import { describeCause, InputError, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
 import { sql } from 'drizzle-orm';
-import { openDatabase, queryRows, type Database, type DatabaseTarget } from '../database.ts';
+import { openDatabase, type Database, type DatabaseTarget } from '../database.ts';
+import { queryRows } from '../queries.ts';
 import {
   applySnippet,
   flushCommits,
