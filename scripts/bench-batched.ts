@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { auditFromEnv, discoverSnippetFiles, ensureLedger, loadSnippets, openDatabase, applySnippet, withRollback } from '../libs/runner/src/engine.ts';
+import { auditFromEnv, discoverSnippetFiles, loadSnippets, snippetStore, openDatabase, applySnippet, withRollback } from '../libs/runner/src/engine.ts';
 import { analyseImpact } from '../libs/runner/src/impact.ts';
 
 const SERVER = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -118,7 +118,7 @@ try {
   const [snippet, workersSnippet] = await loadSnippets(await discoverSnippetFiles(repoDir, 'snippets'));
   const db = await openDatabase({ driver: 'postgres', url, display: database });
   const secondWorker = await openDatabase({ driver: 'postgres', url, display: database });
-  await ensureLedger(db.db);
+  await snippetStore(db.db, 'bench').upgrade();
   const options = {
     repo: 'bench',
     audit: auditFromEnv(),

@@ -4,12 +4,11 @@ import {
   auditFromEnv,
   compareFingerprints,
   discoverSnippetFiles,
-  ensureLedger,
   ensureServiceTemplate,
   openDatabase,
   parseDatabaseUrl,
   queryRows,
-  readLedger,
+  snippetStore,
   readRecordedVersions,
   reportOfStoppedRun,
   tableRef,
@@ -88,7 +87,7 @@ async function checkUndo(database: Database, config: ParsedConfig, pending: Load
     setting: 'rehearsal' as const,
     outboundAllow: config.outbound.allow,
   };
-  await ensureLedger(database.db);
+  await snippetStore(database.db, config.repo).upgrade();
   await withRollback(database.db, async (tx) => {
     for (const [index, snippet] of pending.entries()) {
       if (snippet.replaces) continue;
@@ -190,7 +189,7 @@ export async function rehearse(
 
       // Everything not yet run is expected, as production's pipeline would list it; a
       // reverted snippet stays in the tree but never runs again.
-      const reverted = new Set((await readLedger(database.db, input.config.repo)).filter((r) => r.status === 'reverted').map((r) => r.id));
+      const reverted = new Set((await snippetStore(database.db, input.config.repo).ledger()).filter((r) => r.status === 'reverted').map((r) => r.id));
       const ids = (await discoverSnippetFiles(input.repoDir, input.config.snippetsDir)).map((f) => f.id).filter((id) => !reverted.has(id));
       const plan = await planCommand({ cwd: input.repoDir, env }, { expect: ids });
       const schemaBefore = await schemaFingerprint(database.db);

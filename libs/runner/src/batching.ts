@@ -3,61 +3,10 @@ import { BatchSizer } from './batch-size.ts';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from './define-snippet.ts';
 import { queryRows } from './queries.ts';
 import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from './errors.ts';
-import type { TableChanges } from './ledger.ts';
+import { addChanges, type TableChanges } from './change-counts.ts';
 import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';
 import { pgErrorCode } from './pg-errors.ts';
 import { columnName, describeTableInput, tableName, tableRef, type QualifiedTable } from './table-names.ts';
-
-/** A batched snippet's checkpoint row: which version of the file its ranges belong to. */
-export interface CheckpointState {
-  /** The snippet file's sha256: batches of one version never mix with another's. */
-  checksum: string;
-  /** Changes committed before the walks were split into ranges (a v2 checkpoint), for the ledger row. */
-  changes?: TableChanges;
-}
-
-export async function readCheckpoint(db: SnippetDb, repo: string, id: string): Promise<CheckpointState | undefined> {
-  const [row] = await queryRows<{ cursor: CheckpointState }>(db, sql`select cursor from snippets.checkpoints where repo = ${repo} and id = ${id}`);
-  return row?.cursor;
-}
-
-/**
- * Starts or resumes a batched run's checkpoint (its walks add their ranges as they begin)
- * and names this connection its leader: helpers join only while the leader holds the repo
- * lock, so they never work for a run that is not under way.
- */
-export async function leadCheckpoint(db: SnippetDb, repo: string, id: string, checksum: string): Promise<void> {
-  const state: CheckpointState = { checksum };
-  await db.execute(sql`
-    insert into snippets.checkpoints (repo, id, cursor) values (${repo}, ${id}, ${JSON.stringify(state)}::jsonb || jsonb_build_object('leader', pg_backend_pid()))
-    on conflict (repo, id) do update set cursor = checkpoints.cursor || jsonb_build_object('leader', pg_backend_pid())`);
-}
-
-/** Removes the checkpoint and, by cascade, its ranges: in the transaction that writes the ledger row. */
-export async function deleteCheckpoint(db: SnippetDb, repo: string, id: string): Promise<void> {
-  await db.execute(sql`delete from snippets.checkpoints where repo = ${repo} and id = ${id}`);
-}
-
-/** Every change the run's batches committed, over all ranges, plus any from a v2 checkpoint. */
-export async function committedChanges(db: SnippetDb, repo: string, id: string, state: CheckpointState): Promise<TableChanges> {
-  const rows = await queryRows<{ changes: TableChanges }>(db, sql`select changes from snippets.ranges where repo = ${repo} and id = ${id} order by walk, range_no`);
-  return rows.reduce((sum, r) => addChanges(sum, r.changes), state.changes ?? {});
-}
-
-/** Walks with a range not yet done; the ledger row may only be written when there are none. */
-export async function unfinishedWalks(db: SnippetDb, repo: string, id: string): Promise<string[]> {
-  const rows = await queryRows<{ walk: string }>(db, sql`select distinct walk from snippets.ranges where repo = ${repo} and id = ${id} and not done order by walk`);
-  return rows.map((r) => r.walk);
-}
-
-export function addChanges(total: TableChanges, more: TableChanges): TableChanges {
-  const sum: TableChanges = structuredClone(total);
-  for (const [table, c] of Object.entries(more)) {
-    const base = sum[table] ?? { inserted: 0, updated: 0, deleted: 0 };
-    sum[table] = { inserted: base.inserted + c.inserted, updated: base.updated + c.updated, deleted: base.deleted + c.deleted };
-  }
-  return Object.fromEntries(Object.entries(sum).sort(([a], [b]) => a.localeCompare(b)));
-}
 
 const RETRYABLE = new Set(['55P03', '57014', '40P01', '40001']); // lock timeout, statement timeout, deadlock, serialization
 const MIN_SIZE = 10;
@@ -326,25 +275,4 @@ export async function runBatches(spec: BatchSpec, runner: BatchRunner): Promise<
   }
   const finished = await walkProgress(runner.workers[0]!, runner, name);
   return { rows: finished.rows, batches: finished.batches };
-}
-
-export interface CheckpointProgress {
-  rows: number;
-  batches: number;
-  updatedAt: Date;
-}
-
-/** Batched snippets under way (or interrupted), readable from any process. */
-export async function readCheckpoints(db: SnippetDb, repo: string): Promise<Map<string, CheckpointProgress>> {
-  const [{ ranged } = { ranged: false }] = await queryRows<{ ranged: boolean }>(db, sql`select to_regclass('snippets.ranges') is not null as ranged`);
-  // A ledger not yet upgraded (status never upgrades it) keeps the totals on the checkpoint.
-  const rows = await queryRows<{ id: string; rows: string; batches: string; updated_at: string | Date }>(
-    db,
-    ranged
-      ? sql`select c.id, coalesce(sum(r.rows_done), 0) as rows, coalesce(sum(r.batches_done), 0) as batches, greatest(max(r.updated_at), c.updated_at) as updated_at
-            from snippets.checkpoints c left join snippets.ranges r on r.repo = c.repo and r.id = c.id
-            where c.repo = ${repo} group by c.id, c.updated_at`
-      : sql`select id, rows_done as rows, batches_done as batches, updated_at from snippets.checkpoints where repo = ${repo}`,
-  );
-  return new Map(rows.map((r) => [r.id, { rows: Number(r.rows), batches: Number(r.batches), updatedAt: new Date(r.updated_at) }]));
 }

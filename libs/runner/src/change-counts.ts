@@ -57,3 +57,13 @@ export function changesBetween(before: ChangeCounts, after: ChangeCounts): Table
   }
   return changes;
 }
+
+/** The sum of two tables' changes, by table name. */
+export function addChanges(total: TableChanges, more: TableChanges): TableChanges {
+  const sum: TableChanges = structuredClone(total);
+  for (const [table, c] of Object.entries(more)) {
+    const base = sum[table] ?? { inserted: 0, updated: 0, deleted: 0 };
+    sum[table] = { inserted: base.inserted + c.inserted, updated: base.updated + c.updated, deleted: base.deleted + c.deleted };
+  }
+  return Object.fromEntries(Object.entries(sum).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -7,7 +7,7 @@ import { auditFromEnv } from './audit.ts';
 import { undoneBy, type RunRecord } from './run-report.ts';
 import { describeCause, ExitCode, RunInterrupted, SafetyRefusal, SnippetsError } from './errors.ts';
 import type { LogSink } from './executor.ts';
-import type { TableChanges } from './ledger.ts';
+import type { TableChanges } from './change-counts.ts';
 import { colors, printJson, table } from './output.ts';
 import { runOutput } from './run-output.ts';
 import type { SnippetState } from './plan.ts';

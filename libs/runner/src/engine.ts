@@ -10,7 +10,8 @@ export { openDatabase, parseDatabaseUrl, sealScratchDatabase, type Database, typ
 export { queryRows } from './queries.ts';
 export { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
 export { applySnippet, revertSnippet, withRollback, type ApplyResult, type ExecuteOptions } from './executor.ts';
-export { ensureLedger, readLedger, type TableChanges } from './ledger.ts';
+export { snippetStore, type SnippetStore } from './store/snippet-store.ts';
+export type { TableChanges } from './change-counts.ts';
 export { isSquashFile, loadSnippets, type LoadedSnippet } from './load-snippets.ts';
 export { compareManifest, MANIFEST_FILE, readManifest, type ManifestDifference } from './manifest.ts';
 export { compareFingerprints, schemaFingerprint, type SchemaDifference } from './schema-fingerprint.ts';

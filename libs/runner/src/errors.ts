@@ -49,7 +49,8 @@ export type RefusalCheck =
   | 'squash-incomplete'
   | 'schema-changed'
   | 'release-lock'
-  | 'service-image';
+  | 'service-image'
+  | 'transition';
 
 /** A snippet's `up`, `verify` or `down` threw or reported failure, or the server refused its COMMIT; its transaction was rolled back. */
 export class SnippetFailed extends SnippetsError {

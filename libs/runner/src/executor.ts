@@ -2,32 +2,23 @@ import { sql } from 'drizzle-orm';
 import type { AuditContext } from './audit.ts';
 import type { ParsedConfig } from './config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from './define-snippet.ts';
-import { CHANGE_COUNTS, changesBetween, type ChangeCounts } from './change-counts.ts';
-import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from './closing-statement.ts';
+import { CHANGE_COUNTS, changesBetween, type ChangeCounts, type TableChanges } from './change-counts.ts';
+import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from './store/closing-statement.ts';
 import { queryPrepared, queryRows, toStatement, type Statement } from './queries.ts';
 import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from './pipelined-transactions.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from './errors.ts';
 import type { GuardRecord, OutboundConnection } from './connection-guard.ts';
 import { guardRecordFor, outboundOf, runBatchGuarded, runPhase, type GuardSettings } from './snippet-phase.ts';
 import { pgErrorCode } from './pg-errors.ts';
-import { appendEvent, markReverted, recordLedgerRow, type NewEvent, type TableChanges } from './ledger.ts';
+import type { NewEvent } from './store/ledger-schema.ts';
+import { snippetStore } from './store/snippet-store.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { repoLockForTransaction } from './lock.ts';
 import { noSuchTable } from './missing-tables.ts';
 import { spellTable, type QualifiedTable } from './table-names.ts';
 import { atServerTime, readServerClock, readServerTime, SERVER_CLOCK, type ServerClockRow, type ServerTime } from './server-clock.ts';
 import { analyseImpact, deleteSafely } from './impact.ts';
-import {
-  committedChanges,
-  leadCheckpoint,
-  deleteCheckpoint,
-  readCheckpoint,
-  runBatches,
-  RunFinished,
-  unfinishedWalks,
-  type BatchProgress,
-  type BatchRunner,
-} from './batching.ts';
+import { runBatches, RunFinished, type BatchProgress, type BatchRunner } from './batching.ts';
 import { compareFingerprints, fingerprintTables, SchemaBaseline, schemaFingerprint, type Fingerprint } from './schema-fingerprint.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
@@ -62,7 +53,7 @@ export type ApplyOptions = ExecuteOptions & {
    * An atomic snippet's COMMIT does not wait for the WAL flush (synchronous_commit off, for
    * its transaction only). The run sets it on every snippet but its last, whose ordinary
    * COMMIT flushes the WAL up to itself and so makes every earlier one durable too; a run
-   * that stops early flushes with `flushCommits`. Until then a server crash may lose the
+   * that stops early flushes them (see CommitSequence). Until then a server crash may lose the
    * latest snippets, each with its ledger row: never one without the other.
    */
   deferFlush?: boolean;
@@ -347,7 +338,7 @@ export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options
         ...options.audit,
         detail: { replaces: squash.replaces },
       };
-      await recordLedgerRow(tx, row, options.started ? [{ ...options.started, at: at }, squashed] : [squashed]);
+      await snippetStore(tx, options.repo).record(row, options.started ? [{ ...options.started, at: at }, squashed] : [squashed]);
       return { id: squash.id, startedAt: clock.date, durationMs: 0, rowsChanged: {}, verify: null, dryRun: false };
     },
     true,
@@ -379,7 +370,7 @@ async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: Exe
     rowsChanged: result.rowsChanged,
     verifyResult: result.verify,
   };
-  await recordLedgerRow(tx, row, [applied]);
+  await snippetStore(tx, options.repo).record(row, [applied]);
 }
 
 function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, role: BatchRunner['role']): BatchRunner {
@@ -437,7 +428,8 @@ function batchedContext(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteO
 async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions): Promise<ApplyResult> {
   // One round trip each for the start and the end: a batched snippet makes many anyway.
   const started = await readServerClock(db);
-  const state = await readCheckpoint(db, options.repo, snippet.id);
+  const store = snippetStore(db, options.repo);
+  const state = await store.checkpoint(snippet.id);
   if (state && state.checksum !== snippet.checksum) {
     throw new SafetyRefusal(
       `${snippet.displayPath}: an interrupted run of another version of this file committed batches; check what they changed, then delete its row from snippets.checkpoints to start over`,
@@ -448,7 +440,7 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
   // Before the checkpoint: a fixed touches list must not meet a checkpoint of this version.
   const schemaBefore = await schemaFingerprint(db);
   checkTouchesExist(snippet, schemaBefore);
-  await leadCheckpoint(db, options.repo, snippet.id, snippet.checksum);
+  await store.leadCheckpoint(snippet.id, snippet.checksum);
   const runner = batchRunner(db, snippet, options, 'run');
   const guard = guardRecordFor(options, options.dryRun);
   const upContext = batchedContext(db, snippet, options, options.dryRun, runner);
@@ -458,17 +450,17 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
     db,
     async (tx) => {
       await prepareTransaction(tx, options);
-      const unfinished = await unfinishedWalks(tx, options.repo, snippet.id);
-      if (unfinished.length) throw new Error(`walks ${unfinished.join(', ')} still have ranges to do`); // batch() returns only when none are left
+      const inTx = snippetStore(tx, options.repo);
       const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun), guard);
       await checkSchemaUnchanged(tx, snippet, schemaBefore);
-      const rowsChanged = await committedChanges(tx, options.repo, snippet.id, state ?? { checksum: snippet.checksum });
+      const rowsChanged = await inTx.committedChanges(snippet.id, state ?? { checksum: snippet.checksum });
       const finished = await readServerClock(tx);
       const durationMs = Math.round(finished.micros / 1000 - started.micros / 1000);
       const result: ApplyResult = { id: snippet.id, startedAt: started.date, durationMs, rowsChanged, verify, dryRun: options.dryRun, ...outboundOf(guard) };
       if (!options.dryRun) await recordApplied(tx, snippet, options, result, started, finished);
       // Also under a dry run: a later apply in the same (rolled-back) transaction starts afresh.
-      await deleteCheckpoint(tx, options.repo, snippet.id);
+      // Refused while a range is open: batch() returns only when none is, whoever did them.
+      await inTx.closeCheckpoint(snippet.id);
       return result;
     },
     true,
@@ -503,20 +495,10 @@ export async function helpBatched(db: SnippetDb, snippet: LoadedSnippet, options
     if (!(error instanceof SnippetFailed && error.cause instanceof RunFinished)) throw error;
   }
   if (rows) {
-    await appendEvent(db, { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0), ...outboundOf(guard) } });
+    const helped: NewEvent = { repo: options.repo, snippetId: snippet.id, kind: 'helped', checksum: snippet.checksum, ...options.audit, detail: { rows, batches, workers: 1 + (options.workers?.length ?? 0), ...outboundOf(guard) } };
+    await snippetStore(db, options.repo).appendEvents([helped]);
   }
   return { id: snippet.id, rows, batches };
-}
-
-/**
- * Makes every commit of the connection so far durable, after snippets committed with
- * `deferFlush`: a transaction that has an id commits through a WAL flush up to its own
- * commit record, which covers every earlier one. It writes no row.
- */
-export async function flushCommits(db: SnippetDb): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_current_xact_id()`);
-  });
 }
 
 /** Runs `work` in a transaction that is always rolled back: how `run --dry-run` undoes a whole run. */
@@ -595,8 +577,7 @@ export async function revertSnippet(
       await runPhase(snippet, 'down', guard, tx, () => down(buildContext(tx, snippet, options, false)));
       const rowsChanged = changesBetween(before, await changeCounts(tx));
       const durationMs = Date.now() - startedAt;
-      await markReverted(tx, options.repo, snippet.id);
-      await appendEvent(tx, {
+      await snippetStore(tx, options.repo).markReverted(snippet.id, {
         repo: options.repo,
         snippetId: snippet.id,
         kind: 'reverted',

@@ -27,4 +27,5 @@ export const verify = onFirstCall(async () => (await import('./commands/verify.t
 export const revert = onFirstCall(async () => (await import('./commands/revert.ts')).revert);
 export const baseline = onFirstCall(async () => (await import('./commands/baseline.ts')).baseline);
 export const manifest = onFirstCall(async () => (await import('./commands/manifest.ts')).manifest);
-export type { LedgerRow, EventRow, TableChanges } from './ledger.ts';
+export type { LedgerRow, EventRow } from './store/ledger-schema.ts';
+export type { TableChanges } from './change-counts.ts';

@@ -1,7 +1,7 @@
 import { openDatabase, type Database, type DatabaseTarget } from './database.ts';
 import { SafetyRefusal } from './errors.ts';
 import type { LogSink } from './executor.ts';
-import { appendEvent } from './ledger.ts';
+import { snippetStore } from './store/snippet-store.ts';
 import { readLease, renew } from './release-lock.ts';
 
 export interface KeptLease {
@@ -36,7 +36,7 @@ export async function keepLease(database: Database, target: DatabaseTarget, repo
       const db = beating?.db ?? database.db;
       await renewOn(db);
       if (!lost) return;
-      await appendEvent(db, { repo, snippetId, kind: 'lock-lost', reason: `release lock '${name}' lost before ${snippetId}` }).catch(() => {});
+      await snippetStore(db, repo).appendEvents([{ repo, snippetId, kind: 'lock-lost', reason: `release lock '${name}' lost before ${snippetId}` }]).catch(() => {});
       throw new SafetyRefusal(`the release lock '${name}' was lost (its lease expired or was taken); stopped before ${snippetId}`, 'release-lock');
     },
     async stop() {

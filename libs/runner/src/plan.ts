@@ -1,8 +1,8 @@
 import TinyQueue from 'tinyqueue';
-import type { CheckpointProgress } from './batching.ts';
 import type { SnippetFile } from './discovery.ts';
 import type { RefusalCheck } from './errors.ts';
-import type { LedgerRow, PlanLedgerRow } from './ledger.ts';
+import type { LedgerRow } from './store/ledger-schema.ts';
+import type { CheckpointProgress, PlanLedgerRow } from './store/snippet-store.ts';
 import type { LoadedSnippet } from './load-snippets.ts';
 import { compareManifest, MANIFEST_FILE, type Manifest } from './manifest.ts';
 

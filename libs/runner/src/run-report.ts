@@ -3,7 +3,7 @@ import path from 'node:path';
 import junitModule, { type Builder } from 'junit-report-builder';
 import type { AuditContext } from './audit.ts';
 import type { RunReport } from './commands/run.ts';
-import type { TableChanges } from './ledger.ts';
+import type { TableChanges } from './change-counts.ts';
 
 /** What a production run leaves for the pipeline: report.json, junit.xml and summary.md. */
 export interface RunRecord {

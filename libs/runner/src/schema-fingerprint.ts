@@ -8,9 +8,9 @@ import { parseTableName, type QualifiedTable } from './table-names.ts';
  * One line per schema object outside the `snippets` schema and PostgreSQL's own:
  * tables and their columns (types, defaults, nullability), constraints, indexes,
  * triggers, functions, views and sequences' definitions. Two fingerprints differ
- * exactly when the schema changed; data never enters it. The ledger's function
- * snippets.check_schema embeds this query (see closing-statement.ts): changing it needs a
- * ledger step that creates the function again.
+ * exactly when the schema changed; data never enters it. The ledger's schema-check function
+ * embeds this query and is named after it (see store/closing-statement.ts): a change here
+ * installs a new function the next time the ledger is opened for writing.
  */
 const FINGERPRINT = sql`
   with user_ns as (

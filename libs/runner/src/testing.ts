@@ -8,7 +8,7 @@ import { InputError } from './errors.ts';
 import { applySnippet, type ApplyResult } from './executor.ts';
 import { CONFIG_FILE, loadConfig } from './config.ts';
 import { cloneServiceTemplate, openPgliteWithService, openThrowawayDatabase } from './service-schema-cache.ts';
-import { ensureLedger } from './ledger.ts';
+import { snippetStore } from './store/snippet-store.ts';
 import { loadSnippets } from './load-snippets.ts';
 
 /**
@@ -34,7 +34,7 @@ export async function applySnippetFile(database: Database, file: string | URL): 
   if (!target) throw new InputError(`${filePath}: not a snippet file (NNNN_slug.ts)`, { subject: filePath });
   // Dependencies are validated against the snippets beside it, as in a real run.
   const [snippet] = (await loadSnippets(files)).filter((s) => s.id === target.id);
-  await ensureLedger(database.db);
+  await snippetStore(database.db, 'test').upgrade();
   return applySnippet(database.db, snippet!, {
     repo: 'test',
     audit: auditFromEnv(),

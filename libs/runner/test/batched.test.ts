@@ -328,6 +328,7 @@ describe('a batched run interrupted under ledger schema v2', () => {
         alter table snippets.locks drop column ttl_ms, drop column heartbeat_at;
         alter table snippets.ledger drop column service_package, drop column service_version;
         alter table snippets.events drop column service_package, drop column service_version;
+        alter table snippets.checkpoints rename column state to cursor;
         update snippets.meta set value = '2' where key = 'schema_version';
         update counters set hits = 1 where id <= 5000`);
       const v2 = { checksum, walks: { counters: { cursor: 5000, done: false, rows: 5000, batches: 5 } }, changes: { 'public.counters': { inserted: 0, updated: 5000, deleted: 0 } } };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineSnippet } from '../src/define-snippet.ts';
 import type { SnippetFile } from '../src/discovery.ts';
-import type { LedgerRow } from '../src/ledger.ts';
+import type { LedgerRow } from '../src/store/ledger-schema.ts';
 import type { LoadedSnippet } from '../src/load-snippets.ts';
 import { buildManifest } from '../src/manifest.ts';
 import { computeStatus, plan } from '../src/plan.ts';

@@ -72,6 +72,7 @@ export default defineSnippet({
     expect((await cli(['run'])).code).toBe(0);
     await database.query(`alter table snippets.ledger drop column service_package, drop column service_version;
       alter table snippets.events drop column service_package, drop column service_version;
+      alter table snippets.checkpoints rename column state to cursor;
       update snippets.meta set value = '6' where key = 'schema_version'`);
     await repo.write('snippets/0002_second.ts', effectSnippet('0002_second', { dependsOn: ['0001_first'] }));
     await writeManifest(repo.dir);

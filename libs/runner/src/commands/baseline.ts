@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { SafetyRefusal } from '../errors.ts';
-import { appendEvents, ensureLedger, insertLedgerRows, readLedger } from '../ledger.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { withRepoLock } from '../lock.ts';
 import { plan } from '../plan.ts';
 import { findFile, openRepo, requireManifest, withDatabase, type SessionInput } from '../repo.ts';
@@ -22,7 +22,8 @@ export async function baseline(input: SessionInput, through: string): Promise<Ba
 
   return withDatabase(session.target, ({ db }) =>
     withRepoLock(db, config.repo, config.timeouts.runLockWaitMs, async () => {
-      const ledger = await readLedger(db, config.repo);
+      const store = snippetStore(db, config.repo);
+      const ledger = await store.ledger();
       // The same tree checks as a run, without importing modules: baseline runs no code.
       const refusals = plan({ files, snippets: [], ledger, manifest }).refusals.filter(
         (r) => r.check === 'manifest-mismatch' || r.check === 'changed-applied' || r.check === 'missing-applied',
@@ -33,26 +34,23 @@ export async function baseline(input: SessionInput, through: string): Promise<Ba
       const marked = files.filter((f) => f.number <= last.number && !recorded.has(f.id));
       if (marked.length === 0) return { repo: config.repo, baselined: [] };
 
-      await ensureLedger(db);
-      await db.transaction(async (tx) => {
-        const now = sql`clock_timestamp()`;
-        await insertLedgerRows(
-          tx,
-          marked.map((f) => ({
-            repo: config.repo,
-            id: f.id,
-            number: f.number,
-            checksum: f.checksum,
-            status: 'baselined' as const,
-            ...audit,
-            startedAt: now,
-            finishedAt: now,
-            durationMs: 0,
-          })),
-        );
-        const reason = `baseline --through ${through}`;
-        await appendEvents(tx, marked.map((f) => ({ repo: config.repo, snippetId: f.id, kind: 'baselined' as const, checksum: f.checksum, ...audit, reason })));
-      });
+      await store.upgrade();
+      const now = sql`clock_timestamp()`;
+      const reason = `baseline --through ${through}`;
+      await store.recordMany(
+        marked.map((f) => ({
+          repo: config.repo,
+          id: f.id,
+          number: f.number,
+          checksum: f.checksum,
+          status: 'baselined' as const,
+          ...audit,
+          startedAt: now,
+          finishedAt: now,
+          durationMs: 0,
+        })),
+        marked.map((f) => ({ repo: config.repo, snippetId: f.id, kind: 'baselined' as const, checksum: f.checksum, ...audit, reason })),
+      );
       return { repo: config.repo, baselined: marked.map((f) => f.id) };
     }),
   );

@@ -2,14 +2,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { SnippetDb } from '../snippet-db.ts';
 import { InputError } from '../errors.ts';
-import { readEvents, readLedger, type EventRow } from '../ledger.ts';
+import type { EventRow } from '../store/ledger-schema.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { openRepo, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 
 /** The audit trail of the repo: every attempt, result, refusal, baseline and revert. */
 export async function history(input: SessionInput, snippetId?: string): Promise<{ repo: string; events: EventRow[] }> {
   const session = await openRepo(input);
   return withDatabase(session.target, async ({ db }) => {
-    const events = await readEvents(db, session.config.repo, snippetId);
+    const events = await snippetStore(db, session.config.repo).events(snippetId);
     // A typo must not read as "no history yet": that looks like a snippet that never ran.
     if (snippetId !== undefined && !events.length && !(await isKnownSnippet(session, db, snippetId))) {
       throw new InputError(`history ${snippetId}: no snippet ${snippetId} in this repo; run snippets status for the ids`, { subject: snippetId });
@@ -22,7 +23,7 @@ export async function history(input: SessionInput, snippetId?: string): Promise<
 async function isKnownSnippet(session: RepoSession, db: SnippetDb, id: string): Promise<boolean> {
   if (session.files.some((f) => f.id === id)) return true;
   if (archivedIds(session).includes(id)) return true;
-  return (await readLedger(db, session.config.repo)).some((row) => row.id === id);
+  return (await snippetStore(db, session.config.repo).ledger()).some((row) => row.id === id);
 }
 
 /** Ids of the snippets a squash moved to `<snippetsDir>/archive/`, kept for audit and never loaded. */

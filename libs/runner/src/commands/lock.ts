@@ -1,7 +1,7 @@
 import ms from 'ms';
 import { auditFromEnv } from '../audit.ts';
 import { InputError, SafetyRefusal } from '../errors.ts';
-import { appendEvent, ensureLedger, ledgerExists } from '../ledger.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { databaseNow, readLease, release, tryAcquire, type Lease } from '../release-lock.ts';
 import { openTarget, withDatabase, type SessionInput } from '../repo.ts';
 
@@ -45,13 +45,15 @@ export async function lockAcquire(input: SessionInput, options: LockOptions & { 
   if (options.ttlMs < 1_000) throw new InputError(`--ttl must be at least 1s; the lease lasts that long without renewal`, { subject: '--ttl' });
   const holder = lockHolder(input.env, options.holder);
   const { config, target, audit } = await openTarget(input);
+  const repo = config?.repo ?? 'release-lock';
   return withDatabase(target, async ({ db }) => {
-    await ensureLedger(db);
+    const store = snippetStore(db, repo);
+    await store.upgrade();
     const deadline = Date.now() + options.waitMs;
     for (;;) {
       const { acquired, lease } = await tryAcquire(db, name, holder, options.ttlMs);
       if (acquired) {
-        await appendEvent(db, { repo: config?.repo ?? 'release-lock', kind: 'lock-acquired', ...audit, detail: { name, holder, expiresAt: lease!.expiresAt } });
+        await store.appendEvents([{ repo, kind: 'lock-acquired', ...audit, detail: { name, holder, expiresAt: lease!.expiresAt } }]);
         return lease!;
       }
       if (Date.now() >= deadline) {
@@ -67,11 +69,13 @@ export async function lockRelease(input: SessionInput, options: LockOptions): Pr
   const name = checkName(options.name);
   const holder = lockHolder(input.env, options.holder);
   const { config, target, audit } = await openTarget(input);
+  const repo = config?.repo ?? 'release-lock';
   return withDatabase(target, async ({ db }) => {
-    if (!(await ledgerExists(db))) return { released: false, lease: undefined };
+    const store = snippetStore(db, repo);
+    if (!(await store.exists())) return { released: false, lease: undefined };
     const result = await release(db, name, holder);
     if (result.released) {
-      await appendEvent(db, { repo: config?.repo ?? 'release-lock', kind: 'lock-released', ...audit, detail: { name, holder } });
+      await store.appendEvents([{ repo, kind: 'lock-released', ...audit, detail: { name, holder } }]);
       return result;
     }
     if (result.lease?.live) {
@@ -93,7 +97,7 @@ export async function lockStatus(input: SessionInput, options: { name: string })
   const name = checkName(options.name);
   const { target } = await openTarget(input);
   return withDatabase(target, async ({ db }) => {
-    const lease = (await ledgerExists(db)) ? await readLease(db, name) : undefined;
+    const lease = (await snippetStore(db, 'release-lock').exists()) ? await readLease(db, name) : undefined;
     const now = await databaseNow(db);
     return { name, held: lease?.live === true, lease: lease ?? null, now };
   });

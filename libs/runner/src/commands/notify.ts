@@ -4,7 +4,7 @@ import { auditFromEnv } from '../audit.ts';
 import { DEFAULT_NOTIFY_ENV, loadConfigIfPresent } from '../config.ts';
 import { parseDatabaseUrl } from '../database.ts';
 import { InputError } from '../errors.ts';
-import { appendEvent, ledgerExists } from '../ledger.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { deliver, noticeText, redact, type Channel, type Delivery, type Notice } from '../notify.ts';
 import type { RunRecord } from '../run-report.ts';
 import { withDatabase, type SessionInput } from '../repo.ts';
@@ -66,10 +66,11 @@ async function recordDeliveries(env: SessionInput['env'], repoRoot: string, repo
   if (!deliveries.length || !env.DATABASE_URL) return;
   try {
     await withDatabase(parseDatabaseUrl(env.DATABASE_URL, repoRoot), async ({ db }) => {
-      if (!(await ledgerExists(db))) return;
-      for (const d of deliveries) {
-        await appendEvent(db, { repo, kind: d.ok ? 'notified' : 'notify-failed', ...auditFromEnv(env), reason: d.error ?? null, detail: { channel: d.channel } });
-      }
+      const store = snippetStore(db, repo);
+      if (!(await store.exists())) return;
+      await store.appendEvents(
+        deliveries.map((d) => ({ repo, kind: d.ok ? ('notified' as const) : ('notify-failed' as const), ...auditFromEnv(env), reason: d.error ?? null, detail: { channel: d.channel } })),
+      );
     });
   } catch (error) {
     log(`notify: could not record the deliveries (${redact((error as Error).message, secrets)})`);

@@ -1,6 +1,6 @@
 import type { Database } from '../database.ts';
 import { InputError } from '../errors.ts';
-import { readPlanLedger, type PlanLedgerRow } from '../ledger.ts';
+import { snippetStore, type PlanLedgerRow } from '../store/snippet-store.ts';
 import { isSquashFile, loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
 import { plan, type Plan } from '../plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
@@ -49,7 +49,7 @@ export async function planAgainst(
   { session, manifest, expect }: PreparedRun,
   database: Database,
 ): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession; ledger: PlanLedgerRow[] }> {
-  const ledger = await readPlanLedger(database.db, session.config.repo);
+  const ledger = await snippetStore(database.db, session.config.repo).planLedger();
   const recorded = new Set(ledger.map((row) => row.id));
   const snippets = await loadSnippets(session.files, session.config.repoRoot, (file) => !recorded.has(file.id) || isSquashFile(file));
   const serviceMigrations = await readServiceMigrations(session.config, snippets, database.db);

@@ -1,6 +1,7 @@
 import { InputError, SafetyRefusal, SnippetFailed } from '../errors.ts';
 import { revertSnippet } from '../executor.ts';
-import { appendEvent, readLedger, type TableChanges } from '../ledger.ts';
+import type { TableChanges } from '../change-counts.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { loadSnippets } from '../load-snippets.ts';
 import { withRepoLock } from '../lock.ts';
 import { findFile, openRepo, withDatabase, type SessionInput } from '../repo.ts';
@@ -34,7 +35,8 @@ export async function revert(input: SessionInput, id: string, reason: string, on
 
   return withDatabase(session.target, ({ db }) =>
     withRepoLock(db, config.repo, config.timeouts.runLockWaitMs, async () => {
-      const ledger = await readLedger(db, config.repo);
+      const store = snippetStore(db, config.repo);
+      const ledger = await store.ledger();
       const row = ledger.find((r) => r.id === id);
       if (!row || row.status !== 'applied') {
         const state = row ? row.status : 'pending';
@@ -63,15 +65,9 @@ export async function revert(input: SessionInput, id: string, reason: string, on
         return { repo: config.repo, id, reason, ...result };
       } catch (error) {
         if (error instanceof SnippetFailed) {
-          await appendEvent(db, {
-            repo: config.repo,
-            snippetId: id,
-            kind: 'revert-failed',
-            checksum: snippet.checksum,
-            ...session.audit,
-            reason,
-            detail: { error: error.message },
-          });
+          await store.appendEvents([
+            { repo: config.repo, snippetId: id, kind: 'revert-failed', checksum: snippet.checksum, ...session.audit, reason, detail: { error: error.message } },
+          ]);
         }
         throw error;
       }

@@ -1,12 +1,9 @@
 import type { BatchProgress } from '../batching.ts';
 import type { SnippetDb } from '../snippet-db.ts';
 import { describeCause, InputError, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
-import { sql } from 'drizzle-orm';
 import { openDatabase, type Database, type DatabaseTarget } from '../database.ts';
-import { queryRows } from '../queries.ts';
 import {
   applySnippet,
-  flushCommits,
   helpBatched,
   recordSquash,
   withRollback,
@@ -16,10 +13,11 @@ import {
   type HelpResult,
   type LogSink,
 } from '../executor.ts';
-import { appendEvent, appendEvents, ensureLedger, ledgerExists, type NewEvent } from '../ledger.ts';
-import { discardBegunAhead } from '../pipelined-transactions.ts';
+import type { NewEvent } from '../store/ledger-schema.ts';
+import { snippetStore } from '../store/snippet-store.ts';
+import { CommitSequence } from '../commit-sequence.ts';
 import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
-import { repoLockHeldBy, withRepoLock } from '../lock.ts';
+import { withRepoLock } from '../lock.ts';
 import { SchemaBaseline } from '../schema-fingerprint.ts';
 import { keepLease, type KeptLease } from '../lease-keeper.ts';
 import { lockHolder } from './lock.ts';
@@ -126,18 +124,7 @@ function helper(db: SnippetDb, load: (id: string) => Promise<LoadedSnippet | und
   const announced = new Set<string>();
   const failed = new Set<string>();
   return async () => {
-    const [{ ready } = { ready: false }] = await queryRows<{ ready: boolean }>(db, sql`select to_regclass('snippets.ranges') is not null as ready`);
-    if (!ready) return false;
-    // Only a run under way: its leader holds the repo lock (so it passed its plan's checks)
-    // and a range is still open. An interrupted run is resumed by whoever gets the lock.
-    const inProgress = await queryRows<{ id: string; checksum: string }>(
-      db,
-      sql`select c.id, c.cursor->>'checksum' as checksum from snippets.checkpoints c
-          where c.repo = ${options.repo}
-            and exists (select 1 from snippets.ranges r where r.repo = c.repo and r.id = c.id and not r.done)
-            and ${repoLockHeldBy(options.repo, sql`(c.cursor->>'leader')::int`)}
-          order by c.id`,
-    );
+    const inProgress = await snippetStore(db, options.repo).walksUnderWay();
     for (const { id, checksum } of inProgress) {
       if (failed.has(id)) continue;
       const snippet = await load(id);
@@ -169,13 +156,9 @@ function eventBase(session: RepoSession): Pick<NewEvent, 'repo' | 'executedBy' |
 
 /** Refusals are audited when the ledger exists; a refused run never creates it. */
 async function refuse(db: SnippetDb, session: RepoSession, refusals: Refusal[]): Promise<never> {
-  if (await ledgerExists(db)) {
-    await appendEvent(db, {
-      ...eventBase(session),
-      kind: 'refused',
-      reason: refusals[0]!.message,
-      detail: { refusals },
-    });
+  const store = snippetStore(db, session.config.repo);
+  if (await store.exists()) {
+    await store.appendEvents([{ ...eventBase(session), kind: 'refused', reason: refusals[0]!.message, detail: { refusals } }]);
   }
   const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more refusal${refusals.length > 2 ? 's' : ''})` : '';
   throw new SafetyRefusal(`${refusals[0]!.message}${more}`, refusals[0]!.check, { subject: refusals[0]!.subject });
@@ -283,23 +266,17 @@ async function runPending(
   }
 
   const runAll = async (db: SnippetDb) => {
-    // A deferred-flush COMMIT (see ApplyOptions.deferFlush) that no synchronous one has followed yet.
-    let unflushed = false;
+    const commits = new CommitSequence(db, pending.map(isAtomic), dryRun);
     try {
-      await applyInOrder(db, (deferred) => (unflushed = deferred));
+      await applyInOrder(db, commits);
     } catch (error) {
-      // The first error says more than a flush failing after it, on a connection likely gone.
-      await discardBegunAhead(db);
-      if (unflushed) await flushCommits(db).catch(() => undefined);
+      await commits.abandon();
       throw error;
     }
-    if (unflushed) await flushCommits(db);
+    await commits.finish();
   };
 
-  // Every atomic snippet but the last: the last one's COMMIT flushes them all.
-  const defersFlush = (index: number) => !dryRun && index < pending.length - 1 && isAtomic(pending[index]!);
-
-  const applyInOrder = async (db: SnippetDb, committed: (deferred: boolean) => void) => {
+  const applyInOrder = async (db: SnippetDb, commits: CommitSequence) => {
     for (const [index, snippet] of pending.entries()) {
       // A batched snippet's batches commit on their own, so its attempt goes on record first,
       // and a failure keeps the batches it finished. Any other snippet is one transaction.
@@ -326,14 +303,12 @@ async function runPending(
       const started: NewEvent = { ...eventBase(session), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum };
       // A batched snippet's batches commit on their own, so its attempt goes on record first.
       // Any other snippet is one transaction, which commits 'started' with its ledger row.
-      if (!dryRun && startedApart) await appendEvent(db, started);
-      const next = pending[index + 1];
-      const beginNext = !dryRun && isAtomic(snippet) && next && isAtomic(next) ? { deferFlush: defersFlush(index + 1) } : undefined;
-      const deferFlush = defersFlush(index);
+      if (!dryRun && startedApart) await snippetStore(db, session.config.repo).appendEvents([started]);
+      const commit = commits.planFor(index);
       try {
         const execute = snippet.replaces ? recordSquash : applySnippet;
-        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, deferFlush, beginNext }));
-        committed(deferFlush);
+        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, ...commit }));
+        commits.committed(commit.deferFlush);
       } catch (error) {
         // The rollback took 'started' with it: the attempt goes on record with its outcome.
         const outcome: NewEvent[] = startedApart ? [] : [started];
@@ -348,7 +323,7 @@ async function runPending(
         }
         if (!dryRun) {
           // Their COMMIT, a synchronous one, flushes the WAL of every deferred one before it.
-          const recorded = appendEvents(db, outcome).then(() => committed(false));
+          const recorded = snippetStore(db, session.config.repo).appendEvents(outcome).then(() => commits.committed(false));
           // After an unexpected error the connection may be gone as well; that error says more.
           await (error instanceof SafetyRefusal || error instanceof SnippetFailed ? recorded : recorded.catch(() => {}));
         }
@@ -367,11 +342,11 @@ async function runPending(
   if (dryRun) {
     // One transaction for the whole dry run, so each snippet sees the ones before it.
     await withRollback(database.db, async (tx) => {
-      await ensureLedger(tx); // batched snippets checkpoint; all of it is rolled back
+      await snippetStore(tx, session.config.repo).upgrade(); // batched snippets checkpoint; all of it is rolled back
       await runAll(tx);
     });
   } else {
-    if (pending.length) await ensureLedger(database.db);
+    if (pending.length) await snippetStore(database.db, session.config.repo).upgrade();
     await runAll(database.db);
   }
   return report;

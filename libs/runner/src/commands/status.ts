@@ -1,5 +1,4 @@
-import { readCheckpoints } from '../batching.ts';
-import { ledgerExists, readLedger } from '../ledger.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { loadSquashes } from '../load-snippets.ts';
 import { computeStatus, type StatusEntry } from '../plan.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
@@ -18,9 +17,10 @@ export async function status(input: SessionInput): Promise<StatusReport> {
   const session = await openRepo(input);
   const squashes = await loadSquashes(session.files);
   return withDatabase(session.target, async ({ db, display }) => {
-    const exists = await ledgerExists(db);
-    const ledger = exists ? await readLedger(db, session.config.repo) : [];
-    const checkpoints = exists ? await readCheckpoints(db, session.config.repo) : new Map();
+    const store = snippetStore(db, session.config.repo);
+    const exists = await store.exists();
+    const ledger = exists ? await store.ledger() : [];
+    const checkpoints = exists ? await store.checkpoints() : new Map();
     return { repo: session.config.repo, database: display, snippets: computeStatus(session.files, ledger, squashes, checkpoints) };
   });
 }

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
 import { verifySnippet, type LogSink, type VerifyResult } from '../executor.ts';
-import { appendEvent, ledgerExists, readLedger } from '../ledger.ts';
+import { snippetStore } from '../store/snippet-store.ts';
 import { loadSnippets } from '../load-snippets.ts';
 import { findFile, openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
@@ -17,7 +17,8 @@ export async function verify(input: SessionInput, id: string | undefined, onLog:
   const snippets = await loadSnippets(session.files, session.config.repoRoot);
 
   return withDatabase(session.target, async ({ db }) => {
-    const ledger = await readLedger(db, config.repo);
+    const store = snippetStore(db, config.repo);
+    const ledger = await store.ledger();
     const applied = new Set(ledger.filter((r) => r.status === 'applied').map((r) => r.id));
     if (id !== undefined && !applied.has(id)) {
       throw new InputError(`verify '${id}': the snippet is not applied on this database; verify checks applied snippets only`, {
@@ -30,15 +31,15 @@ export async function verify(input: SessionInput, id: string | undefined, onLog:
     for (const snippet of targets) {
       const result = await verifySnippet(db, snippet, options);
       results.push({ id: snippet.id, result });
-      if (result && (await ledgerExists(db))) {
-        await appendEvent(db, {
+      if (result && (await store.exists())) {
+        await store.appendEvents([{
           repo: config.repo,
           snippetId: snippet.id,
           kind: result.ok ? 'verified' : 'verify-failed',
           checksum: snippet.checksum,
           ...session.audit,
           detail: { ...result },
-        });
+        }]);
       }
     }
     return { repo: config.repo, results };

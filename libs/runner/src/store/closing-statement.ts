@@ -1,13 +1,22 @@
-import type { AuditContext } from './audit.ts';
-import type { OutboundConnection } from './connection-guard.ts';
-import { COUNTED_TABLES, type TableChanges } from './change-counts.ts';
-import { queryPrepared, type Statement } from './queries.ts';
-import type { SnippetDb } from './snippet-db.ts';
-import { FINGERPRINT_SQL } from './schema-fingerprint.ts';
-import { serverTimeParam } from './server-clock.ts';
+import type { AuditContext } from '../audit.ts';
+import type { OutboundConnection } from '../connection-guard.ts';
+import { COUNTED_TABLES, type TableChanges } from '../change-counts.ts';
+import { sha256 } from '../checksum.ts';
+import { queryPrepared, type Statement } from '../queries.ts';
+import type { SnippetDb } from '../snippet-db.ts';
+import { FINGERPRINT_SQL } from '../schema-fingerprint.ts';
+import { serverTimeParam } from '../server-clock.ts';
 
 /** What `snippets.refuse` raises (ledger schema v5): a check refused the transaction. */
 const REFUSED = 'SNP01';
+
+/**
+ * The schema check's function, named after the fingerprint query it embeds: the query is
+ * written once (schema-fingerprint.ts), and a runner whose query differs finds no function
+ * by its name and installs one (see ensureLedger), so the SQL check and the TypeScript one
+ * cannot disagree, and runners of two versions can share a database.
+ */
+export const CHECK_SCHEMA_FUNCTION = `snippets.check_schema_${sha256(FINGERPRINT_SQL).slice(0, 12)}`;
 
 /**
  * The checks that end an atomic snippet's transaction, in SQL, from the change counts read
@@ -35,7 +44,7 @@ const CHECKS = `
   checked as (
     select case
         when (select coalesce(sum(ins + upd + del), 0) from counts where schema = 'pg_catalog') <> ($1::text::jsonb ->> 'catalog')::bigint
-          then snippets.check_schema($3)
+          then ${CHECK_SCHEMA_FUNCTION}($3)
         else true
       end
       and case
@@ -160,17 +169,15 @@ export function readRefusal(error: unknown): Refusal | undefined {
   return undefined;
 }
 
-/**
- * Ledger schema step v5: the functions the checks raise through. check_schema embeds the
- * fingerprint query as this version has it; a change to that query needs a ledger step
- * that creates the function again.
- */
-export const CLOSING_FUNCTIONS = [
-  `create or replace function snippets.refuse(check_name text, detail text) returns boolean language plpgsql as $$
+/** Raises the refusal the checks end with; created by ledger schema step v5. */
+const REFUSE_FUNCTION = `create or replace function snippets.refuse(check_name text, detail text) returns boolean language plpgsql as $$
     begin
       raise exception using errcode = '${REFUSED}', message = 'a snippets check refused the transaction: ' || check_name, detail = detail;
-    end $$`,
-  `create or replace function snippets.check_schema(baseline_hash text) returns boolean language plpgsql as $$
+    end $$`;
+
+/** The schema check's function as this runner's fingerprint query makes it (see CHECK_SCHEMA_FUNCTION). */
+export function checkSchemaFunction(name = CHECK_SCHEMA_FUNCTION): string {
+  return `create or replace function ${name}(baseline_hash text) returns boolean language plpgsql as $$
     declare
       entries text[];
     begin
@@ -179,5 +186,11 @@ export const CLOSING_FUNCTIONS = [
         perform snippets.refuse('schema', to_json(entries)::text);
       end if;
       return true;
-    end $$`,
-];
+    end $$`;
+}
+
+/**
+ * Ledger schema step v5: the refusal, and the schema check under its first name, which
+ * step v8 drops for the named one.
+ */
+export const CLOSING_FUNCTIONS = [REFUSE_FUNCTION, checkSchemaFunction('snippets.check_schema')];

@@ -1,9 +1,10 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp, type PgInsertValue } from 'drizzle-orm/pg-core';
-import type { SnippetDb } from './snippet-db.ts';
-import type { TableChanges } from './change-counts.ts';
-import { CLOSING_FUNCTIONS } from './closing-statement.ts';
-import { queryRows } from './queries.ts';
+import type { SnippetDb } from '../snippet-db.ts';
+import type { TableChanges } from '../change-counts.ts';
+import type { LedgerStatus } from './transitions.ts';
+import { CHECK_SCHEMA_FUNCTION, CLOSING_FUNCTIONS, checkSchemaFunction } from './closing-statement.ts';
+import { queryRows } from '../queries.ts';
 
 /**
  * The ledger lives in schema `snippets` of the target database, beside the data it
@@ -11,7 +12,7 @@ import { queryRows } from './queries.ts';
  */
 export const snippetsSchema = pgSchema('snippets');
 
-export type LedgerStatus = 'applied' | 'baselined' | 'reverted' | 'squashed';
+export type { LedgerStatus } from './transitions.ts';
 
 export const ledger = snippetsSchema.table(
   'ledger',
@@ -80,7 +81,7 @@ export const events = snippetsSchema.table('events', {
   detail: jsonb('detail').$type<Record<string, unknown>>(),
 });
 
-export type { TableChanges } from './change-counts.ts';
+export type { TableChanges } from '../change-counts.ts';
 export type LedgerRow = typeof ledger.$inferSelect;
 export type NewLedgerRow = typeof ledger.$inferInsert;
 export type EventRow = typeof events.$inferSelect;
@@ -178,6 +179,14 @@ const SCHEMA_STEPS: string[][] = [
     `alter table snippets.ledger add column service_package text, add column service_version text`,
     `alter table snippets.events add column service_package text, add column service_version text`,
   ],
+  [
+    // v8: the schema check's function is named after the fingerprint query it embeds (see
+    // checkSchemaFunction), so a runner whose query changed installs its own beside it.
+    `drop function if exists snippets.check_schema(text)`,
+    // What a checkpoint row holds: the file's checksum, the leader's backend pid, and a v2
+    // run's changes. Its walks' cursors are in snippets.ranges.
+    `alter table snippets.checkpoints rename column cursor to state`,
+  ],
 ];
 
 /** ('snip', 0): no repo lock key is 0 in practice, and a clash would only make one wait. */
@@ -209,73 +218,7 @@ export async function ensureLedger(db: SnippetDb): Promise<void> {
       sql`insert into snippets.meta (key, value) values ('schema_version', ${String(SCHEMA_STEPS.length)})
           on conflict (key) do update set value = excluded.value`,
     );
+    const [check] = await queryRows<{ installed: boolean }>(tx, sql`select to_regprocedure(${`${CHECK_SCHEMA_FUNCTION}(text)`}) is not null as installed`);
+    if (!check?.installed) await tx.execute(sql.raw(checkSchemaFunction()));
   });
-}
-
-export async function readLedger(db: SnippetDb, repo: string): Promise<LedgerRow[]> {
-  if (!(await ledgerExists(db))) return [];
-  return db.select().from(ledger).where(eq(ledger.repo, repo)).orderBy(asc(ledger.number));
-}
-
-/** What a plan reads of each ledger row. */
-export type PlanLedgerRow = Pick<LedgerRow, 'id' | 'number' | 'status' | 'checksum' | 'finishedAt'>;
-
-/**
- * The ledger's rows as a plan needs them, in plain SQL. drizzle's select maps every column
- * of every row; in the one call a run makes, that cost 80 ms on a thousand rows against 30.
- */
-export async function readPlanLedger(db: SnippetDb, repo: string): Promise<PlanLedgerRow[]> {
-  if (!(await ledgerExists(db))) return [];
-  const rows = await queryRows<{ id: string; number: number; status: LedgerRow['status']; checksum: string; finished_ms: number | null }>(
-    db,
-    // extract() is exact (numeric): whole milliseconds, truncated as a Date from text would be.
-    sql`select id, number, status, checksum, floor(extract(epoch from finished_at) * 1000)::float8 as finished_ms
-        from snippets.ledger where repo = ${repo} order by number`,
-  );
-  return rows.map(({ finished_ms, ...row }) => ({ ...row, finishedAt: finished_ms === null ? null : new Date(finished_ms) }));
-}
-
-export async function readEvents(db: SnippetDb, repo: string, snippetId?: string): Promise<EventRow[]> {
-  if (!(await ledgerExists(db))) return [];
-  const filter = snippetId ? and(eq(events.repo, repo), eq(events.snippetId, snippetId)) : eq(events.repo, repo);
-  return db.select().from(events).where(filter).orderBy(asc(events.seq));
-}
-
-export async function appendEvent(db: SnippetDb, event: NewEvent): Promise<void> {
-  await db.insert(events).values(event);
-}
-
-/**
- * Rows per INSERT when recording many at once (a baseline of a long history): PostgreSQL's
- * protocol takes at most 65,535 parameters per statement, one per column of each row.
- */
-const ROWS_PER_INSERT = 1000;
-
-function* chunks<T>(list: T[]): Generator<T[]> {
-  for (let start = 0; start < list.length; start += ROWS_PER_INSERT) yield list.slice(start, start + ROWS_PER_INSERT);
-}
-
-/** Several events in one statement (1,000 to a statement); their `seq` follows the list's order. */
-export async function appendEvents(db: SnippetDb, list: NewEvent[]): Promise<void> {
-  for (const chunk of chunks(list)) await db.insert(events).values(chunk);
-}
-
-/**
- * A snippet's ledger row and its events in one statement (the row's insert is a CTE), so
- * recording an outcome costs one round trip in the snippet's transaction.
- */
-export async function recordLedgerRow(db: SnippetDb, row: PgInsertValue<typeof ledger>, rowEvents: PgInsertValue<typeof events>[]): Promise<void> {
-  const inserted = db.$with('inserted').as(db.insert(ledger).values(row).returning({ id: ledger.id }));
-  await db.with(inserted).insert(events).values(rowEvents);
-}
-
-export async function insertLedgerRows(db: SnippetDb, rows: PgInsertValue<typeof ledger>[]): Promise<void> {
-  for (const chunk of chunks(rows)) await db.insert(ledger).values(chunk);
-}
-
-export async function markReverted(db: SnippetDb, repo: string, id: string): Promise<void> {
-  await db
-    .update(ledger)
-    .set({ status: 'reverted' })
-    .where(and(eq(ledger.repo, repo), eq(ledger.id, id)));
 }
