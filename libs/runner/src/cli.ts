@@ -6,10 +6,14 @@ import type { RunReport } from './commands/run.ts';
 import { auditFromEnv } from './audit.ts';
 import { undoneBy, type RunRecord } from './run-report.ts';
 import { describeCause, ExitCode, RunInterrupted, SafetyRefusal, SnippetsError } from './errors.ts';
-import type { LogSink } from './executor.ts';
 import type { TableChanges } from './ledger.ts';
 import { colors, printJson, table } from './output.ts';
 import { runOutput } from './run-output.ts';
+import { commandInput, repoDir } from './cli/command-input.ts';
+import { expectFromGitOption, splitIds } from './cli/expected-ids.ts';
+import { formatChanges } from './cli/row-changes.ts';
+import { linesTo, logSink } from './cli/snippet-logs.ts';
+import { stopOnSecondSignal } from './cli/stop-signals.ts';
 import type { SnippetState } from './plan.ts';
 
 const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
@@ -21,28 +25,6 @@ const STATE_COLOR: Record<SnippetState, (s: string) => string> = {
   changed: colors.red,
   missing: colors.red,
 };
-
-function formatChanges(changes: TableChanges): string {
-  const parts = Object.entries(changes).map(([t, c]) =>
-    [c.inserted && `+${c.inserted}`, c.updated && `~${c.updated}`, c.deleted && `-${c.deleted}`]
-      .filter(Boolean)
-      .map((n) => `${t.replace(/^public\./, '')} ${n}`)
-      .join(', '),
-  );
-  return parts.join(', ') || 'no rows changed';
-}
-
-/** `--expect a b` and `--expect a,b` both work: CI often has the ids as one string. */
-function splitIds(values: string[] | undefined): string[] | undefined {
-  return values?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
-}
-
-/** Lines for the user: on stdout, or on stderr when stdout carries --json output. */
-const linesTo = (json: boolean) => (text: string) => void (json ? process.stderr : process.stdout).write(text);
-
-function logSink(write: (text: string) => void): LogSink {
-  return (id, level, message) => write(`  ${colors.dim(`[${id}]`)} ${level === 'warn' ? colors.yellow(message) : message}\n`);
-}
 
 interface RunFlags {
   expect?: string[];
@@ -84,28 +66,6 @@ function printRunLines(report: RunReport): void {
   if (report.stopped && report.applied.length && !report.dryRun) console.log(`applied ${report.applied.length} snippet(s) before the run stopped; they are committed`);
 }
 
-/**
- * An AbortSignal for the first SIGINT or SIGTERM; a second one ends the process by that
- * signal, as if no handler were installed.
- */
-function stopOnSecondSignal(onFirst: () => void, beforeStop: () => void): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const handle = (signal: NodeJS.Signals) => {
-    if (!controller.signal.aborted) {
-      controller.abort();
-      onFirst();
-      return;
-    }
-    dispose();
-    beforeStop();
-    process.kill(process.pid, signal);
-  };
-  const dispose = () => signals.forEach((s) => process.off(s, handle));
-  signals.forEach((s) => process.on(s, handle));
-  return { signal: controller.signal, dispose };
-}
-
 function parseWorkers(value: string): number {
   const workers = Number(value);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InvalidArgumentError('give a whole number from 1 to 64.');
@@ -121,7 +81,7 @@ function buildProgram(): Command {
     .option('-C, --cwd <dir>', 'the snippet repo to work in', process.cwd())
     .showHelpAfterError('(run snippets --help for usage)')
     .exitOverride();
-  const input = () => ({ cwd: program.opts<{ cwd: string }>().cwd, env: process.env });
+  const input = () => commandInput(program);
 
   program
     .command('status')
@@ -149,7 +109,7 @@ function buildProgram(): Command {
     .command('plan')
     .description('what `run` would do, in order (reads only)')
     .addOption(new Option('--expect <ids...>', 'the exact set of snippets expected to be pending'))
-    .option('--expect-from-git <base..head>', 'expect exactly the snippets added between two revisions (the merge)')
+    .addOption(expectFromGitOption())
     .option('--json', 'machine-readable output')
     .action(async (opts: { expect?: string[]; expectFromGit?: string; json?: boolean }) => {
       const report = await (await import('./commands/plan.ts')).planCommand(input(), { expect: splitIds(opts.expect), expectFromGit: opts.expectFromGit });
@@ -173,7 +133,7 @@ function buildProgram(): Command {
     .command('run')
     .description('apply every pending snippet, each exactly once, in its own transaction')
     .addOption(new Option('--expect <ids...>', 'refuse unless the pending set is exactly these ids (CI passes the merge\'s snippets)'))
-    .option('--expect-from-git <base..head>', 'expect exactly the snippets added between two revisions (the merge)')
+    .addOption(expectFromGitOption())
     .option('--dry-run', 'run everything, then roll it all back; records nothing')
     .option('--workers <n>', "connections working a batched snippet's key ranges at once (PostgreSQL)", parseWorkers, 1)
     .option('--lock <name>', 'run only while holding this release lock, renewing its lease')
@@ -393,7 +353,7 @@ function buildProgram(): Command {
     .description('write snippets.lock (sha256 per snippet and over all), or check the tree against it')
     .option('--check', 'refuse (exit 3) when the tree differs from snippets.lock')
     .action(async (opts: { check?: boolean }) => {
-      const report = await (await import('./commands/manifest.ts')).manifest(program.opts<{ cwd: string }>().cwd, Boolean(opts.check));
+      const report = await (await import('./commands/manifest.ts')).manifest(repoDir(program), Boolean(opts.check));
       const count = Object.keys(report.manifest.snippets).length;
       console.log(report.written ? `wrote ${report.file} (${count} snippets)` : `${report.file} matches the tree (${count} snippets)`);
     });
@@ -405,7 +365,7 @@ function buildProgram(): Command {
     .option('--service-dir <dir>', 'where the service image keeps that package (its package.json)', process.env.SERVICE_DIR || '/app')
     .option('--json', 'machine-readable output')
     .action(async (opts: { package: string; serviceDir: string; json?: boolean }) => {
-      const report = await (await import('./commands/link-service.ts')).linkServiceCommand(program.opts<{ cwd: string }>().cwd, opts);
+      const report = await (await import('./commands/link-service.ts')).linkServiceCommand(repoDir(program), opts);
       if (opts.json) return printJson(report);
       const proof = report.compared === 'content' ? `same version and ${report.files} files as the copy tested` : `same version as tested; content not compared: ${report.notCompared}`;
       console.log(`${colors.green('✓')} ${report.package} ${report.version} is the image's ${report.serviceDir} (${proof})`);
@@ -415,7 +375,7 @@ function buildProgram(): Command {
     .command('compile')
     .description('compile the config and snippets into the cache runs load them from (node_modules/.cache/snippets), e.g. at image build')
     .action(async () => {
-      const report = await (await import('./commands/compile.ts')).compile(program.opts<{ cwd: string }>().cwd);
+      const report = await (await import('./commands/compile.ts')).compile(repoDir(program));
       console.log(report.bundle ? `compiled ${report.snippets} snippets into ${report.bundle}` : `${report.snippets} snippets load one by one: no bundle could be written`);
     });
 
