@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { auditFromEnv, discoverSnippetFiles, loadSnippets, snippetStore, openDatabase, applySnippet, withRollback } from '../libs/runner/src/engine.ts';
-import { analyseImpact } from '../libs/runner/src/impact.ts';
+import { analyseImpact } from '../libs/runner/src/impact/impact.ts';
 
 const SERVER = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000);

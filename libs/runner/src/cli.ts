@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeCause, ExitCode, SnippetsError } from './errors.ts';
-import { colors } from './output.ts';
+import { colors } from './cli/output.ts';
 import { registerBaselineCommand } from './cli/baseline.ts';
 import { registerCompileCommand } from './cli/compile.ts';
 import { registerHistoryCommand } from './cli/history.ts';

@@ -5,9 +5,9 @@ import path from 'node:path';
 import ms from 'ms';
 import * as v from 'valibot';
 import { describeCause, InputError } from './errors.ts';
-import { importModule } from './import-module.ts';
-import { describeIssue } from './schema-issues.ts';
-import { importCompiledConfig } from './snippet-bundle.ts';
+import { importModule } from './snippets/import-module.ts';
+import { describeIssue } from './snippets/schema-issues.ts';
+import { importCompiledConfig } from './snippets/snippet-bundle.ts';
 
 export const CONFIG_FILE = 'snippets.config.ts';
 

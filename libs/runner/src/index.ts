@@ -1,15 +1,15 @@
-export { defineSnippet, defineSquash, isSnippet, isSquash } from './define-snippet.ts';
-export type { BatchKey, BatchResult, BatchSpec, BatchWork, Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './define-snippet.ts';
-export type { ColumnInput, QualifiedTable, TableInput } from './table-names.ts';
-export type { DeleteSafelyOptions, ImpactReport, TableImpact } from './impact.ts';
+export { defineSnippet, defineSquash, isSnippet, isSquash } from './snippets/define-snippet.ts';
+export type { BatchKey, BatchResult, BatchSpec, BatchWork, Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './snippets/define-snippet.ts';
+export type { ColumnInput, QualifiedTable, TableInput } from './snippets/table-names.ts';
+export type { DeleteSafelyOptions, ImpactReport, TableImpact } from './snippets/impact-report.ts';
 export { defineConfig, packageDir } from './config.ts';
 export type { SnippetsConfig } from './config.ts';
 export { describeCause, ExitCode, InputError, RunInterrupted, SafetyRefusal, SnippetFailed, SnippetsError } from './errors.ts';
 export type { RefusalCheck } from './errors.ts';
-export { computeStatus, plan } from './plan.ts';
-export type { Plan, PlanInput, Refusal, SnippetState, StatusEntry } from './plan.ts';
-export { buildManifest, compareManifest } from './manifest.ts';
-export type { Manifest } from './manifest.ts';
+export { computeStatus, plan } from './planning/plan.ts';
+export type { Plan, PlanInput, Refusal, SnippetState, StatusEntry } from './planning/plan.ts';
+export { buildManifest, compareManifest } from './snippets/manifest.ts';
+export type { Manifest } from './snippets/manifest.ts';
 export type { RunReport } from './commands/run.ts';
 
 // The commands load on their first call. Every snippet module imports this package for
@@ -28,4 +28,4 @@ export const revert = onFirstCall(async () => (await import('./commands/revert.t
 export const baseline = onFirstCall(async () => (await import('./commands/baseline.ts')).baseline);
 export const manifest = onFirstCall(async () => (await import('./commands/manifest.ts')).manifest);
 export type { LedgerRow, EventRow } from './store/ledger-schema.ts';
-export type { TableChanges } from './change-counts.ts';
+export type { TableChanges } from './checks/change-counts.ts';

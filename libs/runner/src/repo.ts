@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { auditFromEnv, type AuditContext } from './audit.ts';
 import { loadConfig, loadConfigIfPresent, type ParsedConfig } from './config.ts';
-import { openDatabase, parseDatabaseUrl, type Database, type DatabaseTarget } from './database.ts';
-import { discoverSnippetFiles, type SnippetFile } from './discovery.ts';
+import { openDatabase, parseDatabaseUrl, type Database, type DatabaseTarget } from './database/database.ts';
+import { discoverSnippetFiles, type SnippetFile } from './snippets/discovery.ts';
 import { InputError } from './errors.ts';
-import { MANIFEST_FILE, readManifest, type Manifest } from './manifest.ts';
-import { installedService } from './service-package.ts';
+import { MANIFEST_FILE, readManifest, type Manifest } from './snippets/manifest.ts';
+import { installedService } from './service/service-package.ts';
 
 /** Everything a command needs from the repo and the environment, checked once at the boundary. */
 export interface RepoSession {

@@ -4,12 +4,12 @@ import ejs from 'ejs';
 import { sha256 } from './checksum.ts';
 import { loadConfig } from './config.ts';
 import { InputError } from './errors.ts';
-import { buildManifest, MANIFEST_FILE, renderManifest } from './manifest.ts';
-import { findSchemaTable, loadServiceSchema, serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './schema-tables.ts';
-import { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service-functions.ts';
+import { buildManifest, MANIFEST_FILE, renderManifest } from './snippets/manifest.ts';
+import { findSchemaTable, loadServiceSchema, serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './service/schema-tables.ts';
+import { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service/service-functions.ts';
 
-export { serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './schema-tables.ts';
-export { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service-functions.ts';
+export { serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './service/schema-tables.ts';
+export { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service/service-functions.ts';
 
 /**
  * The one renderer of new snippets: `nx g snippet` in the workspace and `npx plop snippet`
@@ -78,7 +78,7 @@ export function nextSnippet(existing: string[], archived: string[] = []): { numb
   return { number, previous: active.at(-1) };
 }
 
-export { buildManifest, renderManifest } from './manifest.ts';
+export { buildManifest, renderManifest } from './snippets/manifest.ts';
 
 /** A delete or batched snippet needs its table; checked before the schema is loaded to find it. */
 export function checkTableGiven(kind: SnippetKind, given: boolean): void {

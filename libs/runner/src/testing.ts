@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditFromEnv } from './audit.ts';
-import { openDatabase, type Database } from './database.ts';
-import { discoverSnippetFiles } from './discovery.ts';
+import { openDatabase, type Database } from './database/database.ts';
+import { discoverSnippetFiles } from './snippets/discovery.ts';
 import { InputError } from './errors.ts';
-import { applySnippet, type ApplyResult } from './executor.ts';
+import { applySnippet, type ApplyResult } from './execution/executor.ts';
 import { CONFIG_FILE, loadConfig } from './config.ts';
-import { cloneServiceTemplate, openPgliteWithService, openThrowawayDatabase } from './service-schema-cache.ts';
+import { cloneServiceTemplate, openPgliteWithService, openThrowawayDatabase } from './service/service-schema-cache.ts';
 import { snippetStore } from './store/snippet-store.ts';
-import { loadSnippets } from './load-snippets.ts';
+import { loadSnippets } from './snippets/load-snippets.ts';
 
 /**
  * A throwaway database for a snippet's test: PGlite in memory by default, or a fresh

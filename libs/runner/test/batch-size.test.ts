@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchSizer, fitCosts } from '../src/batch-size.ts';
+import { BatchSizer, fitCosts } from '../src/batching/batch-size.ts';
 
 /** Walks `rows` rows with a batch time of `cost(size)`, as workRanges does; returns the sizes asked for. */
 function walk(sizer: BatchSizer, rows: number, cost: (size: number) => number): number[] {

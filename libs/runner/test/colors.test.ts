@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { colorEnabled } from '../src/color-support.ts';
+import { colorEnabled } from '../src/cli/color-support.ts';
 import { runCli } from './support/cli.ts';
 import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { openDatabase, parseDatabaseUrl } from '../src/database.ts';
+import { openDatabase, parseDatabaseUrl } from '../src/database/database.ts';
 import { applySnippetFile, openTestDatabase } from '../src/testing.ts';
 import { runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, SERVER_URL, type Driver, type TestDatabase } from './support/databases.ts';

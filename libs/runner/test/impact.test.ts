@@ -1,10 +1,10 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, seed } from '@snippets/example-service';
-import { openDatabase, type Database } from '../src/database.ts';
-import { queryRows } from '../src/queries.ts';
-import { analyseImpact, deleteSafely } from '../src/impact.ts';
-import { withRollback } from '../src/executor.ts';
+import { openDatabase, type Database } from '../src/database/database.ts';
+import { queryRows } from '../src/database/queries.ts';
+import { analyseImpact, deleteSafely } from '../src/impact/impact.ts';
+import { withRollback } from '../src/execution/executor.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, defaultConfig } from './support/fixture-repo.ts';

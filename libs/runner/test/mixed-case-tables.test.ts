@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../src/database.ts';
-import { queryRows } from '../src/queries.ts';
-import { withRollback } from '../src/executor.ts';
-import { splitKeyRanges } from '../src/key-ranges.ts';
-import { parseTableName } from '../src/table-names.ts';
+import { openDatabase, type Database } from '../src/database/database.ts';
+import { queryRows } from '../src/database/queries.ts';
+import { withRollback } from '../src/execution/executor.ts';
+import { splitKeyRanges } from '../src/batching/key-ranges.ts';
+import { parseTableName } from '../src/snippets/table-names.ts';
 import { runCli, writeManifest } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, type FixtureRepo } from './support/fixture-repo.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostAllowed } from '../src/connection-guard.ts';
+import { hostAllowed } from '../src/database/connection-guard.ts';
 
 describe("outbound.allow entries against the connection guard's destinations", () => {
   it.each([

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { defineSnippet } from '../src/define-snippet.ts';
-import type { SnippetFile } from '../src/discovery.ts';
+import { defineSnippet } from '../src/snippets/define-snippet.ts';
+import type { SnippetFile } from '../src/snippets/discovery.ts';
 import type { LedgerRow } from '../src/store/ledger-schema.ts';
-import type { LoadedSnippet } from '../src/load-snippets.ts';
-import { buildManifest } from '../src/manifest.ts';
-import { computeStatus, plan } from '../src/plan.ts';
+import type { LoadedSnippet } from '../src/snippets/load-snippets.ts';
+import { buildManifest } from '../src/snippets/manifest.ts';
+import { computeStatus, plan } from '../src/planning/plan.ts';
 
 function file(id: string, checksum = `sum-${id}`): SnippetFile {
   return { id, number: Number(id.slice(0, 4)), file: `/repo/snippets/${id}.ts`, displayPath: `snippets/${id}.ts`, checksum };

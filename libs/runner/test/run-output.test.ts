@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const RUN_OUTPUT = fileURLToPath(new URL('../src/run-output.ts', import.meta.url));
+const RUN_OUTPUT = fileURLToPath(new URL('../src/cli/run-output.ts', import.meta.url));
 
 /** Runs `body` in a node process whose stdout is a pipe, with `out` a runOutput on it. */
 function withOutput(body: string): Promise<{ stdout: string; code: number | null; signal: NodeJS.Signals | null }> {

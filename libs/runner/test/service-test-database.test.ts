@@ -1,9 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../src/queries.ts';
+import { queryRows } from '../src/database/queries.ts';
 import { loadConfig } from '../src/config.ts';
-import { serviceTemplateName } from '../src/service-schema-cache.ts';
+import { serviceTemplateName } from '../src/service/service-schema-cache.ts';
 import { openServiceTestDatabase } from '../src/testing.ts';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';

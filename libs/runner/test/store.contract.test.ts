@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHANGE_COUNTS } from '../src/change-counts.ts';
-import { openDatabase, parseDatabaseUrl, type Database } from '../src/database.ts';
+import { CHANGE_COUNTS } from '../src/checks/change-counts.ts';
+import { openDatabase, parseDatabaseUrl, type Database } from '../src/database/database.ts';
 import { SafetyRefusal } from '../src/errors.ts';
-import { queryRows } from '../src/queries.ts';
-import { SchemaBaseline } from '../src/schema-fingerprint.ts';
+import { queryRows } from '../src/database/queries.ts';
+import { SchemaBaseline } from '../src/checks/schema-fingerprint.ts';
 import { CHECK_SCHEMA_FUNCTION, checkAndRecord } from '../src/store/closing-statement.ts';
 import { snippetStore, type EventInsert, type NewLedgerRow, type SnippetStore } from '../src/store/snippet-store.ts';
 import type { LedgerStatus } from '../src/store/transitions.ts';

@@ -2,9 +2,9 @@ import { pgSchema, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 import { alias } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.ts';
-import { noSuchTable, suggestTable } from '../src/missing-tables.ts';
-import { fingerprintTables } from '../src/schema-fingerprint.ts';
-import { columnName, parseTableName, spellTable, tableName, tableParts, type QualifiedTable } from '../src/table-names.ts';
+import { noSuchTable, suggestTable } from '../src/checks/missing-tables.ts';
+import { fingerprintTables } from '../src/checks/schema-fingerprint.ts';
+import { columnName, parseTableName, spellTable, tableName, tableParts, type QualifiedTable } from '../src/snippets/table-names.ts';
 
 describe('parseTableName', () => {
   it.each([

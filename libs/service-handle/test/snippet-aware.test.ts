@@ -10,7 +10,7 @@ class Handle {
   }
 }
 
-// What the runner registers (libs/runner/src/connection-guard.ts): the contract this package reads.
+// What the runner registers (libs/runner/src/database/connection-guard.ts): the contract this package reads.
 const storage = new AsyncLocalStorage<{ db: unknown }>();
 (globalThis as Record<symbol, unknown>)[Symbol.for('@snippets/current-snippet')] ??= storage;
 const registered = (globalThis as Record<symbol, AsyncLocalStorage<{ db: unknown }>>)[Symbol.for('@snippets/current-snippet')]!;

@@ -1,6 +1,6 @@
 // `snippets baseline`: its flags and a line per snippet it marks applied.
 import type { Command } from 'commander';
-import { colors, printJson } from '../output.ts';
+import { colors, printJson } from './output.ts';
 import { commandInput } from './command-input.ts';
 
 export function registerBaselineCommand(program: Command): void {

@@ -1,7 +1,7 @@
 // `snippets history`: its flags and the table of the audit trail.
 import type { Command } from 'commander';
-import type { TableChanges } from '../change-counts.ts';
-import { printJson, table } from '../output.ts';
+import type { TableChanges } from '../checks/change-counts.ts';
+import { printJson, table } from './output.ts';
 import { commandInput } from './command-input.ts';
 import { formatChanges } from './row-changes.ts';
 

@@ -1,6 +1,6 @@
 // `snippets impact`: its flags and the table of what a delete would reach through foreign keys.
 import type { Command } from 'commander';
-import { colors, printJson, table } from '../output.ts';
+import { colors, printJson, table } from './output.ts';
 import { commandInput } from './command-input.ts';
 
 export function registerImpactCommand(program: Command): void {

@@ -1,6 +1,6 @@
 // `snippets link-service`: its flags and the line saying which service code the snippets now import.
 import type { Command } from 'commander';
-import { colors, printJson } from '../output.ts';
+import { colors, printJson } from './output.ts';
 import { repoDir } from './command-input.ts';
 
 export function registerLinkServiceCommand(program: Command): void {

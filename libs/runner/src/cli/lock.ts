@@ -1,6 +1,6 @@
 // `snippets lock acquire|release|status`: the release lock's subcommands, their flags and their lines.
 import { Option, type Command } from 'commander';
-import { colors, printJson } from '../output.ts';
+import { colors, printJson } from './output.ts';
 import { commandInput } from './command-input.ts';
 
 export function registerLockCommands(program: Command): void {

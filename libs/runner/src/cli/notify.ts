@@ -10,6 +10,6 @@ export function registerNotifyCommand(program: Command): void {
     .addOption(new Option('--outcome <outcome>', 'when there is no report: how the pipeline ended').choices(['success', 'failure']))
     .option('--message <text>', 'when there is no report: what happened')
     .action(async (opts: { reportDir: string; outcome?: 'success' | 'failure'; message?: string }) => {
-      await (await import('../commands/notify.ts')).notify(commandInput(program), { ...opts, log: (line) => console.log(line) });
+      await (await import('../reports/notify-command.ts')).notify(commandInput(program), { ...opts, log: (line) => console.log(line) });
     });
 }

@@ -1,7 +1,7 @@
 // `snippets plan`: its flags and the list of what `run` would apply, with any refusals.
 import { Option, type Command } from 'commander';
 import { ExitCode } from '../errors.ts';
-import { colors, printJson } from '../output.ts';
+import { colors, printJson } from './output.ts';
 import { commandInput } from './command-input.ts';
 import { expectFromGitOption, splitIds } from './expected-ids.ts';
 

@@ -1,6 +1,6 @@
 // `snippets revert`: its flags and the line saying what the revert changed.
 import type { Command } from 'commander';
-import { colors, printJson } from '../output.ts';
+import { colors, printJson } from './output.ts';
 import { commandInput } from './command-input.ts';
 import { formatChanges } from './row-changes.ts';
 import { linesTo, logSink } from './snippet-logs.ts';

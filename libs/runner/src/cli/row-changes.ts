@@ -1,5 +1,5 @@
 // The one-line summary of the rows a snippet changed, per table.
-import type { TableChanges } from '../change-counts.ts';
+import type { TableChanges } from '../checks/change-counts.ts';
 
 export function formatChanges(changes: TableChanges): string {
   const parts = Object.entries(changes).map(([t, c]) =>

@@ -5,9 +5,9 @@ import { auditFromEnv } from '../audit.ts';
 import type { RunReport } from '../commands/run.ts';
 import { loadConfig } from '../config.ts';
 import { ExitCode, RunInterrupted, SafetyRefusal } from '../errors.ts';
-import { colors, printJson } from '../output.ts';
-import { runOutput } from '../run-output.ts';
-import { undoneBy, type RunRecord } from '../run-report.ts';
+import { colors, printJson } from './output.ts';
+import { runOutput } from './run-output.ts';
+import { undoneBy, type RunRecord } from '../reports/run-report.ts';
 import { commandInput, repoDir } from './command-input.ts';
 import { expectFromGitOption, splitIds } from './expected-ids.ts';
 import { formatChanges } from './row-changes.ts';
@@ -76,14 +76,14 @@ export function registerRunCommand(program: Command): void {
       const json = Boolean(opts.json);
       // Under --json, stdout is the report alone: lines as they happen go to stderr.
       const live = json ? { write: linesTo(true), flush: () => {}, close: () => {} } : runOutput(process.stdout, { stopSignals: ['SIGHUP'] });
-      const progress = (await import('../progress.ts')).progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => live.write(`${line}\n`));
+      const progress = (await import('./progress.ts')).progressReporter(Boolean(process.stderr.isTTY) && !json, (line) => live.write(`${line}\n`));
       const startedAt = new Date();
       const record = async (outcome: RunRecord['outcome'], message: string, runReport: RunReport | null) => {
         if (!opts.reportDir) return;
         // A run refused before it started has no report of its own; the config still names the repo.
         const repo = runReport?.repo ?? (await loadConfig(path.resolve(repoDir(program))).then((c) => c.repo, () => ''));
         const finishedAt = new Date().toISOString();
-        await (await import('../run-report.ts')).writeRunReports(opts.reportDir, { repo, outcome, message, startedAt: startedAt.toISOString(), finishedAt, audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport });
+        await (await import('../reports/run-report.ts')).writeRunReports(opts.reportDir, { repo, outcome, message, startedAt: startedAt.toISOString(), finishedAt, audit: auditFromEnv(), expected: runReport?.expected ?? null, run: runReport });
       };
       // The first SIGINT or SIGTERM lets the snippet under way finish and stops before the
       // next, so the report can say what committed; a second one stops the process at once.

@@ -1,6 +1,6 @@
 // Where the lines a snippet logs, and other lines for the user, are written.
-import type { LogSink } from '../executor.ts';
-import { colors } from '../output.ts';
+import type { LogSink } from '../execution/executor.ts';
+import { colors } from './output.ts';
 
 /** Lines for the user: on stdout, or on stderr when stdout carries --json output. */
 export const linesTo = (json: boolean) => (text: string) => void (json ? process.stderr : process.stdout).write(text);

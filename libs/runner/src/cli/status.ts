@@ -1,7 +1,7 @@
 // `snippets status`: its flags and the table of each snippet's state.
 import type { Command } from 'commander';
-import { colors, printJson, table } from '../output.ts';
-import type { SnippetState } from '../plan.ts';
+import { colors, printJson, table } from './output.ts';
+import type { SnippetState } from '../planning/plan.ts';
 import { commandInput } from './command-input.ts';
 
 const STATE_COLOR: Record<SnippetState, (s: string) => string> = {

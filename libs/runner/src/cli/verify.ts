@@ -1,7 +1,7 @@
 // `snippets verify`: its flags and a line per applied snippet's post-check.
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.ts';
-import { colors, printJson } from '../output.ts';
+import { colors, printJson } from './output.ts';
 import { commandInput } from './command-input.ts';
 import { linesTo, logSink } from './snippet-logs.ts';
 

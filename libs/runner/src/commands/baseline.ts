@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { SafetyRefusal } from '../errors.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { withRepoLock } from '../lock.ts';
-import { plan } from '../plan.ts';
+import { withRepoLock } from '../database/lock.ts';
+import { plan } from '../planning/plan.ts';
 import { findFile, openRepo, requireManifest, withDatabase, type SessionInput } from '../repo.ts';
 
 export interface BaselineReport {

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { loadConfig } from '../config.ts';
-import { discoverSnippetFiles } from '../discovery.ts';
-import { loadSnippets } from '../load-snippets.ts';
-import { compileSnippets } from '../snippet-bundle.ts';
+import { discoverSnippetFiles } from '../snippets/discovery.ts';
+import { loadSnippets } from '../snippets/load-snippets.ts';
+import { compileSnippets } from '../snippets/snippet-bundle.ts';
 
 export interface CompileReport {
   snippets: number;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { SnippetDb } from '../snippet-db.ts';
+import type { SnippetDb } from '../database/snippet-db.ts';
 import { InputError } from '../errors.ts';
 import type { EventRow } from '../store/ledger-schema.ts';
 import { snippetStore } from '../store/snippet-store.ts';

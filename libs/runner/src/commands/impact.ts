@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { describeCause, InputError } from '../errors.ts';
-import { withRollback } from '../executor.ts';
-import { analyseTable, type ImpactReport } from '../impact.ts';
-import { isStatementFault } from '../pg-errors.ts';
-import { parseTableName } from '../table-names.ts';
+import { withRollback } from '../execution/executor.ts';
+import { analyseTable } from '../impact/impact.ts';
+import type { ImpactReport } from '../snippets/impact-report.ts';
+import { isStatementFault } from '../database/pg-errors.ts';
+import { parseTableName } from '../snippets/table-names.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
 /**

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { linkService, type LinkServiceReport } from '../service-image.ts';
+import { linkService, type LinkServiceReport } from '../service/service-image.ts';
 
 /**
  * `snippets link-service`: run by the snippet image's build after `npm ci`, so the service

@@ -2,7 +2,7 @@ import ms from 'ms';
 import { auditFromEnv } from '../audit.ts';
 import { InputError, SafetyRefusal } from '../errors.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { databaseNow, readLease, release, tryAcquire, type Lease } from '../release-lock.ts';
+import { databaseNow, readLease, release, tryAcquire, type Lease } from '../locks/release-lock.ts';
 import { openTarget, withDatabase, type SessionInput } from '../repo.ts';
 
 export interface LockOptions {

@@ -1,10 +1,10 @@
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.ts';
-import { discoverSnippetFiles } from '../discovery.ts';
+import { discoverSnippetFiles } from '../snippets/discovery.ts';
 import { SafetyRefusal } from '../errors.ts';
-import { buildManifest, renderManifest, type Manifest } from '../manifest.ts';
-import { plan } from '../plan.ts';
+import { buildManifest, renderManifest, type Manifest } from '../snippets/manifest.ts';
+import { plan } from '../planning/plan.ts';
 import { requireManifest } from '../repo.ts';
 
 export interface ManifestReport {

@@ -1,11 +1,11 @@
-import type { Database } from '../database.ts';
+import type { Database } from '../database/database.ts';
 import { InputError } from '../errors.ts';
 import { snippetStore, type PlanLedgerRow } from '../store/snippet-store.ts';
-import { isSquashFile, loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
-import { plan, type Plan } from '../plan.ts';
+import { isSquashFile, loadSnippets, type LoadedSnippet } from '../snippets/load-snippets.ts';
+import { plan, type Plan } from '../planning/plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
-import { readServiceMigrations } from '../service-migrations.ts';
-import { snippetsAddedBetween } from '../git-range.ts';
+import { readServiceMigrations } from '../service/service-migrations.ts';
+import { snippetsAddedBetween } from '../planning/git-range.ts';
 
 export interface PlanOptions {
   expect?: string[];

@@ -1,11 +1,11 @@
 import { InputError, SafetyRefusal, SnippetFailed } from '../errors.ts';
-import { revertSnippet } from '../executor.ts';
-import type { TableChanges } from '../change-counts.ts';
+import { revertSnippet } from '../execution/executor.ts';
+import type { TableChanges } from '../checks/change-counts.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { loadSnippets } from '../load-snippets.ts';
-import { withRepoLock } from '../lock.ts';
+import { loadSnippets } from '../snippets/load-snippets.ts';
+import { withRepoLock } from '../database/lock.ts';
 import { findFile, openRepo, withDatabase, type SessionInput } from '../repo.ts';
-import type { LogSink } from '../executor.ts';
+import type { LogSink } from '../execution/executor.ts';
 
 export interface RevertReport {
   repo: string;

@@ -1,7 +1,7 @@
-import type { BatchProgress } from '../batching.ts';
-import type { SnippetDb } from '../snippet-db.ts';
+import type { BatchProgress } from '../batching/batching.ts';
+import type { SnippetDb } from '../database/snippet-db.ts';
 import { describeCause, InputError, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
-import { openDatabase, type Database, type DatabaseTarget } from '../database.ts';
+import { openDatabase, type Database, type DatabaseTarget } from '../database/database.ts';
 import {
   applySnippet,
   helpBatched,
@@ -12,16 +12,16 @@ import {
   type ExecuteOptions,
   type HelpResult,
   type LogSink,
-} from '../executor.ts';
+} from '../execution/executor.ts';
 import type { NewEvent } from '../store/ledger-schema.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { CommitSequence } from '../commit-sequence.ts';
-import { loadSnippets, type LoadedSnippet } from '../load-snippets.ts';
-import { withRepoLock } from '../lock.ts';
-import { SchemaBaseline } from '../schema-fingerprint.ts';
-import { keepLease, type KeptLease } from '../lease-keeper.ts';
+import { CommitSequence } from '../database/commit-sequence.ts';
+import { loadSnippets, type LoadedSnippet } from '../snippets/load-snippets.ts';
+import { withRepoLock } from '../database/lock.ts';
+import { SchemaBaseline } from '../checks/schema-fingerprint.ts';
+import { keepLease, type KeptLease } from '../locks/lease-keeper.ts';
 import { lockHolder } from './lock.ts';
-import type { Refusal } from '../plan.ts';
+import type { Refusal } from '../planning/plan.ts';
 import { withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 import { planAgainst, prepareRun, type PreparedRun } from './plan.ts';
 

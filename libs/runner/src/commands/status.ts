@@ -1,6 +1,6 @@
 import { snippetStore } from '../store/snippet-store.ts';
-import { loadSquashes } from '../load-snippets.ts';
-import { computeStatus, type StatusEntry } from '../plan.ts';
+import { loadSquashes } from '../snippets/load-snippets.ts';
+import { computeStatus, type StatusEntry } from '../planning/plan.ts';
 import { openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
 export interface StatusReport {

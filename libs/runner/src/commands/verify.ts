@@ -1,7 +1,7 @@
 import { InputError } from '../errors.ts';
-import { verifySnippet, type LogSink, type VerifyResult } from '../executor.ts';
+import { verifySnippet, type LogSink, type VerifyResult } from '../execution/executor.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { loadSnippets } from '../load-snippets.ts';
+import { loadSnippets } from '../snippets/load-snippets.ts';
 import { findFile, openRepo, withDatabase, type SessionInput } from '../repo.ts';
 
 export interface VerifyReport {

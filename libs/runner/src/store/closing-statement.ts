@@ -1,11 +1,11 @@
 import type { AuditContext } from '../audit.ts';
-import type { OutboundConnection } from '../connection-guard.ts';
-import { COUNTED_TABLES, type TableChanges } from '../change-counts.ts';
+import type { OutboundConnection } from '../database/connection-guard.ts';
+import { COUNTED_TABLES, type TableChanges } from '../checks/change-counts.ts';
 import { sha256 } from '../checksum.ts';
-import { queryPrepared, type Statement } from '../queries.ts';
-import type { SnippetDb } from '../snippet-db.ts';
-import { FINGERPRINT_SQL } from '../schema-fingerprint.ts';
-import { serverTimeParam } from '../server-clock.ts';
+import { queryPrepared, type Statement } from '../database/queries.ts';
+import type { SnippetDb } from '../database/snippet-db.ts';
+import { FINGERPRINT_SQL } from '../checks/schema-fingerprint.ts';
+import { serverTimeParam } from '../database/server-clock.ts';
 
 /** What `snippets.refuse` raises (ledger schema v5): a check refused the transaction. */
 const REFUSED = 'SNP01';

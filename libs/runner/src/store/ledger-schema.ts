@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, integer, jsonb, pgSchema, primaryKey, text, timestamp, type PgInsertValue } from 'drizzle-orm/pg-core';
-import type { SnippetDb } from '../snippet-db.ts';
-import type { TableChanges } from '../change-counts.ts';
+import type { SnippetDb } from '../database/snippet-db.ts';
+import type { TableChanges } from '../checks/change-counts.ts';
 import type { LedgerStatus } from './transitions.ts';
 import { CHECK_SCHEMA_FUNCTION, CLOSING_FUNCTIONS, checkSchemaFunction } from './closing-statement.ts';
-import { queryRows } from '../queries.ts';
+import { queryRows } from '../database/queries.ts';
 
 /**
  * The ledger lives in schema `snippets` of the target database, beside the data it
@@ -81,7 +81,7 @@ export const events = snippetsSchema.table('events', {
   detail: jsonb('detail').$type<Record<string, unknown>>(),
 });
 
-export type { TableChanges } from '../change-counts.ts';
+export type { TableChanges } from '../checks/change-counts.ts';
 export type LedgerRow = typeof ledger.$inferSelect;
 export type NewLedgerRow = typeof ledger.$inferInsert;
 export type EventRow = typeof events.$inferSelect;

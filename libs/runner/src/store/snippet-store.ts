@@ -9,11 +9,11 @@
  */
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
-import { addChanges, type TableChanges } from '../change-counts.ts';
+import { addChanges, type TableChanges } from '../checks/change-counts.ts';
 import { SafetyRefusal } from '../errors.ts';
-import { repoLockHeldBy } from '../lock.ts';
-import { queryRows } from '../queries.ts';
-import type { SnippetDb } from '../snippet-db.ts';
+import { repoLockHeldBy } from '../database/lock.ts';
+import { queryRows } from '../database/queries.ts';
+import type { SnippetDb } from '../database/snippet-db.ts';
 import { ensureLedger, events, ledger, ledgerExists, type EventRow, type LedgerRow } from './ledger-schema.ts';
 import { ledgerStatesBefore, walkStatesBefore, type LedgerState, type LedgerStatus, type WalkState } from './transitions.ts';
 

@@ -1,0 +1,278 @@
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { BatchSizer } from './batch-size.ts';
+import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from '../snippets/define-snippet.ts';
+import { queryRows } from '../database/queries.ts';
+import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
+import { addChanges, type TableChanges } from '../checks/change-counts.ts';
+import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';
+import { pgErrorCode } from '../database/pg-errors.ts';
+import { columnName, describeTableInput, tableName, tableRef, type QualifiedTable } from '../snippets/table-names.ts';
+
+const RETRYABLE = new Set(['55P03', '57014', '40P01', '40001']); // lock timeout, statement timeout, deadlock, serialization
+const MIN_SIZE = 10;
+const MAX_SIZE = 100_000;
+/** How long a worker with no free range waits before looking again: others hold the rest. */
+const IDLE_MS = 100;
+
+/** How one process takes part in a batched snippet's walks. */
+export interface BatchRunner {
+  repo: string;
+  snippetId: string;
+  /** `help`: this process joins another runner's walks; it never records the snippet. */
+  role: 'run' | 'help';
+  /** Walk names used by this run's `up`, so one name is never walked twice. */
+  walked: Set<string>;
+  /** This process's connections, each working ranges concurrently; the first opens walks. */
+  workers: SnippetDb[];
+  /** Runs one batch transaction on `db` (timeouts; touches check after `work`); `changes()` is what it changed so far. */
+  transaction<T>(db: SnippetDb, work: (tx: SnippetDb, changes: () => Promise<TableChanges>) => Promise<T>): Promise<T>;
+  onProgress(progress: BatchProgress): void;
+  log(message: string): void;
+  /** Aborted, each worker stops after the batch under way, with RunInterrupted: finished batches are kept. */
+  signal?: AbortSignal;
+}
+
+export interface BatchProgress {
+  snippetId: string;
+  walk: string;
+  /** Rows done by every worker of the walk, in any process. */
+  rows: number;
+  total: number;
+  batches: number;
+  /** This process's rate. */
+  rowsPerSecond: number;
+  /** Rows in the batch that just committed, done by this process. */
+  batchRows: number;
+}
+
+/** batch() in a helper whose run has finished (its checkpoint is gone): nothing is left to do. */
+export class RunFinished extends Error {
+  constructor(snippetId: string) {
+    super(`${snippetId}: the checkpoint is gone; another runner finished this snippet`);
+  }
+}
+
+interface WalkProgress {
+  ranges: number;
+  open: number;
+  total: number;
+  rows: number;
+  batches: number;
+}
+
+interface Walk {
+  name: string;
+  table: QualifiedTable;
+  /** How the snippet named the table, for a did-you-mean. */
+  spelled: string;
+  keyName: string;
+  key: SQL;
+  where: SQL;
+  spec: BatchSpec;
+  startedAt: number;
+  /** Rows this process did in this walk, for its rate. */
+  processed: number;
+  /** Set when a worker fails, so the others stop after their current batch. */
+  stopped: boolean;
+}
+
+type BatchOutcome = { kind: 'idle'; open: number } | { kind: 'batch'; range: number; count: number; progress: Pick<WalkProgress, 'rows' | 'batches' | 'total'> };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function walkProgress(db: SnippetDb, runner: BatchRunner, walk: string): Promise<WalkProgress> {
+  const [row] = await queryRows<Record<keyof WalkProgress, string | number>>(
+    db,
+    sql`select count(*) as ranges, count(*) filter (where not done) as open, coalesce(sum(rows_total), 0) as total,
+               coalesce(sum(rows_done), 0) as rows, coalesce(sum(batches_done), 0) as batches
+        from snippets.ranges where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk}`,
+  );
+  return { ranges: Number(row?.ranges), open: Number(row?.open), total: Number(row?.total), rows: Number(row?.rows), batches: Number(row?.batches) };
+}
+
+/**
+ * Finds the walk's ranges, splitting the key space when this is the first worker to get
+ * here. Undefined when the checkpoint is gone: the run finished.
+ */
+async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress | undefined> {
+  return runner.transaction(runner.workers[0]!, async (tx) => {
+    const unusable = await unusableKey(tx, walk.table, walk.keyName, walk.spelled);
+    if (unusable) throw new Error(unusable);
+    // Locking the checkpoint row makes the workers that arrive together split the walk
+    // once; the others wait as long as the split takes (it has the statement timeout).
+    await tx.execute(sql`select set_config('lock_timeout', '0', true)`);
+    const [checkpoint] = await queryRows(tx, sql`select 1 from snippets.checkpoints where repo = ${runner.repo} and id = ${runner.snippetId} for update`);
+    if (!checkpoint) return undefined;
+    const progress = await walkProgress(tx, runner, walk.name);
+    if (progress.ranges) return progress;
+    const ranges = await splitKeyRanges(tx, walk.table, walk.keyName, walk.where);
+    const rows = ranges.map(
+      (range, index) =>
+        sql`(${runner.repo}, ${runner.snippetId}, ${walk.name}, ${index}, ${JSON.stringify(range.lo)}::jsonb, ${JSON.stringify(range.hi)}::jsonb, ${range.rows})`,
+    );
+    await tx.execute(sql`insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total) values ${sql.join(rows, sql`, `)}`);
+    return walkProgress(tx, runner, walk.name);
+  });
+}
+
+async function waitUntilHealthy(walk: Walk, runner: BatchRunner): Promise<void> {
+  const { spec } = walk;
+  if (!spec.healthCheck) return;
+  for (let wait = 500; !walk.stopped; wait = Math.min(wait * 2, 30_000)) {
+    const outcome = await spec.healthCheck();
+    const ok = typeof outcome === 'boolean' ? outcome : outcome.ok;
+    if (ok) return;
+    const why = typeof outcome === 'object' && outcome.message ? `: ${outcome.message}` : '';
+    runner.log(`health check failed${why}; pausing ${wait} ms`);
+    await sleep(wait);
+  }
+}
+
+/**
+ * The next batch of a range after `from`: its row count and last key. A full batch is one
+ * index scan that stops at the size-th key; only a range's last, partial batch counts.
+ */
+async function nextBatch(tx: SnippetDb, walk: Walk, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<{ count: number; last: BatchKey | null }> {
+  const lower = from === null ? sql`true` : sql`${walk.key} > ${from}`;
+  const upper = hi === null ? sql`true` : sql`${walk.key} <= ${hi}`;
+  const rows = sql`from ${tableRef(walk.table)} where ${lower} and ${upper} and (${walk.where})`;
+  const [full] = await queryRows<{ k: BatchKey | bigint }>(tx, sql`select ${walk.key} as k ${rows} order by ${walk.key} offset ${size - 1} limit 1`);
+  if (full) return { count: size, last: asBatchKey(full.k) };
+  const [partial] = await queryRows<{ n: number; k: BatchKey | bigint | null }>(
+    tx,
+    sql`select (select count(*)::int ${rows}) as n, (select ${walk.key} ${rows} order by ${walk.key} desc limit 1) as k`,
+  );
+  return { count: partial?.n ?? 0, last: partial?.k === null || partial?.k === undefined ? null : asBatchKey(partial.k) };
+}
+
+/**
+ * One batch: claims a free range (the one this worker had, if still free), takes the next
+ * `size` keys after its cursor, runs `process`, and moves the cursor in the same
+ * transaction, so the work and the checkpoint commit together or not at all. The range
+ * stays locked until then; a killed worker's lock goes with its connection.
+ */
+async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, walk: Walk, runner: BatchRunner, preferred: number, size: number): Promise<BatchOutcome> {
+  const [range] = await queryRows<{ range_no: number; lo: BatchKey | null; hi: BatchKey | null; cursor: BatchKey | null; changes: TableChanges }>(
+    tx,
+    sql`select range_no, lo, hi, cursor, changes from snippets.ranges
+        where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and not done
+        order by range_no = ${preferred} desc, range_no
+        limit 1 for update skip locked`,
+  );
+  if (!range) return { kind: 'idle', open: (await walkProgress(tx, runner, walk.name)).open };
+
+  const from = range.cursor ?? range.lo;
+  const { count, last } = await nextBatch(tx, walk, from, range.hi, size);
+  if (last !== null) {
+    const inBatch = (column: SQLWrapper) => (from === null ? sql`(${column} <= ${last})` : sql`(${column} > ${from} and ${column} <= ${last})`);
+    await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last, inBatch });
+  }
+  const total = count ? addChanges(range.changes, await changes()) : range.changes;
+  // The other ranges' sums come from the statement's snapshot, this range's from its new row.
+  const others = (column: SQL) =>
+    sql`(select coalesce(sum(${column}), 0) from snippets.ranges o where o.repo = r.repo and o.id = r.id and o.walk = r.walk and o.range_no <> r.range_no)`;
+  const [progress] = await queryRows<{ rows: string; batches: string; total: string }>(
+    tx,
+    sql`update snippets.ranges r
+        set cursor = ${JSON.stringify(last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
+            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = clock_timestamp()
+        where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}
+        returning r.rows_done + ${others(sql`o.rows_done`)} as rows, r.batches_done + ${others(sql`o.batches_done`)} as batches,
+                  r.rows_total + ${others(sql`o.rows_total`)} as total`,
+  );
+  return { kind: 'batch', range: range.range_no, count, progress: { rows: Number(progress?.rows), batches: Number(progress?.batches), total: Number(progress?.total) } };
+}
+
+/**
+ * A worker: batch after batch until no range is left open. The size adapts toward
+ * `targetMs` (see BatchSizer); a batch that hits a lock or statement timeout is retried
+ * with half the size.
+ */
+async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: BatchRunner): Promise<void> {
+  const { spec } = walk;
+  const sizer = new BatchSizer({ initial: spec.size ?? 1000, min: MIN_SIZE, max: Math.max(MIN_SIZE, spec.maxSize ?? MAX_SIZE), targetMs: spec.targetMs ?? 200 });
+  let preferred = index;
+  let attempt = 0;
+  while (!walk.stopped) {
+    if (runner.signal?.aborted) {
+      walk.stopped = true;
+      throw new RunInterrupted(`${runner.snippetId}: interrupted during ${walk.name}, after its batches so far; they are kept, run again to resume`, { subject: runner.snippetId });
+    }
+    await waitUntilHealthy(walk, runner);
+    if (walk.stopped) return;
+    const started = performance.now();
+    const size = sizer.size;
+    let outcome: BatchOutcome;
+    try {
+      outcome = await runner.transaction(db, (tx, changes) => oneBatch(tx, changes, walk, runner, preferred, size));
+    } catch (error) {
+      const code = pgErrorCode(error);
+      if (!code || !RETRYABLE.has(code) || attempt >= (spec.maxRetries ?? 5)) {
+        walk.stopped = true;
+        if (error instanceof SnippetFailed || error instanceof SafetyRefusal || error instanceof RunInterrupted) throw error;
+        throw new SnippetFailed(`${runner.snippetId}: a batch of ${walk.name} failed: ${describeCause(error)}; finished batches are kept, run again to resume`, runner.snippetId, 'up', {
+          cause: error,
+        });
+      }
+      attempt++;
+      const smaller = sizer.halve();
+      const backoff = 250 * 2 ** (attempt - 1);
+      runner.log(`${walk.name}: batch hit ${describeCause(error)}; retry ${attempt} with ${smaller} rows in ${backoff} ms`);
+      await sleep(backoff);
+      continue;
+    }
+    attempt = 0;
+    if (outcome.kind === 'idle') {
+      if (outcome.open === 0) return;
+      await sleep(IDLE_MS);
+      continue;
+    }
+    preferred = outcome.range;
+    sizer.observe(outcome.count, performance.now() - started, outcome.count === size);
+    walk.processed += outcome.count;
+    const { rows, total, batches } = outcome.progress;
+    const seconds = (performance.now() - walk.startedAt) / 1000;
+    runner.onProgress({ snippetId: runner.snippetId, walk: walk.name, rows, total: Math.max(total, rows), batches, rowsPerSecond: walk.processed / Math.max(seconds, 0.001), batchRows: outcome.count });
+    if (spec.pauseMs) await sleep(spec.pauseMs);
+  }
+}
+
+/**
+ * batch(): walks `spec.table` in key order, split into key ranges that this process's
+ * workers, and any helper processes, claim a batch at a time. Returns when every range
+ * is done, whoever did it.
+ */
+export async function runBatches(spec: BatchSpec, runner: BatchRunner): Promise<BatchResult> {
+  const table = tableName(spec.table, 'batch() table');
+  const keyName = columnName(spec.key ?? 'id', table, 'batch() key');
+  // A string keeps naming the walk as it did before tables could be drizzle objects.
+  const name = spec.name ?? (typeof spec.table === 'string' ? spec.table : table);
+  if (runner.walked.has(name)) {
+    throw new Error(`batch() walked '${name}' already in this run; give each walk its own name`);
+  }
+  runner.walked.add(name);
+  const walk: Walk = {
+    name,
+    table,
+    spelled: describeTableInput(spec.table),
+    keyName,
+    key: sql`${sql.identifier(keyName)}`,
+    where: spec.where ?? sql`true`,
+    spec,
+    startedAt: performance.now(),
+    processed: 0,
+    stopped: false,
+  };
+  const opened = await openWalk(runner, walk);
+  if (!opened) throw new RunFinished(runner.snippetId);
+  if (opened.open && opened.batches) {
+    runner.log(`${name}: ${runner.role === 'help' ? 'joining' : 'resuming'} after ${opened.rows} rows in ${opened.batches} batches`);
+  }
+  if (opened.open) {
+    const outcomes = await Promise.allSettled(runner.workers.map((db, index) => workRanges(db, index, walk, runner)));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+  const finished = await walkProgress(runner.workers[0]!, runner, name);
+  return { rows: finished.rows, batches: finished.batches };
+}
