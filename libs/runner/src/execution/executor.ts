@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { AuditContext } from '../audit.ts';
 import type { ParsedConfig } from '../config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from '../snippets/define-snippet.ts';
+import { undeclaredTables } from '../checks/touches.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts, type TableChanges } from '../checks/change-counts.ts';
 import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from '../store/closing-statement.ts';
 import { queryPrepared, queryRows, toStatement, type Statement } from '../database/queries.ts';
@@ -524,8 +525,7 @@ function checkTouchesExist(snippet: LoadedSnippet, fingerprint: readonly string[
 }
 
 function touchesFailure(snippet: LoadedSnippet, rowsChanged: TableChanges): SnippetFailed | undefined {
-  const allowed = new Set<string>(snippet.definition.touches);
-  const undeclared = Object.keys(rowsChanged).filter((table) => !allowed.has(table)).sort();
+  const undeclared = undeclaredTables(rowsChanged, snippet.definition.touches);
   if (!undeclared.length) return undefined;
   // Spelled as touches must name them, quotes and all.
   const named = undeclared.map((table) => spellTable(table as QualifiedTable));
