@@ -36,7 +36,7 @@ export async function prepareRun(input: SessionInput, options: PlanOptions) {
   return { session, manifest, expect };
 }
 
-export type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
+export type RunSetup = Awaited<ReturnType<typeof prepareRun>>;
 
 /**
  * Reads the database's side of the plan (ledger, service migrations), loads the snippets
@@ -46,7 +46,7 @@ export type PreparedRun = Awaited<ReturnType<typeof prepareRun>>;
  * always loaded, for what they replace. A snippet that does not load is an InputError.
  */
 export async function planAgainst(
-  { session, manifest, expect }: PreparedRun,
+  { session, manifest, expect }: RunSetup,
   database: Database,
 ): Promise<Plan & { snippets: LoadedSnippet[]; session: RepoSession; ledger: PlanLedgerRow[] }> {
   const ledger = await snippetStore(database.db, session.config.repo).planLedger();

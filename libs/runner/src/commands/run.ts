@@ -23,7 +23,7 @@ import { keepLease, type KeptLease } from '../locks/lease-keeper.ts';
 import { lockHolder } from './lock.ts';
 import type { Refusal } from '../planning/plan.ts';
 import { withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
-import { planAgainst, prepareRun, type PreparedRun } from './plan.ts';
+import { planAgainst, prepareRun, type RunSetup } from './plan.ts';
 
 export interface RunOptions {
   expect?: string[];
@@ -120,7 +120,7 @@ async function openWorkers(target: DatabaseTarget, workers: number): Promise<Dat
  * returned function says whether rows got done. A snippet whose batch failed here is left
  * to the lock holder, which records the failure.
  */
-function helper(db: SnippetDb, load: (id: string) => Promise<LoadedSnippet | undefined>, options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): () => Promise<boolean> {
+function helpWhileWaiting(db: SnippetDb, load: (id: string) => Promise<LoadedSnippet | undefined>, options: ExecuteOptions, report: RunReport, onHelp?: RunOptions['onHelp']): () => Promise<boolean> {
   const announced = new Set<string>();
   const failed = new Set<string>();
   return async () => {
@@ -207,7 +207,7 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
   }
 }
 
-async function runWithDatabase(input: SessionInput, prepared: PreparedRun, options: RunOptions, report: RunReport): Promise<RunReport> {
+async function runWithDatabase(input: SessionInput, prepared: RunSetup, options: RunOptions, report: RunReport): Promise<RunReport> {
   const { session } = prepared;
   const dryRun = options.dryRun ?? false;
   return withDatabase(session.target, async (database) => {
@@ -228,7 +228,7 @@ async function runWithDatabase(input: SessionInput, prepared: PreparedRun, optio
       outboundAllow: session.config.outbound.allow,
     };
     // A dry run never helps: its work must roll back, and another runner's batches commit.
-    const help = helper(database.db, snippetLoader(session), executeOptions, report, options.onHelp);
+    const help = helpWhileWaiting(database.db, snippetLoader(session), executeOptions, report, options.onHelp);
     const whileWaiting = () => (dryRun ? Promise.resolve(false) : help());
     const lease = options.lock ? await keepLease(database, session.target, session.config.repo, options.lock, lockHolder(input.env, options.holder), options.onLog) : undefined;
     try {
@@ -246,7 +246,7 @@ const isAtomic = (snippet: LoadedSnippet) => snippet.definition.transaction !== 
 
 /** Plans under the lock and applies the pending snippets in order, stopping at the first failure. */
 async function runPending(
-  prepared: PreparedRun,
+  prepared: RunSetup,
   database: Database,
   options: RunOptions,
   executeOptions: ApplyOptions,

@@ -18,10 +18,10 @@ interface Pipeline {
   client: Sql;
   /** Sent behind the open transaction's COMMIT, when it commits (see `beginNextAfterCommit`). */
   next?: Statement;
-  /** Begun ahead, not yet taken by a transaction. */
-  ahead?: BegunAhead;
-  /** Begun ahead and taken by the open transaction, whose first statement may claim it. */
-  taken?: BegunAhead;
+  /** Begun behind the last COMMIT, waiting for the next transaction to claim it. */
+  waiting?: BegunAhead;
+  /** Claimed by the open transaction as its own; its first statement takes the rows. */
+  claimed?: BegunAhead;
 }
 
 const PIPELINE = Symbol('snippets.pipeline');
@@ -66,9 +66,9 @@ function pipelinedClient(client: Sql, pipeline: Pipeline) {
     options: client.options,
     unsafe: client.unsafe.bind(client),
     async begin(work: TransactionWork) {
-      pipeline.taken = pipeline.ahead;
-      pipeline.ahead = undefined;
-      const began = pipeline.taken?.began ?? sendNow(client.unsafe('begin'));
+      pipeline.claimed = pipeline.waiting;
+      pipeline.waiting = undefined;
+      const began = pipeline.claimed?.began ?? sendNow(client.unsafe('begin'));
       let result: unknown;
       try {
         result = await work(inTransaction);
@@ -79,14 +79,14 @@ function pipelinedClient(client: Sql, pipeline: Pipeline) {
         await client.unsafe('rollback').catch(() => {});
         throw error;
       } finally {
-        pipeline.taken = undefined;
+        pipeline.claimed = undefined;
       }
       const next = pipeline.next;
       pipeline.next = undefined;
       // With a next transaction, COMMIT and its BEGIN are one simple query: one message and
       // one reply less. Should COMMIT fail, BEGIN does not run, and the caller discards it.
       const commit = sendNow(next ? client.unsafe('commit; begin').simple() : client.unsafe('commit'));
-      if (next) pipeline.ahead = { began: commit, first: sendNow(client.unsafe(next.text, next.params as never, { prepare: true })), statement: next };
+      if (next) pipeline.waiting = { began: commit, first: sendNow(client.unsafe(next.text, next.params as never, { prepare: true })), statement: next };
       await commit;
       return result;
     },
@@ -117,11 +117,11 @@ export function beginNextAfterCommit(tx: SnippetDb, first: Statement): void {
  */
 export function takeBegunAhead<Row>(tx: SnippetDb, first: Statement): Promise<Row[]> | undefined {
   const pipeline = pipelineOf(tx);
-  const taken = pipeline?.taken;
-  if (!pipeline || !taken) return undefined;
-  pipeline.taken = undefined;
-  if (!sameStatement(taken.statement, first)) throw new Error('the transaction was begun ahead for another first statement than its own');
-  return Promise.resolve(taken.first) as unknown as Promise<Row[]>;
+  const claimed = pipeline?.claimed;
+  if (!pipeline || !claimed) return undefined;
+  pipeline.claimed = undefined;
+  if (!sameStatement(claimed.statement, first)) throw new Error('the transaction was begun ahead for another first statement than its own');
+  return Promise.resolve(claimed.first) as unknown as Promise<Row[]>;
 }
 
 /**
@@ -131,21 +131,21 @@ export function takeBegunAhead<Row>(tx: SnippetDb, first: Statement): Promise<Ro
  */
 export async function discardBegunAhead(db: SnippetDb): Promise<void> {
   const pipeline = pipelines.get(db);
-  const ahead = pipeline?.ahead;
-  if (!pipeline || !ahead) return;
-  pipeline.ahead = undefined;
-  await Promise.allSettled([ahead.began, ahead.first]);
+  const waiting = pipeline?.waiting;
+  if (!pipeline || !waiting) return;
+  pipeline.waiting = undefined;
+  await Promise.allSettled([waiting.began, waiting.first]);
   await pipeline.client.unsafe('rollback').catch(() => {});
 }
 
-const atomicTwins = new WeakMap<SnippetDb, SnippetDb>();
+const pipelinedDatabases = new WeakMap<SnippetDb, SnippetDb>();
 const pipelines = new WeakMap<SnippetDb, Pipeline>();
 
 /** Makes `db`, a drizzle database over `client`, open atomic snippets' transactions pipelined (see `forAtomicSnippets`). */
-export function pipelineAtomicTransactions(db: SnippetDb, client: Sql, twin: (client: Sql) => SnippetDb): void {
+export function pipelineAtomicTransactions(db: SnippetDb, client: Sql, overClient: (client: Sql) => SnippetDb): void {
   const pipeline: Pipeline = { client };
   pipelines.set(db, pipeline);
-  atomicTwins.set(db, twin(pipelinedClient(client, pipeline) as unknown as Sql));
+  pipelinedDatabases.set(db, overClient(pipelinedClient(client, pipeline) as unknown as Sql));
 }
 
 /**
@@ -156,7 +156,7 @@ export function pipelineAtomicTransactions(db: SnippetDb, client: Sql, twin: (cl
  * run) and on PGlite, `db` as it is.
  */
 export function forAtomicSnippets(db: SnippetDb): SnippetDb {
-  return atomicTwins.get(db) ?? db;
+  return pipelinedDatabases.get(db) ?? db;
 }
 
 /** At most this many statements of snippets are kept prepared on a run's connection. */

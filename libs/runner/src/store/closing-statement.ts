@@ -28,7 +28,7 @@ export const CHECK_SCHEMA_FUNCTION = `snippets.check_schema_${sha256(FINGERPRINT
  * with a rollback. The fingerprint is read in a function (check_schema): in the statement,
  * its many catalog scans would be set up on every execution, costing more than the snippet.
  */
-const CHECKS = `
+const CLOSING_CHECKS = `
   counts as (${COUNTED_TABLES}),
   before as (
     select key as rel, (value->>0)::bigint as ins, (value->>1)::bigint as upd, (value->>2)::bigint as del
@@ -54,7 +54,7 @@ const CHECKS = `
       end as ok)`;
 
 /** Under a dry run: the checks and the rows changed, no ledger row. */
-const CHECK_ONLY = `with ${CHECKS}
+const CHECK_ONLY = `with ${CLOSING_CHECKS}
   select r.value as rows_changed from rows_changed r, checked where checked.ok`;
 
 /**
@@ -63,7 +63,7 @@ const CHECK_ONLY = `with ${CHECKS}
  * it finishes at clock_timestamp() read here, once (a CTE with a volatile function is
  * evaluated once), so the row, its events and its duration agree to the microsecond.
  */
-const CHECK_AND_RECORD = `with ${CHECKS},
+const CHECK_AND_RECORD = `with ${CLOSING_CHECKS},
   clock as (select ${serverTimeParam(15)} as started_at, clock_timestamp() as finished_at),
   recorded as (
     insert into snippets.ledger (repo, id, number, checksum, status, description, git_sha, image, approved_by, executed_by, host, ci_run_url,
