@@ -81,6 +81,6 @@ export default defineSnippet({
       { id: '0001_first', service_version: null },
       { id: '0002_second', service_version: '1.2.3' },
     ]);
-    expect(await database.query("select value from snippets.meta where key = 'schema_version'")).toEqual([{ value: '7' }]);
+    expect(await database.query("select value from snippets.meta where key = 'schema_version'")).toEqual([{ value: '8' }]);
   });
 });
