@@ -560,23 +560,29 @@ async function checkSchemaUnchanged(tx: SnippetDb, snippet: LoadedSnippet, befor
   if (change) throw change;
 }
 
-/** Runs `down` and marks the snippet reverted, in one transaction. */
+/**
+ * Runs `down` and marks the snippet reverted, in one transaction. Under `dryRun` (a
+ * rehearsal's undo check, inside its rolled-back run) nothing is recorded: a dry run's
+ * apply wrote no ledger row to move.
+ */
 export async function revertSnippet(
   db: SnippetDb,
   snippet: LoadedSnippet,
   reason: string,
-  options: ExecuteOptions,
+  options: ExecuteOptions & { dryRun?: boolean },
 ): Promise<{ rowsChanged: TableChanges; durationMs: number }> {
   const down = snippet.definition.down!;
+  const dryRun = options.dryRun ?? false;
   const startedAt = Date.now();
-  const guard = guardRecordFor(options, false);
+  const guard = guardRecordFor(options, dryRun);
   return inTransaction(
     db,
     async (tx) => {
       const before = JSON.parse((await prepareTransaction(tx, options)).counts) as ChangeCounts;
-      await runPhase(snippet, 'down', guard, tx, () => down(buildContext(tx, snippet, options, false)));
+      await runPhase(snippet, 'down', guard, tx, () => down(buildContext(tx, snippet, options, dryRun)));
       const rowsChanged = changesBetween(before, await changeCounts(tx));
       const durationMs = Date.now() - startedAt;
+      if (dryRun) return { rowsChanged, durationMs };
       await snippetStore(tx, options.repo).markReverted(snippet.id, {
         repo: options.repo,
         snippetId: snippet.id,
