@@ -73,9 +73,9 @@ export async function importCompiledConfig(repoRoot: string, configFile: string)
  */
 export async function compileSnippets(repoRoot: string, files: SnippetFile[]): Promise<string | undefined> {
   // What the runner exports shapes the build (see oneRunnerImport): another version's makes another.
-  const runnerNames = await runnerExports(repoRoot);
-  if (!runnerNames) return undefined;
-  const key = [...files.map((f) => `${f.displayPath}:${f.checksum}`), `${RUNNER}:${runnerNames.join(',')}`];
+  const runner = await resolveRunner(repoRoot);
+  if (!runner) return undefined;
+  const key = [...files.map((f) => `${f.displayPath}:${f.checksum}`), `${RUNNER}:${runner.checksum}`];
   return compile(repoRoot, 'bundle', key, async () => {
     const sources = await Promise.all(files.map((f) => readFile(f.file, 'utf8').catch(() => '')));
     // One import.meta serves a whole bundle: a snippet that reads its own is imported alone.
@@ -87,21 +87,23 @@ export async function compileSnippets(repoRoot: string, files: SnippetFile[]): P
       keyed: new Set([ENTRY, RUNNER_REEXPORT, ...bundled.map((f) => f.displayPath)]),
       options: {
         stdin: { contents: entry, resolveDir: repoRoot, sourcefile: ENTRY, loader: 'js' },
-        plugins: [oneRunnerImport(runnerNames, repoRoot)],
+        plugins: [oneRunnerImport(Object.keys(await import(pathToFileURL(runner.entry).href)), repoRoot)],
       },
     };
   });
 }
 
 /**
- * The names the runner that the repo resolves exports: the snippets import that one, and
- * another version's names make another build. Undefined when the repo resolves none; the
- * snippets then load one by one, whose error says so.
+ * The runner the repo resolves, which the snippets import: its entry file, and that file's
+ * checksum for the cache key, so another version's exports make another build. Its export
+ * names are read by importing it, and only for a build: a run that finds its bundle cached
+ * imports no second runner. Undefined when the repo resolves none; the snippets then load
+ * one by one, whose error says so.
  */
-async function runnerExports(repoRoot: string): Promise<string[] | undefined> {
+async function resolveRunner(repoRoot: string): Promise<{ entry: string; checksum: string } | undefined> {
   try {
     const entry = createRequire(path.join(repoRoot, 'package.json')).resolve(RUNNER);
-    return Object.keys((await import(pathToFileURL(entry).href)) as object);
+    return { entry, checksum: sha256(await readFile(entry)) };
   } catch {
     return undefined;
   }
