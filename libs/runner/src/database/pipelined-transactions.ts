@@ -26,9 +26,12 @@ interface Pipeline {
 
 const PIPELINE = Symbol('snippets.pipeline');
 
-/** postgres.js sends a query when it is first awaited; this sends it now, and its outcome is awaited later. */
+/**
+ * postgres.js sends a query when it is first awaited; this sends it now, and its outcome is
+ * awaited later. Every then/catch/execute of a postgres.js query makes promises of its own
+ * (see Query.handle): catch() alone both sends it and keeps a rejection from going unhandled.
+ */
 function sendNow(query: Pending): Pending {
-  query.execute();
   query.catch(() => {}); // awaited by whoever needs its outcome; never an unhandled rejection meanwhile
   return query;
 }
@@ -121,7 +124,7 @@ export function takeBegunAhead<Row>(tx: SnippetDb, first: Statement): Promise<Ro
   if (!pipeline || !claimed) return undefined;
   pipeline.claimed = undefined;
   if (!sameStatement(claimed.statement, first)) throw new Error('the transaction was begun ahead for another first statement than its own');
-  return Promise.resolve(claimed.first) as unknown as Promise<Row[]>;
+  return claimed.first.then((rows) => rows as unknown as Row[]);
 }
 
 /**

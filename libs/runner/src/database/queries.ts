@@ -1,11 +1,21 @@
 /** How the runner sends SQL on a connection or transaction of either driver. */
-import type { SQL } from 'drizzle-orm';
+import { DrizzleQueryError, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { SnippetDb } from './snippet-db.ts';
 
-/** `db.execute` returns an array on postgres.js and `{ rows }` on PGlite; this hides the difference. */
+/**
+ * The rows of a query, on postgres.js straight from its driver: what `db.execute` sends
+ * and returns, without drizzle's layers of async wrappers (tracing spans, the query cache
+ * check), whose promises every snippet's `rows()` paid for. A failure is drizzle's
+ * DrizzleQueryError, as from `db.execute`. On PGlite, `db.execute` (it returns `{ rows }`).
+ */
 export async function queryRows<Row extends Record<string, unknown>>(db: SnippetDb, query: SQL): Promise<Row[]> {
-  return rowsOf<Row>(await db.execute(query));
+  const client = (db._ as unknown as { session: { client: { unsafe?(text: string, params: unknown[], options: { prepare: boolean }): Promise<unknown> } } }).session.client;
+  if (!client.unsafe) return rowsOf<Row>(await db.execute(query));
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return client.unsafe(text, params, { prepare: false }).then(rowsOf<Row>, (error: unknown) => {
+    throw new DrizzleQueryError(text, params, error as Error);
+  });
 }
 
 function rowsOf<Row>(result: unknown): Row[] {
@@ -38,7 +48,7 @@ export async function runScript(db: SnippetDb, script: string): Promise<void> {
 }
 
 type DriverClient =
-  | { unsafe(text: string, params: unknown[], options: { prepare: boolean }): PromiseLike<unknown> & { execute(): unknown } }
+  | { unsafe(text: string, params: unknown[], options: { prepare: boolean }): Promise<unknown> }
   | { query(text: string, params: unknown[]): Promise<{ rows: unknown[] }> };
 
 /**
@@ -50,9 +60,9 @@ type DriverClient =
 export function queryPrepared<Row extends Record<string, unknown>>(db: SnippetDb, statement: Statement): Promise<Row[]> {
   const client = (db._ as unknown as { session: { client: DriverClient } }).session.client;
   if ('unsafe' in client) {
-    const query = client.unsafe(statement.text, statement.params, { prepare: true });
-    query.execute(); // postgres.js sends a query when first awaited; this sends it now
-    return Promise.resolve(query).then(rowsOf<Row>);
+    // postgres.js sends a query when first awaited; then() sends it now, in one step, as each
+    // then/execute of its query makes promises of its own.
+    return client.unsafe(statement.text, statement.params, { prepare: true }).then(rowsOf<Row>);
   }
   return client.query(statement.text, statement.params).then(rowsOf<Row>);
 }

@@ -507,6 +507,9 @@ export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
   return inTransaction(db, work, false);
 }
 
+/** The tables of a fingerprint's entries, by the entries' array (a run's baseline is read once). */
+const baselineTables = new WeakMap<readonly string[], Set<string>>();
+
 /**
  * A touches entry that names no table would make the touches check refuse the snippet's
  * real changes with a confusing message, or pass a list that means nothing to a reviewer:
@@ -516,11 +519,12 @@ export function withRollback<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
 function checkTouchesExist(snippet: LoadedSnippet, fingerprint: readonly string[]): void {
   const touches = snippet.definition.touches;
   if (!touches.length) return;
-  const tables = fingerprintTables(fingerprint);
-  const existing = new Set<string>(tables);
+  // A run's snippets share one baseline: its tables are read out of it once, not per snippet.
+  let existing = baselineTables.get(fingerprint);
+  if (!existing) baselineTables.set(fingerprint, (existing = new Set<string>(fingerprintTables(fingerprint))));
   const missing = touches.find((table) => !existing.has(table));
   if (!missing) return;
-  const why = noSuchTable('touches', spellTable(missing), missing, tables).message;
+  const why = noSuchTable('touches', spellTable(missing), missing, fingerprintTables(fingerprint)).message;
   throw new SnippetFailed(`${snippet.id}: ${why}; nothing ran`, snippet.id, 'touches');
 }
 

@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import junitModule, { type Builder } from 'junit-report-builder';
 import type { AuditContext } from '../audit.ts';
+import { undoneBy } from './undone-by.ts';
 import type { RunReport } from '../commands/run.ts';
 import type { TableChanges } from '../checks/change-counts.ts';
 
@@ -46,11 +47,6 @@ export function renderRunJunit(record: RunRecord): string {
 }
 
 const ICON: Record<RunRecord['outcome'], string> = { applied: '✅', 'nothing-to-run': '✅', failed: '❌', refused: '⛔', interrupted: '⏹️', error: '❌' };
-
-/** What became of a snippet the run stopped at: one transaction rolls back, a batched one keeps its finished batches. */
-export function undoneBy(batched: boolean | undefined): string {
-  return batched ? 'finished batches kept' : 'rolled back';
-}
 
 function stoppedResult(stopped: NonNullable<RunReport['stopped']>): string {
   return stopped.reason === 'interrupted' ? 'interrupted: finished batches kept, run again to resume' : `${stopped.reason}, ${undoneBy(stopped.batched)}`;
