@@ -190,15 +190,16 @@ class SqlSnippetStore implements SnippetStore {
   async recordMany(rows: NewLedgerRow[], rowEvents: EventInsert[]): Promise<void> {
     rows.forEach((row) => this.checkInsert(row));
     await this.db.transaction(async (tx) => {
+      const inTx = new SqlSnippetStore(tx, this.repo);
       for (const chunk of chunks(rows)) {
         const inserted = await tx.insert(ledger).values(chunk).onConflictDoNothing().returning({ id: ledger.id });
         if (inserted.length < chunk.length) {
           const done = new Set(inserted.map((r) => r.id));
           // Thrown inside the transaction: the rows before it roll back with it.
-          throw await new SqlSnippetStore(tx, this.repo).refusedInsert(chunk.find((r) => !done.has(r.id))!);
+          throw await inTx.refusedInsert(chunk.find((r) => !done.has(r.id))!);
         }
       }
-      await new SqlSnippetStore(tx, this.repo).appendEvents(rowEvents);
+      await inTx.appendEvents(rowEvents);
     });
   }
 
