@@ -15,7 +15,7 @@ import {
 } from '../execution/executor.ts';
 import type { NewEvent } from '../store/ledger-schema.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { CommitSequence } from '../database/commit-sequence.ts';
+import { atomicWrites, type AtomicWrites } from '../store/atomic-writes.ts';
 import { loadSnippets, type LoadedSnippet } from '../snippets/load-snippets.ts';
 import { withRepoLock } from '../database/lock.ts';
 import { SchemaBaseline } from '../checks/schema-fingerprint.ts';
@@ -265,8 +265,9 @@ async function runPending(
     await refuse(database.db, session, refusals);
   }
 
-  const runAll = async (db: SnippetDb) => {
-    const commits = new CommitSequence(db, pending.map(isAtomic), dryRun);
+  const runAll = async (target: { db: SnippetDb; pipelined?: Database['pipelined'] }) => {
+    const { db } = target;
+    const commits = atomicWrites(target, pending.map(isAtomic));
     try {
       await applyInOrder(db, commits);
     } catch (error) {
@@ -276,7 +277,7 @@ async function runPending(
     await commits.finish();
   };
 
-  const applyInOrder = async (db: SnippetDb, commits: CommitSequence) => {
+  const applyInOrder = async (db: SnippetDb, commits: AtomicWrites) => {
     for (const [index, snippet] of pending.entries()) {
       // A batched snippet's batches commit on their own, so its attempt goes on record first,
       // and a failure keeps the batches it finished. Any other snippet is one transaction.
@@ -304,11 +305,10 @@ async function runPending(
       // A batched snippet's batches commit on their own, so its attempt goes on record first.
       // Any other snippet is one transaction, which commits 'started' with its ledger row.
       if (!dryRun && startedApart) await snippetStore(db, session.config.repo).appendEvents([started]);
-      const commit = commits.planFor(index);
       try {
         const execute = snippet.replaces ? recordSquash : applySnippet;
-        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, ...commit }));
-        commits.committed(commit.deferFlush);
+        const writes = isAtomic(snippet) ? commits.at(index) : undefined;
+        report.applied.push(await execute(db, snippet, { ...executeOptions, started: dryRun || startedApart ? undefined : started, writes }));
       } catch (error) {
         // The rollback took 'started' with it: the attempt goes on record with its outcome.
         const outcome: NewEvent[] = startedApart ? [] : [started];
@@ -322,8 +322,7 @@ async function runPending(
           outcome.push({ ...eventBase(session), snippetId: snippet.id, kind: 'failed', checksum: snippet.checksum, reason: error.message, detail: { phase: error.phase, ...(error.escape && { escape: error.escape }) } });
         }
         if (!dryRun) {
-          // Their COMMIT, a synchronous one, flushes the WAL of every deferred one before it.
-          const recorded = snippetStore(db, session.config.repo).appendEvents(outcome).then(() => commits.committed(false));
+          const recorded = commits.recordOutcome(session.config.repo, outcome);
           // After an unexpected error the connection may be gone as well; that error says more.
           await (error instanceof SafetyRefusal || error instanceof SnippetFailed ? recorded : recorded.catch(() => {}));
         }
@@ -343,11 +342,11 @@ async function runPending(
     // One transaction for the whole dry run, so each snippet sees the ones before it.
     await withRollback(database.db, async (tx) => {
       await snippetStore(tx, session.config.repo).upgrade(); // batched snippets checkpoint; all of it is rolled back
-      await runAll(tx);
+      await runAll({ db: tx });
     });
   } else {
     if (pending.length) await snippetStore(database.db, session.config.repo).upgrade();
-    await runAll(database.db);
+    await runAll(database);
   }
   return report;
 }

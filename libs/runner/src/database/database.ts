@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { asRunner } from './connection-guard.ts';
 import type { SnippetDb } from './snippet-db.ts';
 import { describeCause, InputError, SafetyRefusal } from '../errors.ts';
-import { pipelineAtomicTransactions } from './pipelined-transactions.ts';
+import { pipelineConnection, type PipelinedConnection } from './pipelined-transactions.ts';
 
 /** Where the ledger and the data live, parsed from DATABASE_URL. */
 export type DatabaseTarget =
@@ -16,6 +16,8 @@ export type DatabaseTarget =
 export interface Database {
   driver: DatabaseTarget['driver'];
   db: SnippetDb;
+  /** On PostgreSQL, the same connection with its transactions pipelined, for atomic snippets (see the store's atomic writes). */
+  pipelined?: PipelinedConnection;
   /** Shown in output and the audit trail; never contains a password. */
   display: string;
   close(): Promise<void>;
@@ -83,10 +85,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     });
   }
   const db = drizzlePostgres({ client }) as unknown as SnippetDb;
-  pipelineAtomicTransactions(db, client, (pipelined) => drizzlePostgres({ client: pipelined }) as unknown as SnippetDb);
   return {
     driver: 'postgres',
     db,
+    pipelined: pipelineConnection(client, (pipelined) => drizzlePostgres({ client: pipelined }) as unknown as SnippetDb),
     display: target.display,
     close: () => client.end({ timeout: 5 }),
   };

@@ -16,15 +16,13 @@ interface BegunAhead {
 /** What the connection's pipelined transactions pass from one to the next. */
 interface Pipeline {
   client: Sql;
-  /** Sent behind the open transaction's COMMIT, when it commits (see `beginNextAfterCommit`). */
+  /** Sent behind the open transaction's COMMIT, when it commits (see `PipelinedConnection.beginNextAfterCommit`). */
   next?: Statement;
   /** Begun behind the last COMMIT, waiting for the next transaction to claim it. */
   waiting?: BegunAhead;
   /** Claimed by the open transaction as its own; its first statement takes the rows. */
   claimed?: BegunAhead;
 }
-
-const PIPELINE = Symbol('snippets.pipeline');
 
 /**
  * postgres.js sends a query when it is first awaited; this sends it now, and its outcome is
@@ -41,7 +39,7 @@ function sendNow(query: Pending): Pending {
  * postgres.js waits for BEGIN's reply before sending it: one round trip less per snippet.
  * A transaction may also have the next one begun right behind its COMMIT, with that one's
  * first statement, so the server works on them while the runner reads the outcome.
- * Only for work that nothing runs beside on the connection (see `forAtomicSnippets`): the
+ * Only for work that nothing runs beside on the connection (see `PipelinedConnection`): the
  * connection is the run's only one (max 1), so every statement sent while the transaction
  * is open is taken as the transaction's. Nested transactions are savepoints, as in postgres.js.
  */
@@ -51,7 +49,6 @@ function pipelinedClient(client: Sql, pipeline: Pipeline) {
   const inTransaction = {
     options: client.options,
     unsafe,
-    [PIPELINE]: pipeline,
     async savepoint(work: TransactionWork) {
       const name = `snippets_savepoint_${++savepoints}`;
       await client.unsafe(`savepoint ${name}`);
@@ -98,68 +95,58 @@ function pipelinedClient(client: Sql, pipeline: Pipeline) {
 
 const sameStatement = (a: Statement, b: Statement) => a === b || (a.text === b.text && a.params.length === b.params.length && a.params.every((param, i) => param === b.params[i]));
 
-function pipelineOf(tx: SnippetDb): Pipeline | undefined {
-  return (tx._ as unknown as { session: { client: { [PIPELINE]?: Pipeline } } }).session.client[PIPELINE];
-}
-
 /**
- * Inside a pipelined transaction: once it commits, begin the connection's next transaction
- * right behind the COMMIT and send `first` in it, for the next snippet to take with
- * `takeBegunAhead`. Whoever might not take it ends it with `discardBegunAhead`. Elsewhere
- * (PGlite, a dry run's single transaction) it does nothing.
+ * A PostgreSQL connection of the runner's, as the store's atomic writes use it: a drizzle
+ * database whose transactions send BEGIN with their first statement (`pipelinedClient`),
+ * and the next transaction begun behind a COMMIT. Only for work nothing runs beside on the
+ * connection: batched work may run several transactions at once and keeps postgres.js's own.
  */
-export function beginNextAfterCommit(tx: SnippetDb, first: Statement): void {
-  const pipeline = pipelineOf(tx);
-  if (pipeline) pipeline.next = first;
+export interface PipelinedConnection {
+  /** Open an atomic snippet's transaction here. */
+  db: SnippetDb;
+  /**
+   * Inside a transaction on `db`: once it commits, begin the connection's next transaction
+   * right behind the COMMIT and send `first` in it, for the next one to take with
+   * `takeBegunAhead`. Whoever might not take it ends it with `discardBegunAhead`.
+   */
+  beginNextAfterCommit(first: Statement): void;
+  /**
+   * The rows of `first` when the open transaction was begun ahead; undefined when it was
+   * not. One begun ahead with another statement is a bug of the caller's: its settings
+   * would stand in the transaction, so it fails rather than run the snippet under them.
+   */
+  takeBegunAhead<Row>(first: Statement): Promise<Row[]> | undefined;
+  /**
+   * Rolls back a transaction begun ahead that nothing took, so the connection is free for
+   * anything else. It never fails: callers discard on their way out with another error,
+   * which says more, and a connection too broken to roll back holds no transaction either.
+   */
+  discardBegunAhead(): Promise<void>;
 }
 
-/**
- * The rows of `first` when the open transaction was begun ahead; undefined when it was
- * not. One begun ahead with another statement is a bug of the caller's: its settings
- * would stand in the transaction, so it fails rather than run the snippet under them.
- */
-export function takeBegunAhead<Row>(tx: SnippetDb, first: Statement): Promise<Row[]> | undefined {
-  const pipeline = pipelineOf(tx);
-  const claimed = pipeline?.claimed;
-  if (!pipeline || !claimed) return undefined;
-  pipeline.claimed = undefined;
-  if (!sameStatement(claimed.statement, first)) throw new Error('the transaction was begun ahead for another first statement than its own');
-  return claimed.first.then((rows) => rows as unknown as Row[]);
-}
-
-/**
- * Rolls back a transaction begun ahead that no snippet took, so the connection is free for
- * anything else. It never fails: callers discard on their way out with another error, which
- * says more, and a connection too broken to roll back holds no transaction either.
- */
-export async function discardBegunAhead(db: SnippetDb): Promise<void> {
-  const pipeline = pipelines.get(db);
-  const waiting = pipeline?.waiting;
-  if (!pipeline || !waiting) return;
-  pipeline.waiting = undefined;
-  await Promise.allSettled([waiting.began, waiting.first]);
-  await pipeline.client.unsafe('rollback').catch(() => {});
-}
-
-const pipelinedDatabases = new WeakMap<SnippetDb, SnippetDb>();
-const pipelines = new WeakMap<SnippetDb, Pipeline>();
-
-/** Makes `db`, a drizzle database over `client`, open atomic snippets' transactions pipelined (see `forAtomicSnippets`). */
-export function pipelineAtomicTransactions(db: SnippetDb, client: Sql, overClient: (client: Sql) => SnippetDb): void {
+/** Pipelines the transactions of `client`, the runner's only connection (max 1); `overClient` makes a drizzle database over a client. */
+export function pipelineConnection(client: Sql, overClient: (client: Sql) => SnippetDb): PipelinedConnection {
   const pipeline: Pipeline = { client };
-  pipelines.set(db, pipeline);
-  pipelinedDatabases.set(db, overClient(pipelinedClient(client, pipeline) as unknown as Sql));
-}
-
-/**
- * The database to open an atomic snippet's transaction on: on a PostgreSQL connection of
- * the runner's, the same connection with BEGIN sent along with the first statement
- * (`pipelinedClient`), as the runner does nothing else on it meanwhile. Batched work may run
- * several transactions at once and keeps postgres.js's own; inside a transaction (a dry
- * run) and on PGlite, `db` as it is.
- */
-export function forAtomicSnippets(db: SnippetDb): SnippetDb {
-  return pipelinedDatabases.get(db) ?? db;
+  return {
+    db: overClient(pipelinedClient(client, pipeline) as unknown as Sql),
+    beginNextAfterCommit(first) {
+      pipeline.next = first;
+    },
+    takeBegunAhead<Row>(first: Statement) {
+      const claimed = pipeline.claimed;
+      if (!claimed) return undefined;
+      pipeline.claimed = undefined;
+      if (!sameStatement(claimed.statement, first)) throw new Error('the transaction was begun ahead for another first statement than its own');
+      return claimed.first.then((rows) => rows as unknown as Row[]);
+    },
+    async discardBegunAhead() {
+      const waiting = pipeline.waiting;
+      if (!waiting) return;
+      pipeline.waiting = undefined;
+      await Promise.allSettled([waiting.began, waiting.first]);
+      await client.unsafe('rollback').catch(() => {});
+    },
+  };
 }
 
 /** At most this many statements of snippets are kept prepared on a run's connection. */

@@ -4,20 +4,19 @@ import type { ParsedConfig } from '../config.ts';
 import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from '../snippets/define-snippet.ts';
 import { undeclaredTables } from '../checks/touches.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts, type TableChanges } from '../checks/change-counts.ts';
-import { checkAndRecord, checkClosing, readRefusal, type AppliedRecord, type ClosingInput, type Recorded } from '../store/closing-statement.ts';
-import { queryPrepared, queryRows, toStatement, type Statement } from '../database/queries.ts';
-import { beginNextAfterCommit, discardBegunAhead, forAtomicSnippets, takeBegunAhead } from '../database/pipelined-transactions.ts';
+import { readRefusal, type AppliedRecord, type ClosingInput } from '../store/closing-statement.ts';
+import { CommitFailed, plainWrites, type AtomicTransaction } from '../store/atomic-writes.ts';
+import { startTransaction } from '../store/transaction-start.ts';
+import { queryPrepared, queryRows, type Statement } from '../database/queries.ts';
 import { describeCause, SafetyRefusal, SnippetFailed } from '../errors.ts';
 import type { GuardRecord, OutboundConnection } from '../database/connection-guard.ts';
 import { guardRecordFor, outboundOf, runBatchGuarded, runPhase, type GuardSettings } from './snippet-phase.ts';
-import { pgErrorCode } from '../database/pg-errors.ts';
 import type { NewEvent } from '../store/ledger-schema.ts';
 import { snippetStore } from '../store/snippet-store.ts';
 import type { LoadedSnippet } from '../snippets/load-snippets.ts';
-import { repoLockForTransaction } from '../database/lock.ts';
 import { noSuchTable } from '../checks/missing-tables.ts';
 import { spellTable, type QualifiedTable } from '../snippets/table-names.ts';
-import { atServerTime, readServerClock, readServerTime, SERVER_CLOCK, type ServerClockRow, type ServerTime } from '../database/server-clock.ts';
+import { atServerTime, readServerClock, type ServerTime } from '../database/server-clock.ts';
 import { analyseImpact, deleteSafely } from '../impact/impact.ts';
 import { runBatches, RunFinished, type BatchProgress, type BatchRunner } from '../batching/batching.ts';
 import { compareFingerprints, fingerprintTables, SchemaBaseline, schemaFingerprint, type Fingerprint } from '../checks/schema-fingerprint.ts';
@@ -50,20 +49,8 @@ export type ApplyOptions = ExecuteOptions & {
    * a batched snippet's beforehand, as its batches commit on their own.
    */
   started?: NewEvent;
-  /**
-   * An atomic snippet's COMMIT does not wait for the WAL flush (synchronous_commit off, for
-   * its transaction only). The run sets it on every snippet but its last, whose ordinary
-   * COMMIT flushes the WAL up to itself and so makes every earlier one durable too; a run
-   * that stops early flushes them (see CommitSequence). Until then a server crash may lose the
-   * latest snippets, each with its ledger row: never one without the other.
-   */
-  deferFlush?: boolean;
-  /**
-   * The run's next snippet is atomic too: its transaction is begun right behind this one's
-   * COMMIT, with its setup (under its own `deferFlush`), so the server works on it while
-   * the runner reads this one's outcome. Should this snippet fail, it is rolled back.
-   */
-  beginNext?: { deferFlush: boolean };
+  /** The run's transaction for this snippet, if atomic (see the store's atomic writes); without it, a plain one on `db`. */
+  writes?: AtomicTransaction;
 };
 
 export interface VerifyResult {
@@ -130,54 +117,6 @@ function buildContext(
   };
 }
 
-/** The statement that starts each transaction, per run settings: built once, sent prepared. */
-const setupStatements = new Map<string, Statement>();
-
-/**
- * The statement that starts a transaction's work, as it runs for every snippet and batch:
- * the timeouts, the repo-lock check, and the change counts before any work.
- */
-function setupStatement(options: ExecuteOptions, deferFlush: boolean): Statement {
-  const { statementMs, lockMs } = options.timeouts;
-  const key = `${options.requireRepoLock ? options.repo : ''}\n${statementMs}\n${lockMs}\n${deferFlush}`;
-  let statement = setupStatements.get(key);
-  if (!statement) {
-    const held = options.requireRepoLock ? repoLockForTransaction(options.repo) : sql`true`;
-    // Left alone otherwise: the server's setting may ask more of a commit (a synchronous standby).
-    const commitMode = deferFlush ? sql`set_config('synchronous_commit', 'off', true)` : sql`null`;
-    statement = toStatement(
-      sql`select set_config('statement_timeout', ${`${statementMs}ms`}, true) as statement_timeout,
-                 set_config('lock_timeout', ${`${lockMs}ms`}, true) as lock_timeout,
-                 ${commitMode} as synchronous_commit,
-                 ${held} as held, ${sql.raw(CHANGE_COUNTS)}::text as counts, ${sql.raw(SERVER_CLOCK)}`,
-    );
-    setupStatements.set(key, statement);
-  }
-  return statement;
-}
-
-/** What a transaction's setup statement reads before any work. */
-interface Setup {
-  /** The change counts, as the server's JSON text: an atomic snippet only sends them back in its closing statement, so they are parsed only where compared here. */
-  counts: string;
-  /** The server's clock_timestamp() when the transaction began its work. */
-  clock: ServerTime;
-}
-
-/** Sends the setup statement in one round trip, unless the transaction was begun ahead with it. */
-async function prepareTransaction(tx: SnippetDb, options: ExecuteOptions, deferFlush = false): Promise<Setup> {
-  const statement = setupStatement(options, deferFlush);
-  type Row = { held: boolean; counts: string } & ServerClockRow;
-  const [row] = await (takeBegunAhead<Row>(tx, statement) ?? queryPrepared<Row>(tx, statement));
-  if (row?.held !== true) {
-    throw new SafetyRefusal(
-      `another session holds the repo lock of '${options.repo}', which this run's connection lost (was it reset?); run again`,
-      'lock-held',
-    );
-  }
-  return { counts: row.counts, clock: readServerTime(row) };
-}
-
 const CHANGE_COUNTS_NOW: Statement = { text: `select ${CHANGE_COUNTS} as counts`, params: [] };
 
 async function changeCounts(tx: SnippetDb): Promise<ChangeCounts> {
@@ -231,68 +170,42 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
 async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions, schemaBefore: Fingerprint): Promise<ApplyResult> {
   // Only for a dry run's report: what is recorded is timed by the server's clock.
   const runnerStart = performance.now();
-  // The closing statement's outcome, when it is sent ahead of COMMIT without waiting.
-  let recorded: Promise<Recorded> | undefined;
   const guard = guardRecordFor(options, options.dryRun);
+  const writes = options.writes ?? plainWrites(db).at(0);
   try {
-    const result = await inTransaction(
-      forAtomicSnippets(db),
-      async (tx): Promise<ApplyResult> => {
-        // Sent ahead of up()'s statements and read after them, saving a round trip: the driver
-        // keeps a connection's statements in order, so the timeouts bind up() and the counts
-        // are taken before it. A lost repo lock, or a failed setup, still wins over up()'s
-        // outcome, and nothing has committed.
-        const setup = prepareTransaction(tx, options, options.deferFlush && !options.dryRun);
-        setup.catch(() => {}); // awaited below; not an unhandled rejection while up() runs
-        const context = buildContext(tx, snippet, options, options.dryRun);
-        const upOutcome = await runPhase(snippet, 'up', guard, tx, () => snippet.definition.up(context)).then(
-          () => undefined,
-          (error: unknown) => ({ error }),
-        );
-        const { counts: before, clock } = await setup;
-        if (upOutcome) throw upOutcome.error;
-        const verify = await verifyInside(snippet, context, guard);
-
-        const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
-        const durationMs = Math.round(performance.now() - runnerStart);
-        const reached = outboundOf(guard);
-        const outcome: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun, ...reached };
-        if (options.dryRun) {
-          outcome.rowsChanged = await checkClosing(tx, closing);
-          return outcome;
-        }
-        // Not awaited: COMMIT follows in the same round trip. Should a check refuse, the
-        // statement fails and the transaction is rolled back instead; the outcome says which.
-        const row: AppliedRecord = {
-          repo: options.repo,
-          id: snippet.id,
-          number: snippet.number,
-          checksum: snippet.checksum,
-          description: snippet.definition.description,
-          audit: options.audit,
-          startedMicros: clock.micros,
-          verify,
-          outbound: reached.outbound,
-          withStartedEvent: Boolean(options.started),
-        };
-        recorded = checkAndRecord(tx, closing, row);
-        recorded.catch(() => {}); // awaited after COMMIT
-        if (options.beginNext) beginNextAfterCommit(tx, setupStatement(options, options.beginNext.deferFlush));
-        return outcome;
-      },
-      true,
-    );
-    return recorded ? { ...result, ...(await recorded) } : result;
+    const { value, ...closed } = await writes.apply(options, async (tx, start) => {
+      const context = buildContext(tx, snippet, options, options.dryRun);
+      const upOutcome = await runPhase(snippet, 'up', guard, tx, () => snippet.definition.up(context)).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
+      // A lost repo lock, or a failed start, wins over up()'s outcome.
+      const { counts: before, clock } = await start;
+      if (upOutcome) throw upOutcome.error;
+      const verify = await verifyInside(snippet, context, guard);
+      const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
+      const durationMs = Math.round(performance.now() - runnerStart);
+      const reached = outboundOf(guard);
+      const value: ApplyResult = { id: snippet.id, startedAt: clock.date, durationMs, rowsChanged: {}, verify, dryRun: options.dryRun, ...reached };
+      if (options.dryRun) return { value, closing };
+      const record: AppliedRecord = {
+        repo: options.repo,
+        id: snippet.id,
+        number: snippet.number,
+        checksum: snippet.checksum,
+        description: snippet.definition.description,
+        audit: options.audit,
+        startedMicros: clock.micros,
+        verify,
+        outbound: reached.outbound,
+        withStartedEvent: Boolean(options.started),
+      };
+      return { value, closing, record };
+    });
+    return { ...value, ...closed };
   } catch (error) {
-    // The next snippet's transaction, begun behind a COMMIT that rolled back or failed, is not for now.
-    await discardBegunAhead(db);
-    // A refusing closing statement, or a COMMIT that failed after one: the refusal says more.
-    const refused: unknown = recorded && (await recorded.then(() => undefined, (refusal: unknown) => refusal));
-    if (refused) throw closingError(refused, snippet, schemaBefore);
-    // The ledger row went in, and the server refused the COMMIT itself (a deferred constraint,
-    // a serialization failure): it rolled back. A lost connection leaves the outcome unknown.
-    if (recorded && pgErrorCode(error)) {
-      throw new SnippetFailed(`${snippet.id}: commit failed: ${describeCause(error)}; the transaction was rolled back`, snippet.id, 'commit', { cause: error });
+    if (error instanceof CommitFailed) {
+      throw new SnippetFailed(`${snippet.id}: commit failed: ${describeCause(error.cause)}; the transaction was rolled back`, snippet.id, 'commit', { cause: error.cause });
     }
     throw closingError(error, snippet, schemaBefore);
   }
@@ -316,7 +229,7 @@ export async function recordSquash(db: SnippetDb, squash: LoadedSnippet, options
   return inTransaction(
     db,
     async (tx) => {
-      const { clock } = await prepareTransaction(tx, options);
+      const { clock } = await startTransaction(tx, options);
       const at = atServerTime(clock);
       const row = {
         repo: options.repo,
@@ -387,7 +300,7 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
         async (tx) => {
           // No repo-lock check: the claimed range's row lock is what makes a batch exclusive,
           // and helpers and extra workers never hold the repo lock.
-          const before = JSON.parse((await prepareTransaction(tx, { ...options, requireRepoLock: false })).counts) as ChangeCounts;
+          const before = JSON.parse((await startTransaction(tx, { ...options, requireRepoLock: false })).counts) as ChangeCounts;
           // Read once: `work` asks just before saving the checkpoint, after all its writes.
           let seen: TableChanges | undefined;
           const changes = async () => (seen ??= changesBetween(before, await changeCounts(tx)));
@@ -450,7 +363,7 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
   return inTransaction(
     db,
     async (tx) => {
-      await prepareTransaction(tx, options);
+      await startTransaction(tx, options);
       const inTx = snippetStore(tx, options.repo);
       const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun), guard);
       await checkSchemaUnchanged(tx, snippet, schemaBefore);
@@ -582,7 +495,7 @@ export async function revertSnippet(
   return inTransaction(
     db,
     async (tx) => {
-      const before = JSON.parse((await prepareTransaction(tx, options)).counts) as ChangeCounts;
+      const before = JSON.parse((await startTransaction(tx, options)).counts) as ChangeCounts;
       await runPhase(snippet, 'down', guard, tx, () => down(buildContext(tx, snippet, options, dryRun)));
       const rowsChanged = changesBetween(before, await changeCounts(tx));
       const durationMs = Date.now() - startedAt;
@@ -608,7 +521,7 @@ export async function verifySnippet(db: SnippetDb, snippet: LoadedSnippet, optio
     db,
     async (tx) => {
       await tx.execute(sql`set transaction read only`);
-      await prepareTransaction(tx, { ...options, requireRepoLock: false });
+      await startTransaction(tx, { ...options, requireRepoLock: false });
       try {
         return await verifyInside(snippet, buildContext(tx, snippet, options, false), guardRecordFor(options, false));
       } catch (error) {

@@ -74,6 +74,8 @@ export interface SnippetStore {
   committedChanges(snippetId: string, state: CheckpointState): Promise<TableChanges>;
   /** Removes a finished walk's checkpoint and its ranges, in the transaction that writes its ledger row. */
   closeCheckpoint(snippetId: string): Promise<void>;
+  /** The refusal of a move to `to` that the snippet's ledger state did not allow, read after the write failed (see atomic-writes.ts). */
+  refusalOf(snippetId: string, to: LedgerStatus): Promise<SafetyRefusal>;
 }
 
 /** The store of `repo`'s records in the database `db` is (a connection or a transaction). */
@@ -255,8 +257,12 @@ class SqlSnippetStore implements SnippetStore {
     if (!ledgerStatesBefore(row.status).includes('pending')) throw refusedMove(row.id, 'pending', row.status);
   }
 
-  private async refusedInsert(row: NewLedgerRow): Promise<SafetyRefusal> {
-    return refusedMove(row.id, await this.stateOf(row.id), row.status);
+  async refusalOf(snippetId: string, to: LedgerStatus): Promise<SafetyRefusal> {
+    return refusedMove(snippetId, await this.stateOf(snippetId), to);
+  }
+
+  private refusedInsert(row: NewLedgerRow): Promise<SafetyRefusal> {
+    return this.refusalOf(row.id, row.status);
   }
 
   private async stateOf(id: string): Promise<LedgerState> {
