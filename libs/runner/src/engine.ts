@@ -19,3 +19,4 @@ export { parseTableName, spellTable, tableName, tableRef, type QualifiedTable } 
 export { buildServiceSchema, describeVersionSource, readRecordedVersions, readServiceJournal } from './service/service-migrations.ts';
 export { reportOfStoppedRun, type RunReport } from './commands/run.ts';
 export { ensureServiceTemplate, serviceTemplateName } from './service/service-schema-cache.ts';
+export { checkUndo, type UndoEvidence } from './rehearsal/undo-check.ts';
