@@ -1,12 +1,10 @@
-import { planCommand, run, SafetyRefusal, type RunReport } from '@snippets/runner';
+import { planCommand, run, SafetyRefusal, type RunReport, type TableChanges } from '@snippets/runner';
 import {
   checkUndo,
   compareFingerprints,
-  discoverSnippetFiles,
   ensureServiceTemplate,
-  openDatabase,
-  parseDatabaseUrl,
-  snippetStore,
+  expectedSnippetIds,
+  openDatabaseUrl,
   readRecordedVersions,
   reportOfStoppedRun,
   schemaFingerprint,
@@ -14,7 +12,6 @@ import {
   type LoadedSnippet,
   type ParsedConfig,
   type SchemaDifference,
-  type TableChanges,
   type UndoEvidence,
 } from '@snippets/runner/engine';
 import { detectDumpFormat, restoreDump } from './dumps.ts';
@@ -115,16 +112,13 @@ export async function rehearse(
     if (base.kind === 'dump') await restoreDump(base.file, format!, scratch.url);
     // Snippet code that gets past the runner's connection guard is refused by the server.
     await scratch.seal();
-    const database = await openDatabase(parseDatabaseUrl(scratch.url, input.repoDir));
+    const database = await openDatabaseUrl(scratch.url, input.repoDir);
     const env = { ...process.env, DATABASE_URL: scratch.url };
     try {
       const setupMs = performance.now() - started;
       await checkSchemaVersion(database, input.config, base, input.journal);
 
-      // Everything not yet run is expected, as production's pipeline would list it; a
-      // reverted snippet stays in the tree but never runs again.
-      const reverted = new Set((await snippetStore(database.db, input.config.repo).ledger()).filter((r) => r.status === 'reverted').map((r) => r.id));
-      const ids = (await discoverSnippetFiles(input.repoDir, input.config.snippetsDir)).map((f) => f.id).filter((id) => !reverted.has(id));
+      const ids = await expectedSnippetIds(database, input.repoDir, input.config);
       const plan = await planCommand({ cwd: input.repoDir, env }, { expect: ids });
       const schemaBefore = await schemaFingerprint(database.db);
       if (plan.refusals.length) {
