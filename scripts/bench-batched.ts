@@ -10,8 +10,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { auditFromEnv, discoverSnippetFiles, loadSnippets, snippetStore, openDatabase, applySnippet, withRollback } from '../libs/runner/src/engine.ts';
+import { auditFromEnv } from '../libs/runner/src/audit.ts';
+import { openDatabase } from '../libs/runner/src/database/database.ts';
+import { applySnippet, withRollback } from '../libs/runner/src/execution/executor.ts';
 import { analyseImpact } from '../libs/runner/src/impact/impact.ts';
+import { discoverSnippetFiles } from '../libs/runner/src/snippets/discovery.ts';
+import { loadSnippets } from '../libs/runner/src/snippets/load-snippets.ts';
+import { snippetStore } from '../libs/runner/src/store/snippet-store.ts';
 
 const SERVER = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000);

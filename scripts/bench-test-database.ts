@@ -13,9 +13,11 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { schemaFile } from '@snippets/example-chat-service/schema-file';
 import { migrationsFolder } from '@snippets/example-service/migrations';
-import { buildServiceSchema, loadConfig, serviceTemplateName } from '@snippets/runner/engine';
+import { loadConfig } from '@snippets/runner/engine';
 import postgres from 'postgres';
 import { openServiceTestDatabase, openTestDatabase } from '@snippets/runner/testing';
+import { buildServiceSchema } from '../libs/runner/src/service/service-migrations.ts';
+import { serviceTemplateName } from '../libs/runner/src/service/service-schema-cache.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const SERVER = process.env.SNIPPETS_TEST_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import ms from 'ms';
 import { InputError } from '@snippets/runner';
-import { loadConfig, openDatabase, parseDatabaseUrl, readServiceJournal } from '@snippets/runner/engine';
+import { loadConfig, openDatabaseUrl, parseDatabaseUrl, readServiceJournal } from '@snippets/runner/engine';
 import { detectDumpFormat } from './dumps.ts';
 import { evaluate, GATES, REHEARSAL_GATES, type Evidence, type GateName } from './evaluate.ts';
 import { describeBase, rehearse, type RehearsalBase } from './rehearsal.ts';
@@ -50,9 +50,9 @@ function serverUrl(env: Record<string, string | undefined>): string {
   return target.url;
 }
 
-/** The rehearsal server must answer before the slow steps start; openDatabase says which URL and why not. */
+/** The rehearsal server must answer before the slow steps start; openDatabaseUrl says which URL and why not. */
 async function checkServerReachable(url: string): Promise<void> {
-  const database = await openDatabase(parseDatabaseUrl(url, process.cwd()));
+  const database = await openDatabaseUrl(url, process.cwd());
   await database.close();
 }
 

@@ -1,29 +1,19 @@
-import { sql } from 'drizzle-orm';
-import { planCommand, run, SafetyRefusal, SnippetsError, type RunReport, type SnippetDb } from '@snippets/runner';
+import { planCommand, run, SafetyRefusal, type RunReport, type TableChanges } from '@snippets/runner';
 import {
-  auditFromEnv,
+  checkUndo,
   compareFingerprints,
-  discoverSnippetFiles,
   ensureServiceTemplate,
-  openDatabase,
-  parseDatabaseUrl,
-  queryRows,
-  snippetStore,
+  expectedSnippetIds,
+  openDatabaseUrl,
   readRecordedVersions,
   reportOfStoppedRun,
-  tableRef,
-  revertSnippet,
   schemaFingerprint,
-  applySnippet,
-  withRollback,
   type Database,
   type LoadedSnippet,
   type ParsedConfig,
-  type QualifiedTable,
   type SchemaDifference,
-  type TableChanges,
+  type UndoEvidence,
 } from '@snippets/runner/engine';
-import { describeCause, InputError } from '@snippets/runner';
 import { detectDumpFormat, restoreDump } from './dumps.ts';
 import { checkRecordedVersions } from './schema-version.ts';
 import { withScratchDatabase } from './scratch-db.ts';
@@ -35,7 +25,7 @@ export function describeBase(base: RehearsalBase): string {
   return base.kind === 'dump' ? `dump ${base.file}` : base.kind === 'template' ? `template ${base.name}` : `service ${base.from}`;
 }
 
-export type UndoEvidence = { reversible: false } | { reversible: true; restored: boolean; differingTables: string[] } | { reversible: 'unknown'; reason: string };
+export type { UndoEvidence };
 
 export interface SnippetRehearsal {
   id: string;
@@ -59,65 +49,6 @@ export interface RehearsalEvidence {
   refused?: { check: string; message: string };
   snippets: SnippetRehearsal[];
   schema: SchemaDifference;
-}
-
-/** A digest of a table's whole content, to prove `down` put every row back. */
-async function tableDigest(db: SnippetDb, table: QualifiedTable): Promise<string> {
-  const [row] = await queryRows<{ digest: string }>(
-    db,
-    sql`select md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) as digest from ${tableRef(table)} t`,
-  );
-  return row!.digest;
-}
-
-/**
- * Runs each pending snippet's up, then its down, in one transaction that is rolled back,
- * comparing the touched tables' content before up and after down. Each snippet's up is
- * run again afterwards so the next one starts from the state it expects.
- */
-async function checkUndo(database: Database, config: ParsedConfig, pending: LoadedSnippet[]): Promise<Map<string, UndoEvidence>> {
-  const results = new Map<string, UndoEvidence>();
-  const options = {
-    repo: config.repo,
-    audit: auditFromEnv(),
-    timeouts: config.timeouts,
-    onLog: () => {},
-    requireRepoLock: false,
-    dryRun: true,
-    setting: 'rehearsal' as const,
-    outboundAllow: config.outbound.allow,
-  };
-  await snippetStore(database.db, config.repo).upgrade();
-  await withRollback(database.db, async (tx) => {
-    for (const [index, snippet] of pending.entries()) {
-      if (snippet.replaces) continue;
-      if (!snippet.definition.down) {
-        results.set(snippet.id, { reversible: false });
-      }
-      const tables = new Set(snippet.definition.touches);
-      const before = new Map<string, string>();
-      try {
-        for (const table of tables) before.set(table, await tableDigest(tx, table));
-        // The run enforces touches, so the declared tables are all up can have changed.
-        await applySnippet(tx, snippet, options);
-        if (!snippet.definition.down) continue;
-        await revertSnippet(tx, snippet, 'snippet-gates undo check', options);
-        const differing: string[] = [];
-        for (const table of tables) {
-          if (before.get(table) !== (await tableDigest(tx, table))) differing.push(table);
-        }
-        results.set(snippet.id, { reversible: true, restored: differing.length === 0, differingTables: differing });
-        await applySnippet(tx, snippet, options);
-      } catch (error) {
-        const reason = error instanceof SnippetsError ? error.message : describeCause(error);
-        for (const later of pending.slice(index)) {
-          if (!results.has(later.id) && later.definition.down) results.set(later.id, { reversible: 'unknown', reason });
-        }
-        return;
-      }
-    }
-  });
-  return results;
 }
 
 /** A restored dump or a cloned template must be a database of this service, at a version it knows. */
@@ -181,16 +112,13 @@ export async function rehearse(
     if (base.kind === 'dump') await restoreDump(base.file, format!, scratch.url);
     // Snippet code that gets past the runner's connection guard is refused by the server.
     await scratch.seal();
-    const database = await openDatabase(parseDatabaseUrl(scratch.url, input.repoDir));
+    const database = await openDatabaseUrl(scratch.url, input.repoDir);
     const env = { ...process.env, DATABASE_URL: scratch.url };
     try {
       const setupMs = performance.now() - started;
       await checkSchemaVersion(database, input.config, base, input.journal);
 
-      // Everything not yet run is expected, as production's pipeline would list it; a
-      // reverted snippet stays in the tree but never runs again.
-      const reverted = new Set((await snippetStore(database.db, input.config.repo).ledger()).filter((r) => r.status === 'reverted').map((r) => r.id));
-      const ids = (await discoverSnippetFiles(input.repoDir, input.config.snippetsDir)).map((f) => f.id).filter((id) => !reverted.has(id));
+      const ids = await expectedSnippetIds(database, input.repoDir, input.config);
       const plan = await planCommand({ cwd: input.repoDir, env }, { expect: ids });
       const schemaBefore = await schemaFingerprint(database.db);
       if (plan.refusals.length) {

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { SnippetsError } from '@snippets/runner';
+import { compareManifest, SnippetsError } from '@snippets/runner';
 import {
-  compareManifest,
   discoverSnippetFiles,
   loadSnippets,
   readManifest,

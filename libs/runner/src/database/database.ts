@@ -94,6 +94,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   };
 }
 
+/** Opens the database a DATABASE_URL value names; a relative `pglite:` directory is resolved against `cwd`. */
+export function openDatabaseUrl(value: string, cwd: string): Promise<Database> {
+  return openDatabase(parseDatabaseUrl(value, cwd));
+}
+
 /**
  * Makes a database the runner created for a test or a rehearsal read-only for every session
  * but the runner's own, which switch it back on connecting: service code that escapes the

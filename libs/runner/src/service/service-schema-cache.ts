@@ -6,7 +6,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { sha256 } from '../checksum.ts';
 import type { ServiceConfig } from '../config.ts';
-import { openDatabase, openPgliteSnapshot, parseDatabaseUrl, sealScratchDatabase, type Database } from '../database/database.ts';
+import { openDatabase, openDatabaseUrl, openPgliteSnapshot, sealScratchDatabase, type Database } from '../database/database.ts';
 import { buildServiceSchema } from './service-migrations.ts';
 
 /**
@@ -38,7 +38,7 @@ async function buildTemplate(admin: postgres.Sql, serverUrl: string, template: s
   const building = `${template}_building_${randomBytes(4).toString('hex')}`;
   await admin.unsafe(`create database ${building}`);
   try {
-    const database = await openDatabase(parseDatabaseUrl(databaseUrl(serverUrl, building), process.cwd()));
+    const database = await openDatabaseUrl(databaseUrl(serverUrl, building), process.cwd());
     try {
       await buildServiceSchema(database.db, service);
     } finally {
@@ -86,7 +86,7 @@ export async function openThrowawayDatabase(serverUrl: string, template?: string
   try {
     await admin.unsafe(template ? `create database ${name} template ${template}` : `create database ${name}`);
     await sealScratchDatabase(admin, name);
-    database = await openDatabase(parseDatabaseUrl(databaseUrl(serverUrl, name), process.cwd()));
+    database = await openDatabaseUrl(databaseUrl(serverUrl, name), process.cwd());
   } catch (error) {
     await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => undefined);
     await admin.end();
