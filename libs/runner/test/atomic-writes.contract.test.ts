@@ -91,7 +91,7 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
   };
 
   it('commits the work with its ledger row and its started and applied events, and reports the rows the server counted', async () => {
-    const closed = await atomicWrites(database, [true]).at(0).apply(settings, payInvoices('0001_pay', 2));
+    const closed = await atomicWrites(database, { atomic: [true], dryRun: false }).at(0).apply(settings, payInvoices('0001_pay', 2));
     expect(closed).toMatchObject({ value: '0001_pay', rowsChanged: { 'Billing.Invoices': { inserted: 0, updated: 2, deleted: 0 } } });
     expect(closed.durationMs).toBeGreaterThanOrEqual(0);
     const [row] = await snippetStore(database.db, REPO).ledger();
@@ -102,7 +102,7 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
   });
 
   it('commits a run of snippets in order, each with its row, and the connection is free afterwards', async () => {
-    const writes = atomicWrites(database, [true, true, true]);
+    const writes = atomicWrites(database, { atomic: [true, true, true], dryRun: false });
     expect(await applyAll(writes, [payInvoices('0001_pay', 1), payInvoices('0002_pay', 2), payInvoices('0003_pay', 3)])).toEqual(['0001_pay', '0002_pay', '0003_pay']);
     expect((await snippetStore(database.db, REPO).ledger()).map((r) => [r.id, r.status])).toEqual([
       ['0001_pay', 'applied'],
@@ -119,7 +119,7 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
 
   it('refuses a change to a table not in touches with the closing statement, and leaves the work and the ledger as they were', async () => {
     const before = await snapshot(database.db);
-    const error = await atomicWrites(database, [true])
+    const error = await atomicWrites(database, { atomic: [true], dryRun: false })
       .at(0)
       .apply(settings, payInvoices('0001_pay', 2, { undeclared: true }))
       .catch((e: unknown) => e);
@@ -128,7 +128,7 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
   });
 
   it('refuses to apply a snippet the ledger already has, as a transition, and leaves the work and the ledger as they were', async () => {
-    const writes = atomicWrites(database, [true, true]);
+    const writes = atomicWrites(database, { atomic: [true, true], dryRun: false });
     await writes.at(0).apply(settings, payInvoices('0001_pay', 1));
     const before = await snapshot(database.db);
     const error = await writes
@@ -143,7 +143,7 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
   });
 
   it('rolls back work that fails, records nothing, and the next snippet of the run still commits', async () => {
-    const writes = atomicWrites(database, [true, true, true]);
+    const writes = atomicWrites(database, { atomic: [true, true, true], dryRun: false });
     await writes.at(0).apply(settings, payInvoices('0001_pay', 1));
     const before = await snapshot(database.db);
     const failing: AtomicWork<string> = async (tx) => {
@@ -161,7 +161,7 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
     const before = await snapshot(database.db);
     await database.db
       .transaction(async (tx) => {
-        const closed = await atomicWrites({ db: tx as unknown as SnippetDb }, [true])
+        const closed = await atomicWrites({ db: tx as unknown as SnippetDb }, { atomic: [true], dryRun: true })
           .at(0)
           .apply(settings, payInvoices('0001_pay', 3, { dryRun: true }));
         expect(closed.rowsChanged).toEqual({ 'Billing.Invoices': { inserted: 0, updated: 3, deleted: 0 } });

@@ -142,7 +142,7 @@ async function runPending(prepared: RunSetup, database: Database, options: RunOp
 
   const applyAll = async (target: Pick<Database, 'db' | 'pipelined'>) => {
     if (pending.length) await snippetStore(target.db, prepared.session.config.repo).upgrade(); // under a dry run, rolled back with the rest
-    const writes = atomicWrites(target, pending.map(isAtomic));
+    const writes = atomicWrites(target, { atomic: pending.map(isAtomic), dryRun: executeOptions.dryRun });
     try {
       await applyInOrder(target.db, writes);
     } catch (error) {

@@ -57,44 +57,97 @@ export interface AtomicWrites {
   abandon(): Promise<void>;
 }
 
-/**
- * The atomic writes of a run over `database`, whose pending snippets are one transaction
- * of their own where `atomic` says so. On a PostgreSQL connection of the runner's they are
- * pipelined (see `pipelinedWrites`); inside a transaction (a dry run) and on PGlite, plain.
- */
-export function atomicWrites(database: { db: SnippetDb; pipelined?: PipelinedConnection }, atomic: readonly boolean[]): AtomicWrites {
-  return database.pipelined ? pipelinedWrites(database.db, database.pipelined, atomic) : plainWrites(database.db);
+/** What the atomic writes of a run know of it. */
+export interface RunShape {
+  /** Per pending snippet, in order: whether it is one transaction of its own. */
+  atomic: readonly boolean[];
+  /** A dry run's snippets share one transaction, rolled back: nothing of theirs commits. */
+  dryRun: boolean;
 }
 
-/** Plain: the start, the work, the closing statement and COMMIT, each awaited in turn. */
-export function plainWrites(db: SnippetDb): AtomicWrites {
-  const transaction: AtomicTransaction = {
-    async apply<T>(settings: TransactionSettings, work: AtomicWork<T>): Promise<Closed<T>> {
-      let recording: AppliedRecord | undefined;
-      let recorded = false;
-      try {
-        return await db.transaction(async (raw) => {
-          const tx = raw as unknown as SnippetDb;
-          const start = await startTransaction(tx, settings);
-          const { value, closing, record } = await work(tx, Promise.resolve(start));
-          if (!record) return { value, rowsChanged: await checkClosing(tx, closing) };
-          recording = record;
-          const closed = await checkAndRecord(tx, closing, record);
-          recorded = true;
-          return { value, ...closed };
-        });
-      } catch (error) {
-        // The work and its ledger row went in, and COMMIT failed.
-        if (recorded && pgErrorCode(error)) throw new CommitFailed(error);
-        throw recording ? await ledgerRefusal(db, recording, error) : error;
-      }
-    },
+/**
+ * The atomic writes of a run over `database`. On a PostgreSQL connection of the runner's
+ * they are pipelined (see `pipelinedWrites`); inside a transaction (a dry run) and on
+ * PGlite, plain. Both defer the WAL flush of every atomic snippet's COMMIT but the last.
+ */
+export function atomicWrites(database: { db: SnippetDb; pipelined?: PipelinedConnection }, run: RunShape): AtomicWrites {
+  const flush = new DeferredFlush(database.db, run.dryRun ? [] : run.atomic);
+  return database.pipelined && !run.dryRun ? pipelinedWrites(database.db, database.pipelined, run.atomic, flush) : plainWrites(database.db, flush);
+}
+
+/**
+ * Which COMMITs of a run do not wait for the WAL flush (synchronous_commit off, for their
+ * transaction only), and making them durable. Every atomic snippet's but the run's last,
+ * whose ordinary COMMIT flushes the WAL up to itself and so makes every earlier one durable
+ * too; a run that stops early flushes them (`abandon`). Until then a server crash may lose
+ * the latest snippets, each with its ledger row: never one without the other.
+ */
+class DeferredFlush {
+  /** A deferred-flush COMMIT that no ordinary one has followed yet. */
+  private unflushed = false;
+
+  constructor(
+    private readonly db: SnippetDb,
+    private readonly atomic: readonly boolean[],
+  ) {}
+
+  defers(index: number): boolean {
+    return index < this.atomic.length - 1 && this.atomic[index] === true;
+  }
+
+  /** A transaction committed: deferred, or an ordinary COMMIT that made every earlier one durable. */
+  committed(deferred: boolean): void {
+    this.unflushed = deferred;
+  }
+
+  async finish(): Promise<void> {
+    if (this.unflushed) await flushCommits(this.db);
+    this.unflushed = false;
+  }
+
+  /** Never fails over the error that stopped the run. */
+  async abandon(): Promise<void> {
+    if (this.unflushed) await flushCommits(this.db).catch(() => undefined);
+    this.unflushed = false;
+  }
+}
+
+/** A stopped snippet's outcome events, in a transaction of their own whose ordinary COMMIT makes every earlier one durable. */
+async function recordOutcome(db: SnippetDb, flush: DeferredFlush, repo: string, events: NewEvent[]): Promise<void> {
+  if (!events.length) return;
+  await snippetStore(db, repo).appendEvents(events);
+  flush.committed(false);
+}
+
+/** Plain: the start, the work, the closing statement and COMMIT, each awaited in turn. A single transaction without a run: `plainWrites(db).at(0)`. */
+export function plainWrites(db: SnippetDb, flush = new DeferredFlush(db, [])): AtomicWrites {
+  const apply = async <T>(deferFlush: boolean, settings: TransactionSettings, work: AtomicWork<T>): Promise<Closed<T>> => {
+    let recording: AppliedRecord | undefined;
+    let recorded = false;
+    try {
+      const closed = await db.transaction(async (raw) => {
+        const tx = raw as unknown as SnippetDb;
+        const start = await startTransaction(tx, settings, deferFlush);
+        const { value, closing, record } = await work(tx, Promise.resolve(start));
+        if (!record) return { value, rowsChanged: await checkClosing(tx, closing) };
+        recording = record;
+        const closedWith = await checkAndRecord(tx, closing, record);
+        recorded = true;
+        return { value, ...closedWith };
+      });
+      flush.committed(deferFlush);
+      return closed;
+    } catch (error) {
+      // The work and its ledger row went in, and COMMIT failed.
+      if (recorded && pgErrorCode(error)) throw new CommitFailed(error);
+      throw recording ? await ledgerRefusal(db, recording, error) : error;
+    }
   };
   return {
-    at: () => transaction,
-    recordOutcome: (repo, events) => snippetStore(db, repo).appendEvents(events),
-    finish: async () => {},
-    abandon: async () => {},
+    at: (index) => ({ apply: (settings, work) => apply(flush.defers(index), settings, work) }),
+    recordOutcome: (repo, events) => recordOutcome(db, flush, repo, events),
+    finish: () => flush.finish(),
+    abandon: () => flush.abandon(),
   };
 }
 
@@ -107,40 +160,19 @@ async function ledgerRefusal(db: SnippetDb, record: AppliedRecord, error: unknow
   return snippetStore(db, record.repo).refusalOf(record.id, 'applied');
 }
 
-/** What one snippet's transaction is told about committing. */
-interface CommitPlan {
-  /**
-   * Its COMMIT does not wait for the WAL flush (synchronous_commit off, for its transaction
-   * only): every atomic snippet but the run's last, whose ordinary COMMIT flushes the WAL up
-   * to itself and so makes every earlier one durable too; a run that stops early flushes
-   * them (see `finish` and `abandon`). Until then a server crash may lose the latest
-   * snippets, each with its ledger row: never one without the other.
-   */
-  deferFlush: boolean;
-  /**
-   * The next snippet is atomic too: its transaction is begun right behind this one's COMMIT,
-   * with its start statement, so the server works on it while the runner reads this one's
-   * outcome. Should this snippet fail, it is rolled back.
-   */
-  beginNext?: { deferFlush: boolean };
-}
-
 /**
  * Pipelined, on the runner's PostgreSQL connection: BEGIN goes with the start statement,
  * the closing statement goes ahead of COMMIT without waiting for its outcome, COMMIT does
  * not wait for the WAL flush but at the end, and the next snippet's transaction is begun
  * behind this one's COMMIT. One round trip per snippet where the plain way takes four.
  */
-function pipelinedWrites(db: SnippetDb, connection: PipelinedConnection, atomic: readonly boolean[]): AtomicWrites {
-  /** A deferred-flush COMMIT that no ordinary one has followed yet. */
-  let unflushed = false;
-  const defersFlush = (index: number) => index < atomic.length - 1 && atomic[index] === true;
-  const planFor = (index: number): CommitPlan => {
-    const deferFlush = defersFlush(index);
-    return atomic[index] && atomic[index + 1] ? { deferFlush, beginNext: { deferFlush: defersFlush(index + 1) } } : { deferFlush };
-  };
-
-  const apply = async <T>(plan: CommitPlan, settings: TransactionSettings, work: AtomicWork<T>): Promise<Closed<T>> => {
+function pipelinedWrites(db: SnippetDb, connection: PipelinedConnection, atomic: readonly boolean[], flush: DeferredFlush): AtomicWrites {
+  const apply = async <T>(index: number, settings: TransactionSettings, work: AtomicWork<T>): Promise<Closed<T>> => {
+    const deferFlush = flush.defers(index);
+    // The next snippet is atomic too: its transaction is begun right behind this one's
+    // COMMIT, with its start statement, so the server works on it while the runner reads
+    // this one's outcome. Should this snippet fail, it is rolled back.
+    const beginNext = atomic[index] && atomic[index + 1];
     // The closing statement's outcome: sent ahead of COMMIT, awaited after it.
     let recorded: Promise<Recorded> | undefined;
     let recording: AppliedRecord | undefined;
@@ -151,7 +183,7 @@ function pipelinedWrites(db: SnippetDb, connection: PipelinedConnection, atomic:
         // driver keeps a connection's statements in order, so the timeouts bind the work and
         // the counts are taken before it. A lost repo lock, or a failed start, still wins
         // over the work's outcome, and nothing has committed.
-        const first = startStatement(settings, plan.deferFlush);
+        const first = startStatement(settings, deferFlush);
         const start = readStart(connection.takeBegunAhead<StartRow>(first) ?? queryPrepared<StartRow>(tx, first), settings);
         start.catch(() => {}); // awaited by the work; not an unhandled rejection while it runs
         const outcome = await work(tx, start);
@@ -161,11 +193,11 @@ function pipelinedWrites(db: SnippetDb, connection: PipelinedConnection, atomic:
         recording = outcome.record;
         recorded = checkAndRecord(tx, outcome.closing, outcome.record);
         recorded.catch(() => {}); // awaited after COMMIT
-        if (plan.beginNext) connection.beginNextAfterCommit(startStatement(settings, plan.beginNext.deferFlush));
+        if (beginNext) connection.beginNextAfterCommit(startStatement(settings, flush.defers(index + 1)));
         return { value: outcome.value, checked: undefined };
       });
       const closed = recorded ? { value, ...(await recorded) } : { value, rowsChanged: checked! };
-      unflushed = plan.deferFlush;
+      flush.committed(deferFlush);
       return closed;
     } catch (error) {
       // The next snippet's transaction, begun behind a COMMIT that rolled back or failed, is not for now.
@@ -180,20 +212,12 @@ function pipelinedWrites(db: SnippetDb, connection: PipelinedConnection, atomic:
   };
 
   return {
-    at: (index) => ({ apply: (settings, work) => apply(planFor(index), settings, work) }),
-    async recordOutcome(repo, events) {
-      if (!events.length) return;
-      await snippetStore(db, repo).appendEvents(events);
-      unflushed = false;
-    },
-    async finish() {
-      if (unflushed) await flushCommits(db);
-      unflushed = false;
-    },
+    at: (index) => ({ apply: (settings, work) => apply(index, settings, work) }),
+    recordOutcome: (repo, events) => recordOutcome(db, flush, repo, events),
+    finish: () => flush.finish(),
     async abandon() {
       await connection.discardBegunAhead();
-      if (unflushed) await flushCommits(db).catch(() => undefined);
-      unflushed = false;
+      await flush.abandon();
     },
   };
 }

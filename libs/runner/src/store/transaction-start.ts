@@ -64,6 +64,6 @@ export async function readStart(rows: Promise<StartRow[]>, settings: Transaction
 }
 
 /** Starts the work of a transaction open on `tx`, in one round trip. */
-export function startTransaction(tx: SnippetDb, settings: TransactionSettings): Promise<TransactionStart> {
-  return readStart(queryPrepared<StartRow>(tx, startStatement(settings)), settings);
+export function startTransaction(tx: SnippetDb, settings: TransactionSettings, deferFlush = false): Promise<TransactionStart> {
+  return readStart(queryPrepared<StartRow>(tx, startStatement(settings, deferFlush)), settings);
 }
