@@ -8,6 +8,8 @@ import { SchemaBaseline } from '../src/checks/schema-fingerprint.ts';
 import { CHECK_SCHEMA_FUNCTION, checkAndRecord } from '../src/store/closing-statement.ts';
 import { snippetStore, type EventInsert, type NewLedgerRow, type SnippetStore } from '../src/store/snippet-store.ts';
 import type { LedgerStatus } from '../src/store/transitions.ts';
+import { walkRanges, type ClaimedRange } from '../src/store/walk-ranges.ts';
+import type { RefusalCheck } from '../src/errors.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 
 const REPO = 'contract';
@@ -37,15 +39,23 @@ async function snapshot(db: Database['db']): Promise<unknown> {
   };
 }
 
-/** The write fails as a refused transition, and the store's tables are as they were. */
-async function expectRefusedUnchanged(db: Database['db'], write: () => Promise<unknown>, message: RegExp): Promise<void> {
+/** A write that is allowed to find nothing to do: it returns, and the store's tables are as they were. */
+async function expectUnchanged<T>(db: Database['db'], write: () => Promise<T>): Promise<T> {
+  const before = await snapshot(db);
+  const result = await write();
+  expect(await snapshot(db)).toEqual(before);
+  return result;
+}
+
+/** The write fails as a refused transition (or `check`), and the store's tables are as they were. */
+async function expectRefusedUnchanged(db: Database['db'], write: () => Promise<unknown>, message: RegExp, check: RefusalCheck = 'transition'): Promise<void> {
   const before = await snapshot(db);
   const error = await write().then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(SafetyRefusal);
-  expect((error as SafetyRefusal).check).toBe('transition');
+  expect((error as SafetyRefusal).check).toBe(check);
   expect((error as SafetyRefusal).exitCode).toBe(3);
   expect((error as Error).message).toMatch(message);
   expect(await snapshot(db)).toEqual(before);
@@ -169,5 +179,47 @@ describe.each<Driver>(['postgres', 'pglite'])('the ledger store on %s', (driver)
     await store.closeCheckpoint('0004_backfill');
     expect(await store.checkpoint('0004_backfill')).toBeUndefined();
     expect(await queryRows(database.db, sql`select 1 from snippets.ranges`)).toEqual([]);
+  });
+
+  it('splits a walk into key ranges once, moves an open range batch by batch, and refuses to move a range that is done', async () => {
+    await store.leadCheckpoint('0004_backfill', 'sum-v1');
+    const ranges = walkRanges(database.db, REPO, '0004_backfill');
+    const split = async () => [
+      { lo: null, hi: 10, rows: 10 },
+      { lo: 10, hi: null, rows: 5 },
+    ];
+    expect(await ranges.open('accounts', split)).toEqual({ ranges: 2, open: 2, total: 15, rows: 0, batches: 0 });
+    // Split already: the walk's ranges are found, not split again.
+    const splitAgain = async () => expect.unreachable('a walk is split once');
+    expect(await expectUnchanged(database.db, () => ranges.open('accounts', splitAgain))).toMatchObject({ ranges: 2, open: 2 });
+    expect(await walkRanges(database.db, REPO, '0005_never_started').open('accounts', split)).toBeUndefined();
+
+    const claimed = await ranges.claim('accounts', 1);
+    expect(claimed).toEqual({ walk: 'accounts', rangeNo: 1, lo: 10, hi: null, cursor: null, changes: {} });
+    const updated = { 'public.accounts': { inserted: 0, updated: 2, deleted: 0 } };
+    expect(await ranges.advance(claimed!, { last: 12, rows: 2, changes: updated, done: false })).toEqual({ rows: 2, batches: 1, total: 15 });
+    const resumed = (await ranges.claim('accounts', 1))!;
+    expect(resumed).toMatchObject({ rangeNo: 1, cursor: 12, changes: updated });
+    expect(await ranges.advance(resumed, { last: 15, rows: 3, changes: updated, done: true })).toEqual({ rows: 5, batches: 2, total: 15 });
+    expect(await ranges.progress('accounts')).toMatchObject({ open: 1, rows: 5, batches: 2 });
+    expect(await store.committedChanges('0004_backfill', { checksum: 'sum-v1' })).toEqual({ 'public.accounts': { inserted: 0, updated: 4, deleted: 0 } });
+
+    // Range 1 is done: its cursor never moves again, and it is not finished twice.
+    await expectRefusedUnchanged(
+      database.db,
+      () => ranges.advance(resumed, { last: 20, rows: 1, changes: updated, done: false }),
+      /0004_backfill: range 1 of walk accounts is done, and a range that is done cannot become open; nothing was written/,
+    );
+    await expectRefusedUnchanged(database.db, () => ranges.advance(resumed, { last: null, rows: 0, changes: {}, done: true }), /0004_backfill: range 1 of walk accounts is done.*cannot become done/);
+    const missing: ClaimedRange = { ...resumed, rangeNo: 7 };
+    await expectRefusedUnchanged(database.db, () => ranges.advance(missing, { last: 1, rows: 1, changes: {}, done: false }), /0004_backfill: range 7 of walk accounts does not exist/);
+
+    // The one left open is claimed; once it is done too, finding none to claim is no error.
+    const last = (await ranges.claim('accounts', 1))!;
+    expect(last.rangeNo).toBe(0);
+    await ranges.advance(last, { last: 10, rows: 10, changes: {}, done: true });
+    expect(await expectUnchanged(database.db, () => ranges.claim('accounts', 0))).toBeUndefined();
+    await store.closeCheckpoint('0004_backfill');
+    await expectRefusedUnchanged(database.db, () => ranges.advance(last, { last: 11, rows: 1, changes: {}, done: false }), /0004_backfill: range 0 of walk accounts does not exist/);
   });
 });

@@ -3,8 +3,9 @@ import { BatchSizer } from './batch-size.ts';
 import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from '../snippets/define-snippet.ts';
 import { queryRows } from '../database/queries.ts';
 import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
-import { addChanges, type TableChanges } from '../checks/change-counts.ts';
+import type { TableChanges } from '../checks/change-counts.ts';
 import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';
+import { walkRanges, type WalkProgress } from '../store/walk-ranges.ts';
 import { pgErrorCode } from '../database/pg-errors.ts';
 import { columnName, describeTableInput, tableName, tableRef, type QualifiedTable } from '../snippets/table-names.ts';
 
@@ -52,14 +53,6 @@ export class RunFinished extends Error {
   }
 }
 
-interface WalkProgress {
-  ranges: number;
-  open: number;
-  total: number;
-  rows: number;
-  batches: number;
-}
-
 interface Walk {
   name: string;
   table: QualifiedTable;
@@ -80,16 +73,6 @@ type BatchOutcome = { kind: 'idle'; open: number } | { kind: 'batch'; range: num
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function walkProgress(db: SnippetDb, runner: BatchRunner, walk: string): Promise<WalkProgress> {
-  const [row] = await queryRows<Record<keyof WalkProgress, string | number>>(
-    db,
-    sql`select count(*) as ranges, count(*) filter (where not done) as open, coalesce(sum(rows_total), 0) as total,
-               coalesce(sum(rows_done), 0) as rows, coalesce(sum(batches_done), 0) as batches
-        from snippets.ranges where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk}`,
-  );
-  return { ranges: Number(row?.ranges), open: Number(row?.open), total: Number(row?.total), rows: Number(row?.rows), batches: Number(row?.batches) };
-}
-
 /**
  * Finds the walk's ranges, splitting the key space when this is the first worker to get
  * here. Undefined when the checkpoint is gone: the run finished.
@@ -98,20 +81,7 @@ async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress |
   return runner.transaction(runner.workers[0]!, async (tx) => {
     const unusable = await unusableKey(tx, walk.table, walk.keyName, walk.spelled);
     if (unusable) throw new Error(unusable);
-    // Locking the checkpoint row makes the workers that arrive together split the walk
-    // once; the others wait as long as the split takes (it has the statement timeout).
-    await tx.execute(sql`select set_config('lock_timeout', '0', true)`);
-    const [checkpoint] = await queryRows(tx, sql`select 1 from snippets.checkpoints where repo = ${runner.repo} and id = ${runner.snippetId} for update`);
-    if (!checkpoint) return undefined;
-    const progress = await walkProgress(tx, runner, walk.name);
-    if (progress.ranges) return progress;
-    const ranges = await splitKeyRanges(tx, walk.table, walk.keyName, walk.where);
-    const rows = ranges.map(
-      (range, index) =>
-        sql`(${runner.repo}, ${runner.snippetId}, ${walk.name}, ${index}, ${JSON.stringify(range.lo)}::jsonb, ${JSON.stringify(range.hi)}::jsonb, ${range.rows})`,
-    );
-    await tx.execute(sql`insert into snippets.ranges (repo, id, walk, range_no, lo, hi, rows_total) values ${sql.join(rows, sql`, `)}`);
-    return walkProgress(tx, runner, walk.name);
+    return walkRanges(tx, runner.repo, runner.snippetId).open(walk.name, () => splitKeyRanges(tx, walk.table, walk.keyName, walk.where));
   });
 }
 
@@ -152,14 +122,9 @@ async function nextBatch(tx: SnippetDb, walk: Walk, from: BatchKey | null, hi: B
  * stays locked until then; a killed worker's lock goes with its connection.
  */
 async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, walk: Walk, runner: BatchRunner, preferred: number, size: number): Promise<BatchOutcome> {
-  const [range] = await queryRows<{ range_no: number; lo: BatchKey | null; hi: BatchKey | null; cursor: BatchKey | null; changes: TableChanges }>(
-    tx,
-    sql`select range_no, lo, hi, cursor, changes from snippets.ranges
-        where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and not done
-        order by range_no = ${preferred} desc, range_no
-        limit 1 for update skip locked`,
-  );
-  if (!range) return { kind: 'idle', open: (await walkProgress(tx, runner, walk.name)).open };
+  const ranges = walkRanges(tx, runner.repo, runner.snippetId);
+  const range = await ranges.claim(walk.name, preferred);
+  if (!range) return { kind: 'idle', open: (await ranges.progress(walk.name)).open };
 
   const from = range.cursor ?? range.lo;
   const { count, last } = await nextBatch(tx, walk, from, range.hi, size);
@@ -167,20 +132,8 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
     const inBatch = (column: SQLWrapper) => (from === null ? sql`(${column} <= ${last})` : sql`(${column} > ${from} and ${column} <= ${last})`);
     await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last, inBatch });
   }
-  const total = count ? addChanges(range.changes, await changes()) : range.changes;
-  // The other ranges' sums come from the statement's snapshot, this range's from its new row.
-  const others = (column: SQL) =>
-    sql`(select coalesce(sum(${column}), 0) from snippets.ranges o where o.repo = r.repo and o.id = r.id and o.walk = r.walk and o.range_no <> r.range_no)`;
-  const [progress] = await queryRows<{ rows: string; batches: string; total: string }>(
-    tx,
-    sql`update snippets.ranges r
-        set cursor = ${JSON.stringify(last ?? range.cursor)}::jsonb, rows_done = rows_done + ${count}, batches_done = batches_done + ${count ? 1 : 0},
-            changes = ${JSON.stringify(total)}::jsonb, done = ${count < size}, updated_at = clock_timestamp()
-        where repo = ${runner.repo} and id = ${runner.snippetId} and walk = ${walk.name} and range_no = ${range.range_no}
-        returning r.rows_done + ${others(sql`o.rows_done`)} as rows, r.batches_done + ${others(sql`o.batches_done`)} as batches,
-                  r.rows_total + ${others(sql`o.rows_total`)} as total`,
-  );
-  return { kind: 'batch', range: range.range_no, count, progress: { rows: Number(progress?.rows), batches: Number(progress?.batches), total: Number(progress?.total) } };
+  const progress = await ranges.advance(range, { last, rows: count, changes: count ? await changes() : {}, done: count < size });
+  return { kind: 'batch', range: range.rangeNo, count, progress };
 }
 
 /**
@@ -273,6 +226,6 @@ export async function runBatches(spec: BatchSpec, runner: BatchRunner): Promise<
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failure) throw failure.reason;
   }
-  const finished = await walkProgress(runner.workers[0]!, runner, name);
+  const finished = await walkRanges(runner.workers[0]!, runner.repo, runner.snippetId).progress(name);
   return { rows: finished.rows, batches: finished.batches };
 }

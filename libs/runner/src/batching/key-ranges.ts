@@ -3,18 +3,7 @@ import type { BatchKey, SnippetDb } from '../snippets/define-snippet.ts';
 import { queryRows } from '../database/queries.ts';
 import { requireTable } from '../checks/missing-tables.ts';
 import { spellTable, tableParts, tableRef, type QualifiedTable } from '../snippets/table-names.ts';
-
-/**
- * A slice of a walk's key space, `(lo, hi]`; null is unbounded. Workers claim ranges, so
- * there are several per walk even for one worker: a worker that finishes early takes the
- * next free range, and a killed worker's range is picked up by the others.
- */
-export interface KeyRange {
-  lo: BatchKey | null;
-  hi: BatchKey | null;
-  /** About how many rows the range held when the walk started, for progress. */
-  rows: number;
-}
+import type { KeyRange } from '../store/walk-ranges.ts';
 
 /**
  * A key as the database driver read it, as the walk keeps it: PGlite reads an int8 as a

@@ -1,6 +1,6 @@
 /**
  * The one table of the moves a snippet's record may make. The store checks every write
- * against it (see sql-store.ts), as maintenance_tasks checks every status change of a run,
+ * against it (see snippet-store.ts, walk-ranges.ts), as maintenance_tasks checks every status change of a run,
  * so no command can record a move the product does not have, such as reverting a snippet
  * that was only baselined.
  */
@@ -38,12 +38,28 @@ export const WALK_TRANSITIONS: { readonly [From in WalkState]: readonly WalkStat
   open: ['open', 'idle'],
 };
 
+/**
+ * A key range of a batched walk: `open` while keys are left past its cursor, `done` once
+ * its last batch committed. A range never reopens: its counts are in the ledger row.
+ */
+export type RangeState = 'open' | 'done';
+
+/** The moves of one key range: a batch moves an open range's cursor, the last one closes it. */
+export const RANGE_TRANSITIONS: { readonly [From in RangeState]: readonly RangeState[] } = {
+  open: ['open', 'done'],
+  done: [],
+};
+
 export function ledgerMoveAllowed(from: LedgerState, to: LedgerStatus): boolean {
   return LEDGER_TRANSITIONS[from].includes(to);
 }
 
 export function walkMoveAllowed(from: WalkState, to: WalkState): boolean {
   return WALK_TRANSITIONS[from].includes(to);
+}
+
+export function rangeMoveAllowed(from: RangeState, to: RangeState): boolean {
+  return RANGE_TRANSITIONS[from].includes(to);
 }
 
 /** The states a row must be in for a write to give it `to`: what the write's SQL guards on. */
@@ -54,4 +70,9 @@ export function ledgerStatesBefore(to: LedgerStatus): LedgerState[] {
 /** The progress states a write may leave for `to`: what the write's SQL guards on. */
 export function walkStatesBefore(to: WalkState): WalkState[] {
   return (Object.keys(WALK_TRANSITIONS) as WalkState[]).filter((from) => walkMoveAllowed(from, to));
+}
+
+/** The states a range may leave for `to`: what a batch's write guards on. */
+export function rangeStatesBefore(to: RangeState): RangeState[] {
+  return (Object.keys(RANGE_TRANSITIONS) as RangeState[]).filter((from) => rangeMoveAllowed(from, to));
 }
