@@ -9,6 +9,7 @@ import { CHECK_SCHEMA_FUNCTION, checkAndRecord } from '../src/store/closing-stat
 import { snippetStore, type EventInsert, type NewLedgerRow, type SnippetStore } from '../src/store/snippet-store.ts';
 import type { LedgerStatus } from '../src/store/transitions.ts';
 import { walkRanges, type ClaimedRange } from '../src/store/walk-ranges.ts';
+import { releaseLeases } from '../src/store/release-leases.ts';
 import type { RefusalCheck } from '../src/errors.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
 
@@ -36,6 +37,7 @@ async function snapshot(db: Database['db']): Promise<unknown> {
     events: await read(`select * from snippets.events order by seq`),
     checkpoints: await read(`select repo, id, state from snippets.checkpoints order by repo, id`),
     ranges: await read(`select * from snippets.ranges order by repo, id, walk, range_no`),
+    locks: await read(`select * from snippets.locks order by name`),
   };
 }
 
@@ -221,5 +223,34 @@ describe.each<Driver>(['postgres', 'pglite'])('the ledger store on %s', (driver)
     expect(await expectUnchanged(database.db, () => ranges.claim('accounts', 0))).toBeUndefined();
     await store.closeCheckpoint('0004_backfill');
     await expectRefusedUnchanged(database.db, () => ranges.advance(last, { last: 11, rows: 1, changes: {}, done: false }), /0004_backfill: range 0 of walk accounts does not exist/);
+  });
+
+  it('takes, renews and releases a release lease, and refuses to release one another holder has', async () => {
+    const leases = releaseLeases(database.db);
+    const taken = await leases.tryAcquire('releases', 'deploy-a', 60_000);
+    expect(taken).toMatchObject({ acquired: true, lease: { name: 'releases', holder: 'deploy-a', ttlMs: 60_000, live: true } });
+
+    // Held by deploy-a: another holder neither takes nor renews it, and writes nothing.
+    expect(await expectUnchanged(database.db, () => leases.tryAcquire('releases', 'deploy-b', 60_000))).toMatchObject({ acquired: false, lease: { holder: 'deploy-a' } });
+    expect(await expectUnchanged(database.db, () => leases.renew('releases', 'deploy-b'))).toBe(false);
+    await expectRefusedUnchanged(
+      database.db,
+      () => leases.release('releases', 'deploy-b'),
+      /^release lock 'releases' is held by deploy-a since \S+ \(until \S+ unless renewed\), not by deploy-b; release it with its holder's --holder$/,
+      'lock-held',
+    );
+
+    expect(await leases.renew('releases', 'deploy-a')).toBe(true);
+    expect(await leases.release('releases', 'deploy-a')).toMatchObject({ released: true, lease: { holder: 'deploy-a' } });
+    expect(await leases.read('releases')).toBeUndefined();
+    expect(await expectUnchanged(database.db, () => leases.release('releases', 'deploy-a'))).toEqual({ released: false, lease: undefined });
+
+    // An expired lease is nobody's: releasing it is no refusal and leaves it, taking it replaces its holder.
+    await leases.tryAcquire('releases', 'deploy-a', 60_000);
+    await database.db.execute(sql`update snippets.locks set expires_at = now() - interval '1 second' where name = 'releases'`);
+    expect(await expectUnchanged(database.db, () => leases.release('releases', 'deploy-b'))).toEqual({ released: false, lease: undefined });
+    expect(await expectUnchanged(database.db, () => leases.renew('releases', 'deploy-a'))).toBe(false);
+    expect(await leases.tryAcquire('releases', 'deploy-b', 60_000)).toMatchObject({ acquired: true, lease: { holder: 'deploy-b', live: true } });
+    expect(await leases.now()).toBeInstanceOf(Date);
   });
 });

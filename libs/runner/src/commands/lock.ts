@@ -2,7 +2,7 @@ import ms from 'ms';
 import { auditFromEnv } from '../audit.ts';
 import { InputError, SafetyRefusal } from '../errors.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { databaseNow, readLease, release, tryAcquire, type Lease } from '../locks/release-lock.ts';
+import { describeLease, releaseLeases, type Lease } from '../store/release-leases.ts';
 import { openTarget, withDatabase, type SessionInput } from '../repo.ts';
 
 export interface LockOptions {
@@ -37,8 +37,6 @@ export function lockHolder(env: Record<string, string | undefined>, holder?: str
   return chosen;
 }
 
-const describe = (lease: Lease) => `held by ${lease.holder} since ${lease.acquiredAt.toISOString()} (until ${lease.expiresAt.toISOString()} unless renewed)`;
-
 /** `snippets lock acquire`: takes the lease, waiting up to `waitMs` for its holder to let go. */
 export async function lockAcquire(input: SessionInput, options: LockOptions & { ttlMs: number; waitMs: number }): Promise<Lease> {
   const name = checkName(options.name);
@@ -49,15 +47,16 @@ export async function lockAcquire(input: SessionInput, options: LockOptions & { 
   return withDatabase(target, async ({ db }) => {
     const store = snippetStore(db, repo);
     await store.upgrade();
+    const leases = releaseLeases(db);
     const deadline = Date.now() + options.waitMs;
     for (;;) {
-      const { acquired, lease } = await tryAcquire(db, name, holder, options.ttlMs);
+      const { acquired, lease } = await leases.tryAcquire(name, holder, options.ttlMs);
       if (acquired) {
         await store.appendEvents([{ repo, kind: 'lock-acquired', ...audit, detail: { name, holder, expiresAt: lease!.expiresAt } }]);
         return lease!;
       }
       if (Date.now() >= deadline) {
-        throw new SafetyRefusal(`release lock '${name}' is ${lease ? describe(lease) : 'held'}; wait longer with --wait, or have its holder release it`, 'lock-held');
+        throw new SafetyRefusal(`release lock '${name}' is ${lease ? describeLease(lease) : 'held'}; wait longer with --wait, or have its holder release it`, 'lock-held');
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
     }
@@ -73,15 +72,9 @@ export async function lockRelease(input: SessionInput, options: LockOptions): Pr
   return withDatabase(target, async ({ db }) => {
     const store = snippetStore(db, repo);
     if (!(await store.exists())) return { released: false, lease: undefined };
-    const result = await release(db, name, holder);
-    if (result.released) {
-      await store.appendEvents([{ repo, kind: 'lock-released', ...audit, detail: { name, holder } }]);
-      return result;
-    }
-    if (result.lease?.live) {
-      throw new SafetyRefusal(`release lock '${name}' is ${describe(result.lease)}, not by ${holder}; release it with its holder's --holder`, 'lock-held');
-    }
-    return { released: false, lease: undefined };
+    const result = await releaseLeases(db).release(name, holder);
+    if (result.released) await store.appendEvents([{ repo, kind: 'lock-released', ...audit, detail: { name, holder } }]);
+    return result;
   });
 }
 
@@ -97,8 +90,9 @@ export async function lockStatus(input: SessionInput, options: { name: string })
   const name = checkName(options.name);
   const { target } = await openTarget(input);
   return withDatabase(target, async ({ db }) => {
-    const lease = (await snippetStore(db, 'release-lock').exists()) ? await readLease(db, name) : undefined;
-    const now = await databaseNow(db);
+    const leases = releaseLeases(db);
+    const lease = (await snippetStore(db, 'release-lock').exists()) ? await leases.read(name) : undefined;
+    const now = await leases.now();
     return { name, held: lease?.live === true, lease: lease ?? null, now };
   });
 }

@@ -2,7 +2,7 @@ import { openDatabase, type Database, type DatabaseTarget } from '../database/da
 import { SafetyRefusal } from '../errors.ts';
 import type { LogSink } from '../execution/executor.ts';
 import { snippetStore } from '../store/snippet-store.ts';
-import { readLease, renew } from './release-lock.ts';
+import { releaseLeases } from '../store/release-leases.ts';
 
 export interface KeptLease {
   /** Renews the lease, and refuses to start `snippetId` once it is lost. */
@@ -17,14 +17,14 @@ export interface KeptLease {
  * between snippets only.
  */
 export async function keepLease(database: Database, target: DatabaseTarget, repo: string, name: string, holder: string, onLog: LogSink): Promise<KeptLease> {
-  const lease = await readLease(database.db, name).catch(() => undefined);
+  const lease = await releaseLeases(database.db).read(name).catch(() => undefined);
   if (!lease?.live || lease.holder !== holder) {
     const now = lease ? `is held by ${lease.holder}` : 'is not held';
     throw new SafetyRefusal(`--lock ${name}: the release lock ${now}, not by ${holder}; take it first with \`snippets lock acquire --name ${name}\``, 'release-lock');
   }
   let lost = false;
   const renewOn = async (db: Database['db']) => {
-    if (lost || (await renew(db, name, holder))) return;
+    if (lost || (await releaseLeases(db).renew(name, holder))) return;
     lost = true;
     onLog(repo, 'warn', `lost the release lock '${name}': its lease expired or was taken`);
   };
