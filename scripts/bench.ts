@@ -17,6 +17,7 @@ const BENCHES: Record<string, string> = {
   runner: 'scripts/bench-runner.ts',
   'test-database': 'scripts/bench-test-database.ts',
   guard: 'scripts/bench-guard.ts',
+  cpu: 'scripts/bench-cpu.ts',
 };
 
 const names = process.argv.slice(2);

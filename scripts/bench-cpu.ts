@@ -1,0 +1,114 @@
+/**
+ * `npm run bench -- cpu`: the CPU time (user + sys) `snippets run` spends per snippet beyond
+ * the floor's, the least any exactly-once runner does (benchmarks/floor.mjs). CPU time, not
+ * wall time: what grows when the machine is slower, and what load on it disturbs least.
+ *
+ * Each run applies BENCH_UNITS (default 1000) trivial snippets to a fresh database; the floor
+ * applies as many units. Runs of every build and of the floor are interleaved, BENCH_RUNS
+ * (default 5) each after BENCH_WARMUP (default 1) unmeasured rounds. Prints, per build, the
+ * median and spread of its CPU time and of the floor's, and the runner's milliseconds per
+ * snippet beyond the floor; with two builds, the second's as a ratio of the first's.
+ *
+ * BENCH_RUNNER_DIRS: built runner packages to compare, comma-separated (`npm run
+ * build:packages` builds dist/libs/runner); default this workspace's build alone.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { closeServer, withFreshDatabase } from './bench-runner/database.ts';
+import { median } from './bench-runner/process.ts';
+import { BENCHMARKS_DIR, units, WORKSPACE_ROOT, type Unit } from './bench-runner/tool.ts';
+
+const exec = promisify(execFile);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const WARMUPS = Number(process.env.BENCH_WARMUP ?? 1);
+const UNITS = Number(process.env.BENCH_UNITS ?? 1000);
+const BUILDS = (process.env.BENCH_RUNNER_DIRS ?? path.join(WORKSPACE_ROOT, 'dist', 'libs', 'runner')).split(',').map((dir) => path.resolve(dir));
+
+const snippetSource = (id: string) => `import { defineSnippet } from '@snippets/runner';
+
+export default defineSnippet({
+  description: 'record that ${id} ran',
+  touches: ['effects'],
+  async up({ rows, sql }) {
+    await rows(sql\`insert into effects (unit) values (\${${JSON.stringify(id)}})\`);
+  },
+});
+`;
+
+/** A repo of one snippet per unit, installed with the built runner at `runnerDir`, as the runner benchmark lays it out. */
+async function prepareRepo(dir: string, runnerDir: string, list: Unit[]): Promise<void> {
+  await mkdir(path.join(dir, 'node_modules', '@snippets'), { recursive: true });
+  await mkdir(path.join(dir, 'node_modules', '.bin'));
+  await symlink(runnerDir, path.join(dir, 'node_modules', '@snippets', 'runner'), 'dir');
+  await symlink(path.join(runnerDir, 'bin', 'snippets.js'), path.join(dir, 'node_modules', '.bin', 'snippets'));
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench-snippets', private: true, type: 'module' }));
+  await writeFile(path.join(dir, 'snippets.config.ts'), `import { defineConfig } from '@snippets/runner';\n\nexport default defineConfig({ repo: 'bench' });\n`);
+  await mkdir(path.join(dir, 'snippets'));
+  for (const { id } of list) await writeFile(path.join(dir, 'snippets', `${id}.ts`), snippetSource(id));
+  await exec(path.join(dir, 'node_modules', '.bin', 'snippets'), ['manifest'], { cwd: dir });
+}
+
+/** The CPU time (user + sys, ms) of a command and its children, read by GNU time. */
+async function cpuOf(file: string, args: string[], cwd: string, databaseUrl: string): Promise<number> {
+  const env = { ...process.env, DATABASE_URL: databaseUrl, NO_COLOR: '1' };
+  const { stderr } = await exec('/usr/bin/time', ['-f', 'cpu %U %S', file, ...args], { cwd, env, maxBuffer: 256 * 1024 * 1024 });
+  const match = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  if (!match) throw new Error(`${file}: no CPU time in its output:\n${stderr.slice(-2000)}`);
+  return (Number(match[1]) + Number(match[2])) * 1000;
+}
+
+/** One run on a fresh database; fails unless every unit ran exactly once. */
+function measure(file: string, args: string[], cwd: string, count: string): Promise<number> {
+  return withFreshDatabase(async (database) => {
+    await database.query('create table effects (id bigserial primary key, unit text not null)');
+    const ms = await cpuOf(file, args, cwd, database.url);
+    const [row] = await database.query<{ n: number }>(count);
+    if (row!.n !== UNITS) throw new Error(`${cwd}: expected ${UNITS} units recorded, found ${row!.n}`);
+    return ms;
+  });
+}
+
+const list = units(UNITS);
+const root = await mkdtemp(path.join(os.tmpdir(), 'snippets-bench-cpu-'));
+try {
+  const repos = await Promise.all(
+    BUILDS.map(async (runnerDir, i) => {
+      const dir = path.join(root, `build-${i}`);
+      await mkdir(dir);
+      await prepareRepo(dir, runnerDir, list);
+      return dir;
+    }),
+  );
+  const runner = (dir: string) => measure(path.join(dir, 'node_modules', '.bin', 'snippets'), ['run', '--expect', list.map((u) => u.id).join(',')], dir, "select count(*)::int as n from snippets.ledger where status = 'applied'");
+  const floor = () => measure(process.execPath, [path.join(BENCHMARKS_DIR, 'floor.mjs'), String(UNITS)], root, 'select count(*)::int as n from floor_ledger');
+
+  const samples = BUILDS.map(() => ({ runner: [] as number[], floor: [] as number[] }));
+  for (let round = 0; round < WARMUPS + RUNS; round++) {
+    // Alternating order, so that a trend in the machine's load falls on every build alike.
+    const order = round % 2 ? [...repos.keys()].reverse() : [...repos.keys()];
+    for (const i of order) {
+      const runnerMs = await runner(repos[i]!);
+      const floorMs = await floor();
+      if (round < WARMUPS) continue;
+      samples[i]!.runner.push(runnerMs);
+      samples[i]!.floor.push(floorMs);
+    }
+  }
+
+  const spread = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
+  const perSnippet = samples.map(({ runner: r, floor: f }) => (median(r) - median(f)) / UNITS);
+  console.log(`CPU time (user + sys) of ${UNITS} snippets, median of ${RUNS} (spread), on ${os.cpus()[0]?.model.trim()}:`);
+  for (const [i, dir] of BUILDS.entries()) {
+    const { runner: r, floor: f } = samples[i]!;
+    console.log(
+      `  ${dir}: snippets run ${Math.round(median(r))} ms (${spread(r)}), floor ${Math.round(median(f))} ms (${spread(f)}); beyond the floor ${perSnippet[i]!.toFixed(3)} ms per snippet`,
+    );
+  }
+  if (BUILDS.length === 2) console.log(`  the second build's CPU per snippet beyond the floor is ${(perSnippet[1]! / perSnippet[0]!).toFixed(2)}× the first's`);
+} finally {
+  await rm(root, { recursive: true, force: true });
+  await closeServer();
+}
