@@ -7,7 +7,8 @@
  * applies as many units. Runs of every build and of the floor are interleaved, BENCH_RUNS
  * (default 5) each after BENCH_WARMUP (default 1) unmeasured rounds. Prints, per build, the
  * median and spread of its CPU time and of the floor's, and the runner's milliseconds per
- * snippet beyond the floor; with two builds, the second's as a ratio of the first's.
+ * snippet beyond the floor, and its wall time as a ratio of the floor's; with two builds,
+ * the second's CPU per snippet as a ratio of the first's.
  *
  * BENCH_RUNNER_DIRS: built runner packages to compare, comma-separated (`npm run
  * build:packages` builds dist/libs/runner); default this workspace's build alone.
@@ -51,23 +52,30 @@ async function prepareRepo(dir: string, runnerDir: string, list: Unit[]): Promis
   await exec(path.join(dir, 'node_modules', '.bin', 'snippets'), ['manifest'], { cwd: dir });
 }
 
-/** The CPU time (user + sys, ms) of a command and its children, read by GNU time. */
-async function cpuOf(file: string, args: string[], cwd: string, databaseUrl: string): Promise<number> {
+interface Times {
+  /** User + sys, ms. */
+  cpu: number;
+  /** Elapsed, ms. */
+  wall: number;
+}
+
+/** The CPU time (user + sys) of a command and its children, and its wall time, read by GNU time. */
+async function timesOf(file: string, args: string[], cwd: string, databaseUrl: string): Promise<Times> {
   const env = { ...process.env, DATABASE_URL: databaseUrl, NO_COLOR: '1' };
-  const { stderr } = await exec('/usr/bin/time', ['-f', 'cpu %U %S', file, ...args], { cwd, env, maxBuffer: 256 * 1024 * 1024 });
-  const match = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
-  if (!match) throw new Error(`${file}: no CPU time in its output:\n${stderr.slice(-2000)}`);
-  return (Number(match[1]) + Number(match[2])) * 1000;
+  const { stderr } = await exec('/usr/bin/time', ['-f', 'times %U %S %e', file, ...args], { cwd, env, maxBuffer: 256 * 1024 * 1024 });
+  const match = /times ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  if (!match) throw new Error(`${file}: no times in its output:\n${stderr.slice(-2000)}`);
+  return { cpu: (Number(match[1]) + Number(match[2])) * 1000, wall: Number(match[3]) * 1000 };
 }
 
 /** One run on a fresh database; fails unless every unit ran exactly once. */
-function measure(file: string, args: string[], cwd: string, count: string): Promise<number> {
+function measure(file: string, args: string[], cwd: string, count: string): Promise<Times> {
   return withFreshDatabase(async (database) => {
     await database.query('create table effects (id bigserial primary key, unit text not null)');
-    const ms = await cpuOf(file, args, cwd, database.url);
+    const times = await timesOf(file, args, cwd, database.url);
     const [row] = await database.query<{ n: number }>(count);
     if (row!.n !== UNITS) throw new Error(`${cwd}: expected ${UNITS} units recorded, found ${row!.n}`);
-    return ms;
+    return times;
   });
 }
 
@@ -85,27 +93,31 @@ try {
   const runner = (dir: string) => measure(path.join(dir, 'node_modules', '.bin', 'snippets'), ['run', '--expect', list.map((u) => u.id).join(',')], dir, "select count(*)::int as n from snippets.ledger where status = 'applied'");
   const floor = () => measure(process.execPath, [path.join(BENCHMARKS_DIR, 'floor.mjs'), String(UNITS)], root, 'select count(*)::int as n from floor_ledger');
 
-  const samples = BUILDS.map(() => ({ runner: [] as number[], floor: [] as number[] }));
+  const samples = BUILDS.map(() => ({ runner: [] as Times[], floor: [] as Times[] }));
   for (let round = 0; round < WARMUPS + RUNS; round++) {
     // Alternating order, so that a trend in the machine's load falls on every build alike.
     const order = round % 2 ? [...repos.keys()].reverse() : [...repos.keys()];
     for (const i of order) {
-      const runnerMs = await runner(repos[i]!);
-      const floorMs = await floor();
+      const runnerTimes = await runner(repos[i]!);
+      const floorTimes = await floor();
       if (round < WARMUPS) continue;
-      samples[i]!.runner.push(runnerMs);
-      samples[i]!.floor.push(floorMs);
+      samples[i]!.runner.push(runnerTimes);
+      samples[i]!.floor.push(floorTimes);
     }
   }
 
   const spread = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
-  const perSnippet = samples.map(({ runner: r, floor: f }) => (median(r) - median(f)) / UNITS);
-  console.log(`CPU time (user + sys) of ${UNITS} snippets, median of ${RUNS} (spread), on ${os.cpus()[0]?.model.trim()}:`);
+  const of = (times: Times[], kind: keyof Times) => times.map((t) => t[kind]);
+  const perSnippet = samples.map(({ runner: r, floor: f }) => (median(of(r, 'cpu')) - median(of(f, 'cpu'))) / UNITS);
+  console.log(`${UNITS} snippets, median of ${RUNS} (spread), on ${os.cpus()[0]?.model.trim()}:`);
   for (const [i, dir] of BUILDS.entries()) {
     const { runner: r, floor: f } = samples[i]!;
+    console.log(`  ${dir}:`);
     console.log(
-      `  ${dir}: snippets run ${Math.round(median(r))} ms (${spread(r)}), floor ${Math.round(median(f))} ms (${spread(f)}); beyond the floor ${perSnippet[i]!.toFixed(3)} ms per snippet`,
+      `    CPU (user + sys): snippets run ${Math.round(median(of(r, 'cpu')))} ms (${spread(of(r, 'cpu'))}), floor ${Math.round(median(of(f, 'cpu')))} ms (${spread(of(f, 'cpu'))}); beyond the floor ${perSnippet[i]!.toFixed(3)} ms per snippet`,
     );
+    const ratio = median(of(r, 'wall')) / median(of(f, 'wall'));
+    console.log(`    wall: snippets run ${Math.round(median(of(r, 'wall')))} ms (${spread(of(r, 'wall'))}), floor ${Math.round(median(of(f, 'wall')))} ms (${spread(of(f, 'wall'))}); ${ratio.toFixed(2)}× the floor`);
   }
   if (BUILDS.length === 2) console.log(`  the second build's CPU per snippet beyond the floor is ${(perSnippet[1]! / perSnippet[0]!).toFixed(2)}× the first's`);
 } finally {
