@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/databases.ts';
 import { createFixtureRepo, effectSnippet, type FixtureRepo } from './support/fixture-repo.ts';
+import { until } from './support/until.ts';
 
 describe('the release lock on postgres', () => {
   let database: TestDatabase;
@@ -53,13 +54,26 @@ describe('the release lock on postgres', () => {
     await database.query('create table effects (snippet text)');
     await cli(['manifest']);
     expect((await cli(['lock', 'acquire', '--name', 'releases', '--holder', 'pipeline-1', '--ttl', '3s'])).code).toBe(0);
+    // The pipeline's acquire step is fresh when its run starts: until the run is at work,
+    // however slow its start-up on a loaded machine, the lease is kept as its holder would.
+    const keepFresh = setInterval(
+      () => void database.query("update snippets.locks set expires_at = now() + interval '3 seconds' where name = 'releases' and holder = 'pipeline-1'").catch(() => {}),
+      500,
+    );
     const child = spawn(process.execPath, [CLI, 'run', '--lock', 'releases', '--holder', 'pipeline-1'], {
       cwd: repo.dir,
       env: { ...process.env, DATABASE_URL: database.url },
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    try {
+      const working = async () => ((await database.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()")).length ? true : undefined);
+      await until(working, 60_000, 'the run to be inside its snippet');
+    } finally {
+      clearInterval(keepFresh);
+    }
+    // Past the TTL of the test's last renewal: only the run's own renewals can have kept the lease.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
     const taken = await cli(['lock', 'acquire', '--name', 'releases', '--holder', 'release-2']);
     expect(taken.code).toBe(3);
     expect(taken.stderr).toContain('held by pipeline-1');
