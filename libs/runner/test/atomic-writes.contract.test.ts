@@ -157,6 +157,25 @@ describe.each<Driver>(['postgres', 'pglite'])('atomic writes on %s', (driver) =>
     expect((await snippetStore(database.db, REPO).ledger()).map((r) => r.id)).toEqual(['0001_pay', '0003_pay']);
   });
 
+  it('records the outcome of a snippet that stopped before taking the transaction begun for it, and leaves the connection free', async () => {
+    const writes = atomicWrites(database, { atomic: [true, true], dryRun: false });
+    await writes.at(0).apply(settings, payInvoices('0001_pay', 1));
+    // 0002 fails before its work (say, a touches entry naming no table): its attempt goes on record.
+    await writes.recordOutcome(REPO, [
+      { repo: REPO, snippetId: '0002_pay', kind: 'started', checksum: 'sum-0002_pay', ...audit },
+      { repo: REPO, snippetId: '0002_pay', kind: 'failed', checksum: 'sum-0002_pay', ...audit, reason: 'touches names no table' },
+    ]);
+    await writes.finish();
+    const probe = await database.db.execute(sql`savepoint probe`).then(
+      () => undefined,
+      (error: Error) => error.cause,
+    );
+    expect(String(probe)).toMatch(/transaction blocks/);
+    // Committed: seen from another session too.
+    const seen = server ? await server.query<{ kind: string }>("select kind from snippets.events where snippet_id = '0002_pay' order by seq") : await queryRows<{ kind: string }>(database.db, sql`select kind from snippets.events where snippet_id = '0002_pay' order by seq`);
+    expect(seen.map((e) => e.kind)).toEqual(['started', 'failed']);
+  });
+
   it('checks and counts a dry run’s work without recording it', async () => {
     const before = await snapshot(database.db);
     await database.db

@@ -229,6 +229,32 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
     expect(bad.stderr).toContain(`snippets/0001_folded.ts: invalid snippet: touches.0 '"User' is not a table name: a quoted name has no closing "`);
   });
 
+  it('records the attempt of a snippet whose touches name no table, when one committed just before it', async () => {
+    await repo.write(
+      'snippets/0001_hit.ts',
+      snippet(`  description: 'counts a hit',
+  touches: ['"User"'],
+  async up({ rows, sql }) {
+    await rows(sql\`update "User" set hits = hits + 1\`);
+  },`),
+    );
+    await repo.write(
+      'snippets/0002_folded.ts',
+      snippet(`  description: 'touches a folded name',
+  touches: ['User'],
+  async up({ rows, sql }) {
+    await rows(sql\`update "User" set hits = 99\`);
+  },`),
+    );
+    await writeManifest(repo.dir);
+    const result = await cli(['run', '--expect', '0001_hit,0002_folded']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('0002_folded: touches public.user: no such table; did you mean "User"?; nothing ran');
+    // On PostgreSQL 0002's transaction was begun behind 0001's COMMIT; its failure still goes on record.
+    const history = JSON.parse((await cli(['history', '--json'])).stdout) as { events: { kind: string; snippetId: string }[] };
+    expect(history.events.map((e) => `${e.kind} ${e.snippetId}`)).toEqual(['started 0001_hit', 'applied 0001_hit', 'started 0002_folded', 'failed 0002_folded']);
+  });
+
   it('impact() and deleteSafely() take drizzle tables and quoted names, and answer a wrong name with a did-you-mean', async () => {
     await repo.write(
       'snippets/0001_delete_user.ts',

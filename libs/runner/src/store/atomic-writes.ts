@@ -51,7 +51,7 @@ export interface AtomicWrites {
   at(index: number): AtomicTransaction;
   /** A stopped snippet's outcome events, in a transaction of their own whose ordinary COMMIT makes every earlier one durable. */
   recordOutcome(repo: string, events: NewEvent[]): Promise<void>;
-  /** Makes every commit so far durable. */
+  /** Makes every commit so far durable, and leaves no transaction open on the connection. */
   finish(): Promise<void>;
   /** After an error: ends anything begun ahead and makes commits durable, never failing over the error that stopped the run. */
   abandon(): Promise<void>;
@@ -213,8 +213,17 @@ function pipelinedWrites(db: SnippetDb, connection: PipelinedConnection, atomic:
 
   return {
     at: (index) => ({ apply: (settings, work) => apply(index, settings, work) }),
-    recordOutcome: (repo, events) => recordOutcome(db, flush, repo, events),
-    finish: () => flush.finish(),
+    // The snippet whose transaction was begun ahead may have stopped before taking it (a
+    // touches entry naming no table fails before its work): anything else on the
+    // connection would run, and roll back, inside it.
+    async recordOutcome(repo, events) {
+      await connection.discardBegunAhead();
+      await recordOutcome(db, flush, repo, events);
+    },
+    async finish() {
+      await connection.discardBegunAhead();
+      await flush.finish();
+    },
     async abandon() {
       await connection.discardBegunAhead();
       await flush.abandon();
