@@ -85,6 +85,13 @@ function snippet(fields: string, imports = ''): string {
   return `import { defineSnippet } from '@snippets/runner';\n${imports}\nexport default defineSnippet({\n${fields}\n});\n`;
 }
 
+/** A snippet whose touches names `User`, which folds to public.user: the table is "User". */
+const FOLDED_TOUCHES = snippet(`  description: 'touches a folded name',
+  touches: ['User'],
+  async up({ rows, sql }) {
+    await rows(sql\`update "User" set hits = 99\`);
+  },`);
+
 describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver) => {
   let target: TestDatabase;
   let repo: FixtureRepo;
@@ -209,14 +216,7 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
   });
 
   it('a touches entry naming no table fails before up, with the table it may mean', async () => {
-    await repo.write(
-      'snippets/0001_folded.ts',
-      snippet(`  description: 'touches a folded name',
-  touches: ['User'],
-  async up({ rows, sql }) {
-    await rows(sql\`update "User" set hits = 99\`);
-  },`),
-    );
+    await repo.write('snippets/0001_folded.ts', FOLDED_TOUCHES);
     await writeManifest(repo.dir);
     const result = await cli(['run']);
     expect(result.code).toBe(1);
@@ -238,14 +238,7 @@ describe.each<Driver>(['postgres', 'pglite'])('mixed-case tables on %s', (driver
     await rows(sql\`update "User" set hits = hits + 1\`);
   },`),
     );
-    await repo.write(
-      'snippets/0002_folded.ts',
-      snippet(`  description: 'touches a folded name',
-  touches: ['User'],
-  async up({ rows, sql }) {
-    await rows(sql\`update "User" set hits = 99\`);
-  },`),
-    );
+    await repo.write('snippets/0002_folded.ts', FOLDED_TOUCHES);
     await writeManifest(repo.dir);
     const result = await cli(['run', '--expect', '0001_hit,0002_folded']);
     expect(result.code).toBe(1);
