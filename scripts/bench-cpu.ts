@@ -14,43 +14,20 @@
  * build:packages` builds dist/libs/runner); default this workspace's build alone.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { closeServer, withFreshDatabase } from './bench-runner/database.ts';
 import { median } from './bench-runner/process.ts';
-import { BENCHMARKS_DIR, units, WORKSPACE_ROOT, type Unit } from './bench-runner/tool.ts';
+import { BENCHMARKS_DIR, units, WORKSPACE_ROOT } from './bench-runner/tool.ts';
+import { prepareRepo, snippets } from './bench-runner/tools/snippets.ts';
 
 const exec = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WARMUPS = Number(process.env.BENCH_WARMUP ?? 1);
 const UNITS = Number(process.env.BENCH_UNITS ?? 1000);
 const BUILDS = (process.env.BENCH_RUNNER_DIRS ?? path.join(WORKSPACE_ROOT, 'dist', 'libs', 'runner')).split(',').map((dir) => path.resolve(dir));
-
-const snippetSource = (id: string) => `import { defineSnippet } from '@snippets/runner';
-
-export default defineSnippet({
-  description: 'record that ${id} ran',
-  touches: ['effects'],
-  async up({ rows, sql }) {
-    await rows(sql\`insert into effects (unit) values (\${${JSON.stringify(id)}})\`);
-  },
-});
-`;
-
-/** A repo of one snippet per unit, installed with the built runner at `runnerDir`, as the runner benchmark lays it out. */
-async function prepareRepo(dir: string, runnerDir: string, list: Unit[]): Promise<void> {
-  await mkdir(path.join(dir, 'node_modules', '@snippets'), { recursive: true });
-  await mkdir(path.join(dir, 'node_modules', '.bin'));
-  await symlink(runnerDir, path.join(dir, 'node_modules', '@snippets', 'runner'), 'dir');
-  await symlink(path.join(runnerDir, 'bin', 'snippets.js'), path.join(dir, 'node_modules', '.bin', 'snippets'));
-  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench-snippets', private: true, type: 'module' }));
-  await writeFile(path.join(dir, 'snippets.config.ts'), `import { defineConfig } from '@snippets/runner';\n\nexport default defineConfig({ repo: 'bench' });\n`);
-  await mkdir(path.join(dir, 'snippets'));
-  for (const { id } of list) await writeFile(path.join(dir, 'snippets', `${id}.ts`), snippetSource(id));
-  await exec(path.join(dir, 'node_modules', '.bin', 'snippets'), ['manifest'], { cwd: dir });
-}
 
 interface Times {
   /** User + sys, ms. */
@@ -86,11 +63,14 @@ try {
     BUILDS.map(async (runnerDir, i) => {
       const dir = path.join(root, `build-${i}`);
       await mkdir(dir);
-      await prepareRepo(dir, runnerDir, list);
+      await prepareRepo(dir, list, runnerDir);
       return dir;
     }),
   );
-  const runner = (dir: string) => measure(path.join(dir, 'node_modules', '.bin', 'snippets'), ['run', '--expect', list.map((u) => u.id).join(',')], dir, "select count(*)::int as n from snippets.ledger where status = 'applied'");
+  const runner = (dir: string) => {
+    const { file, args } = snippets.apply(dir, list);
+    return measure(file, args, dir, snippets.ledgerCount);
+  };
   const floor = () => measure(process.execPath, [path.join(BENCHMARKS_DIR, 'floor.mjs'), String(UNITS)], root, 'select count(*)::int as n from floor_ledger');
 
   const samples = BUILDS.map(() => ({ runner: [] as Times[], floor: [] as Times[] }));

@@ -23,14 +23,17 @@ export default defineSnippet({
 `;
 }
 
-/** A snippet repo of one TypeScript snippet per unit, with its config and the `snippets.lock` that `snippets manifest` writes. */
-async function prepareRepo(dir: string, units: Unit[]): Promise<void> {
+/**
+ * A snippet repo of one TypeScript snippet per unit, with its config and the `snippets.lock`
+ * that `snippets manifest` writes, installed with the built runner at `runnerDir`.
+ */
+export async function prepareRepo(dir: string, units: Unit[], runnerDir = BUILT_RUNNER): Promise<void> {
   // node_modules as npm lays out an installed repo: the published runner and its bin. Its own
   // dependencies resolve from where it is built, the workspace's node_modules.
   await mkdir(path.join(dir, 'node_modules', '@snippets'), { recursive: true });
   await mkdir(path.join(dir, 'node_modules', '.bin'));
-  await symlink(BUILT_RUNNER, path.join(dir, 'node_modules', '@snippets', 'runner'), 'dir');
-  await symlink(path.join(BUILT_RUNNER, 'bin', 'snippets.js'), bin(dir));
+  await symlink(runnerDir, path.join(dir, 'node_modules', '@snippets', 'runner'), 'dir');
+  await symlink(path.join(runnerDir, 'bin', 'snippets.js'), bin(dir));
   await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'bench-snippets', private: true, type: 'module' }));
   await writeFile(path.join(dir, 'snippets.config.ts'), `import { defineConfig } from '@snippets/runner';\n\nexport default defineConfig({ repo: 'bench' });\n`);
   await mkdir(path.join(dir, 'snippets'));
@@ -50,7 +53,7 @@ const expectAll = (units: Unit[]) => ['--expect', units.map((u) => u.id).join(',
 export const snippets: Tool = {
   name: 'snippets run',
   invocation: '`snippets run --expect ID,…` (the built package from node_modules/.bin; TypeScript snippets); nothing pending: `snippets run`',
-  prepare: prepareRepo,
+  prepare: (dir, units) => prepareRepo(dir, units),
   apply: (dir, units) => snippetsCommand(dir, 'run', ...expectAll(units)),
   idle: (dir) => snippetsCommand(dir, 'run'),
   ledgerCount: "select count(*)::int as n from snippets.ledger where status = 'applied'",

@@ -113,7 +113,7 @@ export class RunTally {
   async started(db: SnippetDb, snippet: LoadedSnippet): Promise<NewEvent | undefined> {
     if (this.dryRun) return undefined;
     // No time of its own: the server's clock stamps it when the snippet's work begins (see ServerTime).
-    const started: NewEvent = { ...this.eventBase(), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum };
+    const started = this.eventOf(snippet, 'started');
     if (!committedApart(snippet)) return started;
     await snippetStore(db, this.session.config.repo).appendEvents([started]);
     return undefined;
@@ -133,21 +133,14 @@ export class RunTally {
     const batched = committedApart(snippet);
     this.report.notRun = this.pending.slice(index + 1).map((s) => s.id);
     // The rollback took 'started' with it: the attempt goes on record with its outcome.
-    const outcome: NewEvent[] = batched ? [] : [{ ...this.eventBase(), snippetId: snippet.id, kind: 'started', checksum: snippet.checksum }];
+    const outcome: NewEvent[] = batched ? [] : [this.eventOf(snippet, 'started')];
     if (error instanceof SafetyRefusal) {
       this.report.stopped = { reason: 'refused', id: snippet.id, check: error.check, message: error.message, batched };
-      outcome.push({ ...this.eventBase(), snippetId: snippet.id, kind: 'refused', checksum: snippet.checksum, reason: error.message, detail: { check: error.check } });
+      outcome.push(this.eventOf(snippet, 'refused', { reason: error.message, detail: { check: error.check } }));
     }
     if (error instanceof SnippetFailed) {
       this.report.failed = { id: snippet.id, phase: error.phase, message: error.message, rowsChanged: error.rowsChanged, batched };
-      outcome.push({
-        ...this.eventBase(),
-        snippetId: snippet.id,
-        kind: 'failed',
-        checksum: snippet.checksum,
-        reason: error.message,
-        detail: { phase: error.phase, ...(error.escape && { escape: error.escape }) },
-      });
+      outcome.push(this.eventOf(snippet, 'failed', { reason: error.message, detail: { phase: error.phase, ...(error.escape && { escape: error.escape }) } }));
     }
     if (!this.dryRun) {
       const recorded = writes.recordOutcome(this.session.config.repo, outcome);
@@ -181,5 +174,10 @@ export class RunTally {
 
   private eventBase(): Pick<NewEvent, 'repo' | 'executedBy' | 'host' | 'gitSha' | 'image' | 'approvedBy' | 'ciRunUrl'> {
     return { repo: this.session.config.repo, ...this.session.audit };
+  }
+
+  /** An audit event of this run about `snippet`. */
+  private eventOf(snippet: LoadedSnippet, kind: NewEvent['kind'], more: Pick<NewEvent, 'reason' | 'detail'> = {}): NewEvent {
+    return { ...this.eventBase(), snippetId: snippet.id, kind, checksum: snippet.checksum, ...more };
   }
 }

@@ -153,9 +153,7 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
   if (snippet.definition.transaction === 'batched') return applyBatched(db, snippet, options);
   const baseline = options.schema ?? new SchemaBaseline();
   try {
-    const schemaBefore = await baseline.read(db);
-    checkTouchesExist(snippet, schemaBefore.entries);
-    return await applyAtomic(db, snippet, options, schemaBefore);
+    return await applyAtomic(db, snippet, options, await baseline.read(db));
   } catch (error) {
     // Another session's migration since the baseline was read would be blamed on the
     // snippet: read the schema again and, if it did change, try the snippet once more.
@@ -174,6 +172,9 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
   const writes = options.writes ?? plainWrites(db).at(0);
   try {
     const { value, ...closed } = await writes.apply(options, async (tx, start) => {
+      // Inside the transaction, though it fails before any work: on PostgreSQL the transaction
+      // may have been begun behind the last COMMIT, and only the snippet that takes it ends it.
+      checkTouchesExist(snippet, schemaBefore.entries);
       const context = buildContext(tx, snippet, options, options.dryRun);
       const upOutcome = await runPhase(snippet, 'up', guard, tx, () => snippet.definition.up(context)).then(
         () => undefined,
