@@ -1,5 +1,7 @@
 export { defineSnippet, defineSquash, isSnippet, isSquash } from './snippets/define-snippet.ts';
-export type { BatchKey, BatchResult, BatchSpec, BatchWork, Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './snippets/define-snippet.ts';
+export { csv, json, ndjson } from './inputs/declare-input.ts';
+export type { ColumnSpec, ColumnType, InputDeclaration, InputRow, InputRows } from './inputs/declare-input.ts';
+export type { BatchKey, BatchResult, BatchSpec, BatchWork, InputBatchSpec, InputBatchWork, Squash, SquashDefinition, SquashedSnippet, Snippet, SnippetContext, SnippetDb, SnippetDefinition, SnippetLogger, VerifyOutcome } from './snippets/define-snippet.ts';
 export type { ColumnInput, QualifiedTable, TableInput } from './snippets/table-names.ts';
 export type { DeleteSafelyOptions, ImpactReport, TableImpact } from './snippets/impact-report.ts';
 export { defineConfig, packageDir } from './config.ts';

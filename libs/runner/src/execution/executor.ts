@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AuditContext } from '../audit.ts';
 import type { ParsedConfig } from '../config.ts';
-import type { BatchResult, SnippetContext, SnippetDb, VerifyOutcome } from '../snippets/define-snippet.ts';
+import type { BatchResult, BatchSpec, SnippetContext, SnippetDb, VerifyOutcome } from '../snippets/define-snippet.ts';
 import { undeclaredTables } from '../checks/touches.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts, type TableChanges } from '../checks/change-counts.ts';
 import { readRefusal, type AppliedRecord, type ClosingInput } from '../store/closing-statement.ts';
@@ -112,6 +112,7 @@ function buildContext(
       warn: (message) => options.onLog(snippet.id, 'warn', message),
     },
     params: snippet.definition.params ?? {},
+    inputs: {},
     snippet: { repo: options.repo, id: snippet.id },
     dryRun,
   };
@@ -326,7 +327,7 @@ function batchedContext(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteO
     throw new Error("in a batched snippet, use the db and rows given to batch()'s process(), not the context's");
   };
   return {
-    ...buildContext(db, snippet, options, dryRun, (spec) => runBatches(spec, runner)),
+    ...buildContext(db, snippet, options, dryRun, ((spec: BatchSpec) => runBatches(spec, runner)) as SnippetContext['batch']),
     db: new Proxy({} as SnippetDb, { get: outside }),
     rows: outside,
     impact: outside,

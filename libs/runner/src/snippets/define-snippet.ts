@@ -2,6 +2,7 @@ import type { SQL, SQLWrapper, sql } from 'drizzle-orm';
 import type { DeleteSafelyOptions, ImpactReport } from './impact-report.ts';
 import type { SnippetDb } from '../database/snippet-db.ts';
 import type { ColumnInput, TableInput } from './table-names.ts';
+import type { InputDeclarations, RowOf, SnippetInputs } from '../inputs/declare-input.ts';
 
 export type { SnippetDb } from '../database/snippet-db.ts';
 
@@ -10,7 +11,7 @@ export interface SnippetLogger {
   warn(message: string): void;
 }
 
-export interface SnippetContext<Params extends Record<string, unknown> = Record<string, unknown>> {
+export interface SnippetContext<Params extends Record<string, unknown> = Record<string, unknown>, Inputs extends InputDeclarations = InputDeclarations> {
   /** A drizzle instance bound to the snippet's transaction. */
   db: SnippetDb;
   /** drizzle's `sql` tag: values become bind parameters, never interpolated text. */
@@ -20,6 +21,11 @@ export interface SnippetContext<Params extends Record<string, unknown> = Record<
   log: SnippetLogger;
   /** The reviewed constants declared in the snippet's `params`. */
   params: Params;
+  /**
+   * The snippet's declared inputs, each read from the run's local copy, whose digest matched
+   * snippets.lock and whose every row was validated before `up` began.
+   */
+  inputs: SnippetInputs<Inputs>;
   snippet: { repo: string; id: string };
   /** True under `snippets run --dry-run`: the work is rolled back afterwards. */
   dryRun: boolean;
@@ -30,6 +36,11 @@ export interface SnippetContext<Params extends Record<string, unknown> = Record<
    * parallel and out of key order. Only in snippets with `transaction: 'batched'`.
    */
   batch(spec: BatchSpec): Promise<BatchResult>;
+  /**
+   * Visits the rows of a declared input in batches, each committed with the input's row
+   * offset: a killed run resumes after the last finished batch and never applies a row twice.
+   */
+  batch<Name extends keyof Inputs & string>(spec: InputBatchSpec<Name, RowOf<Inputs[Name]>>): Promise<BatchResult>;
   /**
    * What `delete from table where ...` would delete, null or be blocked by, per table, through
    * foreign keys. `table` is a drizzle table or a name as in SQL (`'"User"'` for a mixed-case one).
@@ -85,6 +96,30 @@ export interface BatchSpec {
   process(batch: BatchWork): Promise<void>;
 }
 
+/** How a batch of an input walk is tuned: as a table walk's. */
+export type BatchTuning = Pick<BatchSpec, 'size' | 'targetMs' | 'maxSize' | 'pauseMs' | 'maxRetries' | 'healthCheck'>;
+
+export interface InputBatchWork<Row> {
+  /** The batch's transaction. */
+  db: SnippetDb;
+  sql: typeof sql;
+  rows<R extends Record<string, unknown> = Record<string, unknown>>(query: SQL): Promise<R[]>;
+  /** The batch's rows of the input, in file order, validated. */
+  records: Row[];
+  /** The row number of `records[0]` in the input, from 1 (a CSV header is not counted). */
+  firstRow: number;
+  /** `records.length`. */
+  count: number;
+}
+
+export interface InputBatchSpec<Name extends string = string, Row = Record<string, unknown>> extends BatchTuning {
+  /** The declared input to walk. */
+  input: Name;
+  /** The checkpoint's name. Default `input:` and the input's name. */
+  name?: string;
+  process(batch: InputBatchWork<Row>): Promise<void>;
+}
+
 export interface BatchResult {
   rows: number;
   batches: number;
@@ -93,7 +128,7 @@ export interface BatchResult {
 /** What `verify` may return: nothing or `true` means the post-check passed. */
 export type VerifyOutcome = void | boolean | { ok: boolean; message?: string };
 
-export interface SnippetDefinition<Params extends Record<string, unknown> = Record<string, unknown>> {
+export interface SnippetDefinition<Params extends Record<string, unknown> = Record<string, unknown>, Inputs extends InputDeclarations = InputDeclarations> {
   /** One line for the plan, the ledger and the reviewer. */
   description: string;
   /** Snippet ids that must be applied first. */
@@ -109,25 +144,31 @@ export interface SnippetDefinition<Params extends Record<string, unknown> = Reco
   /** `atomic`: all of up and verify and the ledger row commit together. */
   transaction?: 'atomic' | 'batched';
   params?: Params;
-  up(context: SnippetContext<Params>): Promise<void>;
+  /**
+   * External data the snippet reads, which must not enter git: each a format and its row
+   * columns (`csv({ columns: { account_id: 'uuid' } })`), pinned in snippets.lock by digest
+   * and given per run (`--input accounts=s3://…`).
+   */
+  inputs?: Inputs;
+  up(context: SnippetContext<Params, Inputs>): Promise<void>;
   /** Post-check run in the same transaction after `up`; throw or return `{ ok: false }` to roll back. */
-  verify?(context: SnippetContext<Params>): Promise<VerifyOutcome>;
+  verify?(context: SnippetContext<Params, Inputs>): Promise<VerifyOutcome>;
   /** Optional undo, run only by `snippets revert ID --reason`. */
-  down?(context: SnippetContext<Params>): Promise<void>;
+  down?(context: SnippetContext<Params, Inputs>): Promise<void>;
 }
 
 const SNIPPET_BRAND = Symbol.for('@snippets/runner.snippet');
 
-export type Snippet<Params extends Record<string, unknown> = Record<string, unknown>> =
-  SnippetDefinition<Params> & { readonly [SNIPPET_BRAND]: true };
+export type Snippet<Params extends Record<string, unknown> = Record<string, unknown>, Inputs extends InputDeclarations = InputDeclarations> =
+  SnippetDefinition<Params, Inputs> & { readonly [SNIPPET_BRAND]: true };
 
 /**
  * Declares a snippet: the module's default export. The runner validates the fields when it
  * loads the file, so a mistake is reported with the file's name.
  */
-export function defineSnippet<Params extends Record<string, unknown> = Record<string, unknown>>(
-  definition: SnippetDefinition<Params>,
-): Snippet<Params> {
+export function defineSnippet<Params extends Record<string, unknown> = Record<string, unknown>, Inputs extends InputDeclarations = Record<never, never>>(
+  definition: SnippetDefinition<Params, Inputs>,
+): Snippet<Params, Inputs> {
   return Object.freeze({ ...definition, [SNIPPET_BRAND]: true as const });
 }
 
