@@ -47,9 +47,9 @@ async function writeAccounts(file: string, rows: number): Promise<void> {
   const out = createWriteStream(file);
   out.write('account_id,amount\n');
   for (let i = 1; i <= rows; i++) {
-    if (!out.write(`${accountId(i)},${i % 1000}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(`${accountId(i)},${i % 1000}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
-  await new Promise((resolve) => out.end(resolve));
+  await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
 describe.each<Driver>(['postgres', 'pglite'])('an input walk on %s', (driver) => {
