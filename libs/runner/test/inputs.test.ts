@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { childEnv, CLI, runCli } from './support/cli.ts';
 import { createTestDatabase, type Driver, type TestDatabase } from './support/databases.ts';
@@ -229,5 +231,46 @@ describe.each<Driver>(['postgres', 'pglite'])('inputs on %s', (driver) => {
     child.kill('SIGTERM');
     expect(await exited).toBe('SIGTERM');
     expect(await localCopies(tmp)).toEqual([]);
+  });
+});
+
+describe('an input on an S3-compatible server', () => {
+  let server: S3rver;
+  let endpoint: string;
+  let database: TestDatabase;
+  let repo: FixtureRepo;
+  let tmp: string;
+
+  beforeEach(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'snippets-input-s3-'));
+    server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(tmp, 's3') });
+    endpoint = `http://127.0.0.1:${(await server.run()).port}`;
+    const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'ops-exports' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'ops-exports', Key: 'ops-4411/accounts.csv', Body: accountsCsv() }));
+    s3.destroy();
+    database = await createTestDatabase('pglite');
+    for (const statement of SCHEMA.split(';')) await database.query(statement);
+    for (let i = 1; i <= ACCOUNTS; i++) await database.query('insert into "Account" (id, email) values ($1, $2)', [accountId(i), email(i)]);
+    repo = await createFixtureRepo({ '0001_close_accounts.ts': CLOSE_ACCOUNTS });
+    await writeFile(path.join(tmp, 'reviewed.csv'), accountsCsv());
+    expect((await runCli(['manifest'], { cwd: repo.dir })).code).toBe(0);
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await repo.dispose();
+    await database.dispose();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('is fetched with the credentials the environment gives and applied as the reviewed file', async () => {
+    expect((await runCli(['input', 'add', 'accounts', path.join(tmp, 'reviewed.csv')], { cwd: repo.dir })).code).toBe(0);
+    const env = { DATABASE_URL: database.url, AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', SNIPPETS_INPUTS: 'accounts=s3://ops-exports/ops-4411/accounts.csv' };
+    const run = await runCli(['run'], { cwd: repo.dir, env });
+    expect(run.code, run.stderr).toBe(0);
+    const [row] = await database.query<{ n: number }>(`select count(*)::int as n from "Account" where status = 'closed'`);
+    expect(row!.n).toBe(ACCOUNTS);
+    expect(run.stdout + run.stderr).not.toContain('S3RVER');
   });
 });
