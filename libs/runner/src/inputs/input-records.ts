@@ -51,7 +51,8 @@ export function rowError(input: InputFile, row: number, problem: string): InputE
 
 async function* csvRecords(input: InputFile, start: ReadStart | undefined): AsyncGenerator<RawRecord> {
   const from = start?.byte ?? 0;
-  const parser = createReadStream(input.file, { start: from }).pipe(parseCsv({ bom: from === 0, info: true, delimiter: input.declaration.delimiter, skip_empty_lines: true }));
+  const source = createReadStream(input.file, { start: from });
+  const parser = source.pipe(parseCsv({ bom: from === 0, info: true, delimiter: input.declaration.delimiter, skip_empty_lines: true }));
   // A read from the start meets the header; one from an offset is given it.
   let header = from > 0 ? start?.header : undefined;
   let row = start?.row ?? 0;
@@ -72,6 +73,9 @@ async function* csvRecords(input: InputFile, start: ReadStart | undefined): Asyn
     const code = (error as { code?: string }).code ?? '';
     throw rowError(input, row + 1, CSV_PROBLEMS[code] ?? `cannot be read as CSV (${code || 'parse error'})`);
   } finally {
+    // Destroying the parser only unpipes the file, which would stay open, paused, until the
+    // process exits: one descriptor per batch read that stops before the end.
+    source.destroy();
     parser.destroy();
   }
   if (!header) throw new InputError(`${input.label}: the file is empty, with no header row; a CSV input starts with a header naming its columns`, { subject: input.label });
