@@ -207,6 +207,14 @@ describe.each<Driver>(['postgres', 'pglite'])('inputs on %s', (driver) => {
     const events = JSON.stringify(await database.query('select * from snippets.events'));
     const reportFiles = await Promise.all((await readdir(reports)).map((f) => readFile(path.join(reports, f), 'utf8')));
     for (const value of secrets()) expect([run.stdout, run.stderr, events, ...reportFiles].join('\n')).not.toContain(value);
+
+    // A server message that quotes the value itself: shown without it.
+    await repo.write('snippets/0002_notify.ts', NOTIFY.replace('insert into "Notice" (email) values (${row.email})', 'select ${row.reason}::int'));
+    await runCli(['manifest'], { cwd: repo.dir });
+    const cast = await cli(['run', '--input', `accounts=${path.join(data, 'accounts.csv')}`]);
+    expect(cast.code, cast.stderr).toBe(1);
+    expect(cast.stdout + cast.stderr).toContain('invalid input syntax for type integer: ‹value›');
+    for (const value of secrets()) expect(cast.stdout + cast.stderr).not.toContain(value);
   });
 
   it('removes the local copy when a second SIGTERM ends the run', async () => {
