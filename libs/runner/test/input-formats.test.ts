@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csv, json, ndjson, type InputDeclaration } from '../src/inputs/declare-input.ts';
-import { readRows, scanInput } from '../src/inputs/input-scan.ts';
+import { jsonAsNdjson, readRows, scanInput } from '../src/inputs/input-scan.ts';
 import { SensitiveValues, MASK } from '../src/inputs/masking.ts';
 
 /**
@@ -85,6 +85,22 @@ describe('input formats', () => {
     const span: unknown[] = [];
     for await (const row of readRows(input, index, 1_998, 3_001)) span.push(row.n);
     expect(span).toEqual(Array.from({ length: 1_003 }, (_, i) => 1_999 + i));
+  });
+});
+
+describe('a JSON array walked in batches', () => {
+  it('is read from NDJSON written beside it, which batches can start reading in the middle of', async () => {
+    const many = Array.from({ length: 2_500 }, (_, i) => ({ n: i + 1, extra: 'x' }));
+    const file = path.join(dir, 'many.json');
+    await writeFile(file, JSON.stringify(many));
+    const input = await jsonAsNdjson({ file, declaration: json({ columns: { n: 'integer' } }), label: 'input many' }, `${file}.ndjson`);
+    expect(input.declaration.format).toBe('ndjson');
+    const index = await scanInput(input);
+    expect(index.rows).toBe(2_500);
+    expect(index.starts.filter(Boolean)).toHaveLength(2);
+    const span: unknown[] = [];
+    for await (const row of readRows(input, index, 2_100, 2_103)) span.push(row.n);
+    expect(span).toEqual([2_101, 2_102, 2_103]);
   });
 });
 

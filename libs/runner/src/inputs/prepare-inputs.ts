@@ -11,7 +11,7 @@ import type { LoadedSnippet } from '../snippets/load-snippets.ts';
 import { MANIFEST_FILE, type InputDigest, type Manifest } from '../snippets/manifest.ts';
 import { FORMAT_EXTENSION, type InputDeclaration } from './declare-input.ts';
 import { inputSource } from './input-source.ts';
-import { copyHashed, digestFile, scanInput } from './input-scan.ts';
+import { copyHashed, digestFile, jsonAsNdjson, scanInput } from './input-scan.ts';
 import type { LocalCopies } from './local-copies.ts';
 import { prepared, type PreparedInputs } from './snippet-inputs.ts';
 
@@ -121,9 +121,10 @@ export async function prepareInputs(snippets: readonly LoadedSnippet[], options:
       });
       if (bytes.bytes !== approved.bytes) throw differs(label, 'size', `${approved.bytes} bytes`, `${bytes.bytes} bytes`);
       if (bytes.sha256 !== approved.sha256) throw differs(label, 'sha256', approved.sha256, bytes.sha256);
-      const index = await scanInput({ file, declaration, label });
+      const readable = declaration.format === 'json' ? await jsonAsNdjson({ file, declaration, label }, `${file}.ndjson`) : { file, declaration, label };
+      const index = await scanInput(readable);
       if (index.rows !== approved.rows) throw differs(label, 'row count', approved.rows, index.rows);
-      inputs[name] = prepared({ file, declaration, label, name, snippetId: snippet.id, digest: { ...bytes, rows: index.rows }, index });
+      inputs[name] = prepared({ ...readable, name, snippetId: snippet.id, digest: { ...bytes, rows: index.rows }, index });
     }
     all.set(snippet.id, inputs);
   }
