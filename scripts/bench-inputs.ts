@@ -76,6 +76,7 @@ const LABELS: Record<Exclude<Mode, 'idle'>, string> = {
   scan: 'runner scanInput',
   copy: 'runner copyHashed',
   batched: 'runner readRows ×1000',
+  walk: 'runner input walk ×1000',
 };
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const mb = (bytes: number) => bytes / 1e6;
@@ -113,11 +114,11 @@ try {
     const started = performance.now();
     await writeCsv(file, rows);
     console.error(`  generated ${count(rows)} rows in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    const samples: Record<keyof typeof LABELS, Measurement[]> = { raw: [], scan: [], copy: [], batched: [] };
+    const samples: Record<keyof typeof LABELS, Measurement[]> = { raw: [], scan: [], copy: [], batched: [], walk: [] };
     for (let run = 0; run < RUNS; run++) {
       // The scan writes the index that the batched read starts its batches from.
-      for (const mode of ['raw', 'scan', 'copy', 'batched'] as const) {
-        const m = await measure(mode, file, { raw: undefined, scan: index, copy, batched: index }[mode]);
+      for (const mode of ['raw', 'scan', 'copy', 'batched', 'walk'] as const) {
+        const m = await measure(mode, file, { raw: undefined, scan: index, copy, batched: index, walk: index }[mode]);
         if (mode !== 'copy' && m.rows !== rows) throw new Error(`${mode}: read ${m.rows} rows of ${rows}`);
         samples[mode].push(m);
         console.error(`  ${count(rows)} rows, run ${run + 1}/${RUNS}: ${LABELS[mode]} ${(m.ms / 1000).toFixed(1)} s, ${Math.round(m.maxRssKb / 1024)} MiB`);

@@ -7,7 +7,9 @@
  * Modes: `idle` does nothing (what the process costs before any work); `raw` streams every
  * record through csv-parse, the runner's own parser, and drops it; `scan` is the runner's
  * scanInput, and writes the index it builds to EXTRA; `copy` is copyHashed to EXTRA; `batched`
- * reads every row through readRows, BATCH rows at a time, with the index read from EXTRA.
+ * reads every row through readRows, BATCH rows at a time, with the index read from EXTRA; `walk`
+ * reads them as batch({ input }) does: each range of the walk's split in BATCH-row steps, each
+ * step taking up the reader the last one left open.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -15,9 +17,11 @@ import { performance } from 'node:perf_hooks';
 import { parse } from 'csv-parse';
 import { csv } from '../../libs/runner/src/inputs/declare-input.ts';
 import { copyHashed, readRows, scanInput, type InputIndex } from '../../libs/runner/src/inputs/input-scan.ts';
+import { prepared } from '../../libs/runner/src/inputs/snippet-inputs.ts';
+import { inputWalk, splitRows } from '../../libs/runner/src/batching/input-walk.ts';
 
 const BATCH = 1000;
-const MODES = ['idle', 'raw', 'scan', 'copy', 'batched'] as const;
+const MODES = ['idle', 'raw', 'scan', 'copy', 'batched', 'walk'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Measurement {
@@ -35,10 +39,28 @@ async function rawRows(file: string): Promise<number> {
   return records - 1; // the header
 }
 
-async function batchedRows(file: string, indexFile: string): Promise<number> {
+async function readIndex(indexFile: string): Promise<InputIndex> {
   const parsed = JSON.parse(await readFile(indexFile, 'utf8')) as InputIndex;
   // JSON writes the index's undefined starts as null.
-  const index: InputIndex = { rows: parsed.rows, starts: parsed.starts.map((start) => start ?? undefined) };
+  return { rows: parsed.rows, starts: parsed.starts.map((start) => start ?? undefined) };
+}
+
+async function walkRows(file: string, indexFile: string): Promise<number> {
+  const index = await readIndex(indexFile);
+  const input = prepared({ file, declaration, label: 'bench', name: 'accounts', snippetId: 'bench', digest: { sha256: '0'.repeat(64), rows: index.rows, bytes: 0 }, index });
+  let rows = 0;
+  const walk = inputWalk({ input: 'accounts', process: async (batch) => void (rows += batch.count) }, { accounts: input }, { repo: 'bench', snippetId: 'bench' });
+  // The batches' transaction is never used: process only counts.
+  const tx = undefined as never;
+  for (const range of splitRows(index.rows)) {
+    for (let from = Number(range.lo); from < Number(range.hi); from += BATCH) await walk.step(tx, from, range.hi, BATCH);
+  }
+  await walk.close?.();
+  return rows;
+}
+
+async function batchedRows(file: string, indexFile: string): Promise<number> {
+  const index = await readIndex(indexFile);
   const input = { file, declaration, label: 'bench' };
   let rows = 0;
   for (let from = 0; from < index.rows; from += BATCH) {
@@ -63,6 +85,8 @@ async function run(mode: Mode, file: string, extra: string | undefined): Promise
       return 0;
     case 'batched':
       return batchedRows(file, extra!);
+    case 'walk':
+      return walkRows(file, extra!);
   }
 }
 

@@ -73,6 +73,8 @@ export interface Walk {
   split(tx: SnippetDb): Promise<KeyRange[]>;
   /** Reads the next batch of a range after `from`, up to `hi`, and runs the snippet's process on it. */
   step(tx: SnippetDb, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<BatchStep>;
+  /** Lets go of what the walk held open between batches, once its workers are done. */
+  close?(): Promise<void>;
 }
 
 interface TableWalk {
@@ -242,7 +244,7 @@ export async function runBatches(walk: Walk, runner: BatchRunner): Promise<Batch
     runner.log(`${name}: ${runner.role === 'help' ? 'joining' : 'resuming'} after ${opened.rows} rows in ${opened.batches} batches`);
   }
   if (opened.open) {
-    const outcomes = await Promise.allSettled(runner.workers.map((db, index) => workRanges(db, index, walk, runner)));
+    const outcomes = await Promise.allSettled(runner.workers.map((db, index) => workRanges(db, index, walk, runner))).finally(() => walk.close?.());
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failure) throw failure.reason;
   }

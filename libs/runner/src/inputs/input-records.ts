@@ -57,7 +57,10 @@ export function rowError(input: InputFile, row: number, problem: string): InputE
   });
 }
 
-async function* csvRecords(input: InputFile, start: ReadStart | undefined): AsyncGenerator<RawRecord> {
+/** Up to how many records one yield carries: one await per batch of records, not per record. */
+const BATCH = 512;
+
+async function* csvRecords(input: InputFile, start: ReadStart | undefined): AsyncGenerator<RawRecord[]> {
   const from = start?.byte ?? 0;
   const source = createReadStream(input.file, { start: from });
   const parser = parseCsv({ bom: from === 0, info: true, delimiter: input.declaration.delimiter, skip_empty_lines: true });
@@ -66,6 +69,7 @@ async function* csvRecords(input: InputFile, start: ReadStart | undefined): Asyn
   // A read from the start meets the header; one from an offset is given it.
   let header = from > 0 ? start?.header : undefined;
   let row = start?.row ?? 0;
+  let batch: RawRecord[] = [];
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
       if (!header) {
@@ -76,8 +80,14 @@ async function* csvRecords(input: InputFile, start: ReadStart | undefined): Asyn
       if (record.length !== header.length) throw rowError(input, row, CSV_PROBLEMS.CSV_RECORD_INCONSISTENT_FIELDS_LENGTH!);
       const cells: Record<string, unknown> = {};
       for (let i = 0; i < header.length; i++) cells[header[i]!] = record[i];
-      yield { cells, end: from + info.bytes, header };
+      batch.push({ cells, end: from + info.bytes, header });
+      // What the parser has buffered goes out together.
+      if (parser.readableLength === 0 || batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
     }
+    if (batch.length) yield batch;
   } catch (error) {
     if (error instanceof InputError) throw error;
     if (isReadError(error)) throw readError(input, error);
@@ -108,7 +118,7 @@ function checkHeader(input: InputFile, record: string[]): string[] {
 
 const NEWLINE = 0x0a;
 
-async function* ndjsonRecords(input: InputFile, start: ReadStart | undefined): AsyncGenerator<RawRecord> {
+async function* ndjsonRecords(input: InputFile, start: ReadStart | undefined): AsyncGenerator<RawRecord[]> {
   let offset = start?.byte ?? 0;
   let row = start?.row ?? 0;
   let pending: Buffer[] = [];
@@ -128,20 +138,22 @@ async function* ndjsonRecords(input: InputFile, start: ReadStart | undefined): A
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const batch: RawRecord[] = [];
       let from = 0;
       for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
         const line = pending.length ? Buffer.concat([...pending, chunk.subarray(from, at)]) : chunk.subarray(from, at);
         pending = [];
         offset += line.length + 1;
         const parsed = record(line, offset);
-        if (parsed) yield parsed;
+        if (parsed) batch.push(parsed);
         from = at + 1;
       }
       if (from < chunk.length) pending.push(chunk.subarray(from));
+      if (batch.length) yield batch;
     }
     const last = Buffer.concat(pending);
     const parsed = record(last, offset + last.length);
-    if (parsed) yield parsed;
+    if (parsed) yield [parsed];
   } catch (error) {
     throw isReadError(error) ? readError(input, error) : error;
   } finally {
@@ -149,16 +161,22 @@ async function* ndjsonRecords(input: InputFile, start: ReadStart | undefined): A
   }
 }
 
-async function* jsonRecords(input: InputFile): AsyncGenerator<RawRecord> {
+async function* jsonRecords(input: InputFile): AsyncGenerator<RawRecord[]> {
   const [{ parser }, { streamArray }, { default: chain }] = await Promise.all([import('stream-json'), import('stream-json/streamers/stream-array.js'), import('stream-chain')]);
   const pipeline = chain([createReadStream(input.file), parser(), streamArray()]);
   let row = 0;
+  let batch: RawRecord[] = [];
   try {
     for await (const { value } of pipeline as AsyncIterable<{ value: unknown }>) {
       row++;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw rowError(input, row, 'is not a JSON object');
-      yield { cells: value as Record<string, unknown>, end: undefined };
+      batch.push({ cells: value as Record<string, unknown>, end: undefined });
+      if (pipeline.readableLength === 0 || batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
     }
+    if (batch.length) yield batch;
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw rowError(input, row + 1, 'cannot be read: the file must be a JSON array of objects');
@@ -168,10 +186,11 @@ async function* jsonRecords(input: InputFile): AsyncGenerator<RawRecord> {
 }
 
 /**
- * The raw records of `input`, from its first data row or from `start`. A JSON array has
- * no offsets to start from: it is always read from its beginning.
+ * The raw records of `input`, in file order and in batches of what was read together,
+ * from its first data row or from `start`. A JSON array has no offsets to start from: it
+ * is always read from its beginning.
  */
-export function rawRecords(input: InputFile, start?: ReadStart): AsyncGenerator<RawRecord> {
+export function rawRecords(input: InputFile, start?: ReadStart): AsyncGenerator<RawRecord[]> {
   switch (input.declaration.format) {
     case 'csv':
       return csvRecords(input, start);

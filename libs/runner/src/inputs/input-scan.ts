@@ -52,8 +52,8 @@ export async function digestFile(file: string): Promise<ByteDigest> {
 export async function jsonAsNdjson(input: InputFile, to: string): Promise<InputFile> {
   const out = createWriteStream(to, { mode: 0o600 });
   const written = finished(out);
-  for await (const record of rawRecords(input)) {
-    if (!out.write(`${JSON.stringify(record.cells)}\n`)) await once(out, 'drain');
+  for await (const records of rawRecords(input)) {
+    if (!out.write(records.map((record) => `${JSON.stringify(record.cells)}\n`).join(''))) await once(out, 'drain');
   }
   out.end();
   await written;
@@ -71,27 +71,42 @@ export async function scanInput(input: InputFile): Promise<InputIndex> {
   const schema = new RowSchema(input.declaration);
   const starts: (ReadStart | undefined)[] = [undefined];
   let rows = 0;
-  for await (const record of rawRecords(input)) {
-    rows++;
-    const checked = schema.check(record.cells);
-    if (!checked.ok) throw rowError(input, rows, `column ${checked.problem.column} ${checked.problem.problem}`);
-    if (rows % INDEX_EVERY === 0) starts.push(record.end === undefined ? undefined : { byte: record.end, row: rows, header: record.header });
+  for await (const records of rawRecords(input)) {
+    for (const record of records) {
+      rows++;
+      const checked = schema.check(record.cells);
+      if (!checked.ok) throw rowError(input, rows, `column ${checked.problem.column} ${checked.problem.problem}`);
+      if (rows % INDEX_EVERY === 0) starts.push(record.end === undefined ? undefined : { byte: record.end, row: rows, header: record.header });
+    }
   }
   return { rows, starts };
 }
 
-/** The validated rows `from + 1` to `to` (from 1, all of them when `to` is undefined), read from the nearest noted start. */
-export async function* readRows(input: InputFile, index: InputIndex | undefined, from = 0, to?: number): AsyncGenerator<Record<string, unknown>> {
+/**
+ * The validated rows `from + 1` to `to` (from 1, all of them when `to` is undefined), read
+ * from the nearest noted start, in batches of what was read together.
+ */
+export async function* readRowBatches(input: InputFile, index: InputIndex | undefined, from = 0, to?: number): AsyncGenerator<Record<string, unknown>[]> {
   const schema = new RowSchema(input.declaration);
   // Without a noted start (the first thousand rows, a JSON array), from the file's start.
   const start = index?.starts[Math.floor(from / INDEX_EVERY)];
   let row = start?.row ?? 0;
-  for await (const record of rawRecords(input, start)) {
-    row++;
-    if (row <= from) continue;
-    if (to !== undefined && row > to) return;
-    const checked = schema.check(record.cells);
-    if (!checked.ok) throw rowError(input, row, `column ${checked.problem.column} ${checked.problem.problem}`);
-    yield checked.row;
+  for await (const records of rawRecords(input, start)) {
+    const batch: Record<string, unknown>[] = [];
+    for (const record of records) {
+      row++;
+      if (row <= from) continue;
+      if (to !== undefined && row > to) break;
+      const checked = schema.check(record.cells);
+      if (!checked.ok) throw rowError(input, row, `column ${checked.problem.column} ${checked.problem.problem}`);
+      batch.push(checked.row);
+    }
+    if (batch.length) yield batch;
+    if (to !== undefined && row >= to) return;
   }
+}
+
+/** The validated rows `from + 1` to `to`, one at a time (see readRowBatches). */
+export async function* readRows(input: InputFile, index: InputIndex | undefined, from = 0, to?: number): AsyncGenerator<Record<string, unknown>> {
+  for await (const batch of readRowBatches(input, index, from, to)) yield* batch;
 }

@@ -12,51 +12,67 @@ export const MASK = '‹masked›';
 const SEPARATORS = /[\s,;:()[\]{}<>"'=|/\\]+/;
 
 export class SensitiveValues {
-  /** How many rows in hand hold each value. */
+  /** How many rows in hand hold each value, as of the last mask(). */
   private readonly counts = new Map<string, number>();
-  /** The values of each row in hand, oldest first, to let go of as new ones come. */
-  private readonly rows: string[][] = [];
   /** Values a separator splits, which no token can match: looked for in the whole message. */
   private readonly spanning = new Set<string>();
+  /** The rows in hand, the last IN_HAND read: row number `n` is at `n % IN_HAND`. */
+  private readonly ring: Record<string, unknown>[] = [];
+  /** The number the next row held gets. */
+  private next = 0;
+  /** Rows numbered below it are counted in `counts`, those still in hand. */
+  private counted = 0;
+  /** Counted rows that left the hand since, to take out of `counts`. */
+  private readonly released: Record<string, unknown>[] = [];
 
   constructor(private readonly columns: readonly string[]) {}
 
-  /** Takes a row's sensitive values in hand, letting go of the oldest row beyond IN_HAND. */
+  /**
+   * Takes a row in hand, letting go of the oldest beyond IN_HAND. Only a reference is kept:
+   * the values are counted when a message is masked, so reading rows costs next to nothing.
+   */
   hold(row: Record<string, unknown>): void {
     if (!this.columns.length) return;
+    const slot = this.next % IN_HAND;
+    if (this.next >= IN_HAND && this.next - IN_HAND < this.counted) this.released.push(this.ring[slot]!);
+    this.ring[slot] = row;
+    this.next++;
+  }
+
+  private valuesOf(row: Record<string, unknown>): string[] {
     const values: string[] = [];
     for (const column of this.columns) {
       const value = row[column];
       if (value === null || value === undefined) continue;
       const text = String(value);
-      if (text.length < MIN_LENGTH) continue;
-      values.push(text);
-      this.counts.set(text, (this.counts.get(text) ?? 0) + 1);
-      if (SEPARATORS.test(text)) this.spanning.add(text);
+      if (text.length >= MIN_LENGTH) values.push(text);
     }
-    this.rows.push(values);
-    if (this.rows.length > IN_HAND) this.release(this.rows.shift()!);
+    return values;
   }
 
-  /** Lets go of every row in hand: a batch's records, once it has committed or failed. */
-  clear(): void {
-    this.counts.clear();
-    this.rows.length = 0;
-    this.spanning.clear();
-  }
-
-  private release(values: string[]): void {
-    for (const value of values) {
-      const left = (this.counts.get(value) ?? 1) - 1;
-      if (left) this.counts.set(value, left);
-      else {
-        this.counts.delete(value);
-        this.spanning.delete(value);
+  /** Brings `counts` up to the rows in hand now. */
+  private count(): void {
+    for (const row of this.released.splice(0)) {
+      for (const value of this.valuesOf(row)) {
+        const left = (this.counts.get(value) ?? 1) - 1;
+        if (left) this.counts.set(value, left);
+        else {
+          this.counts.delete(value);
+          this.spanning.delete(value);
+        }
       }
     }
+    for (let n = Math.max(this.counted, this.next - IN_HAND); n < this.next; n++) {
+      for (const value of this.valuesOf(this.ring[n % IN_HAND]!)) {
+        this.counts.set(value, (this.counts.get(value) ?? 0) + 1);
+        if (SEPARATORS.test(value)) this.spanning.add(value);
+      }
+    }
+    this.counted = this.next;
   }
 
   mask(text: string): string {
+    this.count();
     if (!this.counts.size) return text;
     let masked = text;
     for (const value of this.spanning) if (masked.includes(value)) masked = masked.split(value).join(MASK);

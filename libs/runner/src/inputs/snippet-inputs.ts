@@ -6,7 +6,7 @@
 import type { InputDigest } from '../snippets/manifest.ts';
 import type { InputRows } from './declare-input.ts';
 import type { InputFile } from './input-records.ts';
-import { readRows, type InputIndex } from './input-scan.ts';
+import { readRowBatches, type InputIndex } from './input-scan.ts';
 import { SensitiveValues } from './masking.ts';
 
 /** `all()` refuses inputs bigger than this: they are read as a stream or in batches. */
@@ -31,9 +31,11 @@ export function prepared(input: InputFile & { name: string; snippetId: string; d
 
 function inputRows(input: PreparedInput): InputRows<Record<string, unknown>> {
   const rows = async function* () {
-    for await (const row of readRows(input, input.index)) {
-      input.inHand.hold(row);
-      yield row;
+    for await (const batch of readRowBatches(input, input.index)) {
+      for (const row of batch) {
+        input.inHand.hold(row);
+        yield row;
+      }
     }
   };
   return {
