@@ -278,6 +278,9 @@ describe('an input on an S3-compatible server', () => {
   it('is fetched with the credentials the environment gives and applied as the reviewed file', async () => {
     expect((await runCli(['input', 'add', 'accounts', path.join(tmp, 'reviewed.csv')], { cwd: repo.dir })).code).toBe(0);
     const env = { DATABASE_URL: database.url, AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', SNIPPETS_INPUTS: 'accounts=s3://ops-exports/ops-4411/accounts.csv' };
+    // A dry run stops the snippet's own outbound calls; the runner's fetch of its input is not one.
+    const dryRun = await runCli(['run', '--dry-run'], { cwd: repo.dir, env });
+    expect(dryRun.code, dryRun.stderr).toBe(0);
     const run = await runCli(['run'], { cwd: repo.dir, env });
     expect(run.code, run.stderr).toBe(0);
     const [row] = await database.query<{ n: number }>(`select count(*)::int as n from "Account" where status = 'closed'`);
