@@ -4,6 +4,7 @@ import ejs from 'ejs';
 import { sha256 } from './checksum.ts';
 import { loadConfig } from './config.ts';
 import { InputError } from './errors.ts';
+import { lockInputs } from './scaffold-inputs.ts';
 import { buildManifest, MANIFEST_FILE, renderManifest } from './snippets/manifest.ts';
 import { findSchemaTable, loadServiceSchema, serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './service/schema-tables.ts';
 import { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service/service-functions.ts';
@@ -36,6 +37,8 @@ export interface ScaffoldInput {
   table?: SchemaTable;
   /** The service function a call snippet imports and calls with its `db` and `params`. */
   call?: ServiceFunction;
+  /** snippets.lock as it is: the rewritten lock keeps its inputs' entries. */
+  lock?: string;
 }
 
 export interface ScaffoldOutput {
@@ -132,7 +135,7 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   const test = ejs.render(template('test.ts'), data);
 
   const all = [...input.existing, { id, content: source }].sort((a, b) => a.id.localeCompare(b.id));
-  const manifest = buildManifest(all.map((s) => ({ id: s.id, checksum: sha256(s.content) })));
+  const manifest = buildManifest(all.map((s) => ({ id: s.id, checksum: sha256(s.content) })), lockInputs(input.lock));
   return {
     id,
     files: {
@@ -160,9 +163,13 @@ export async function scaffoldSnippetInDir(
   const call = options.function?.trim()
     ? await resolveSnippetFunction(options.function, options.from, serviceOfRecord(record, '--function'), [repoRoot])
     : undefined;
-  const output = renderSnippet({ name: options.name, kind, table, call, ...readRepoSnippets(repoRoot) });
+  const output = renderSnippet({ name: options.name, kind, table, call, ...readRepoSnippets(repoRoot), lock: readIfExists(path.join(repoRoot, MANIFEST_FILE)) });
   writeFiles(repoRoot, output.files);
   return output;
+}
+
+function readIfExists(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
 function listIds(dir: string): string[] {
@@ -202,6 +209,8 @@ export interface SquashInput {
   /** The last snippet to fold; default the last of the first snippets production has all run. */
   through?: string;
   ledger: LedgerExport;
+  /** snippets.lock as it is: the snippets left keep their inputs' entries. */
+  lock?: string;
 }
 
 export interface SquashOutput {
@@ -273,7 +282,8 @@ export function renderSquash(input: SquashInput): SquashOutput {
     replaces,
   });
   const remaining = [...active.slice(end + 1), { id, content: source }];
-  const manifest = buildManifest(remaining.sort((a, b) => a.id.localeCompare(b.id)).map((s) => ({ id: s.id, checksum: sha256(s.content) })));
+  const checksums = remaining.sort((a, b) => a.id.localeCompare(b.id)).map((s) => ({ id: s.id, checksum: sha256(s.content) }));
+  const manifest = buildManifest(checksums, lockInputs(input.lock));
   const moves: Record<string, string> = {};
   for (const snippet of folded) {
     moves[`snippets/${snippet.id}.ts`] = `snippets/archive/${snippet.id}.ts`;
@@ -296,7 +306,7 @@ export async function squashInDir(repoRoot: string, options: { ledgerFile: strin
       subject: options.ledgerFile,
     });
   }
-  const output = renderSquash({ repo, ...readRepoSnippets(repoRoot), through: options.through, ledger });
+  const output = renderSquash({ repo, ...readRepoSnippets(repoRoot), through: options.through, ledger, lock: readIfExists(path.join(repoRoot, MANIFEST_FILE)) });
   mkdirSync(path.join(repoRoot, 'snippets', 'archive'), { recursive: true });
   for (const [from, to] of Object.entries(output.moves)) {
     if (existsSync(path.join(repoRoot, from))) renameSync(path.join(repoRoot, from), path.join(repoRoot, to));

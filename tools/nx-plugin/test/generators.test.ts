@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { buildManifest } from '@snippets/runner/scaffold';
 import { beforeEach, describe, expect, it } from 'vitest';
 import snippetGenerator from '../src/generators/snippet/generator';
 import snippetRepoGenerator from '../src/generators/snippet-repo/generator';
@@ -175,6 +176,27 @@ describe('snippet generator', () => {
     expect(lock.total).toBe(sha256(`0001_backfill_settlement_currency:${sha256(first)}\n0002_merge_duplicate_deals:${sha256(second)}\n`));
   });
 
+  it("keeps the other snippets' input entries when it rewrites snippets.lock", async () => {
+    await snippetGenerator(tree, { name: 'close-accounts', repo: 'payments-snippets' });
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    const inputs = { '0001_close_accounts': { accounts: { sha256: 'a'.repeat(64), rows: 1200, bytes: 48_000 }, refunds: null } };
+    tree.write(`${root}/snippets.lock`, JSON.stringify({ ...lock, inputs }));
+    await snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' });
+    const rewritten = readJson(tree, `${root}/snippets.lock`);
+    expect(rewritten.inputs).toEqual(inputs);
+    expect(rewritten.total).toBe(buildManifest(Object.entries(rewritten.snippets).map(([id, checksum]) => ({ id, checksum: checksum as string })), inputs).total);
+  });
+
+  it('refuses to rewrite a snippets.lock it cannot read, rather than lose its inputs', async () => {
+    tree.write(`${root}/snippets.lock`, '<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> other\n');
+    const before = tree.read(`${root}/snippets.lock`, 'utf-8');
+    await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' })).rejects.toThrow(
+      /^snippets\.lock: is not valid JSON \(.*\), and rewriting it would lose its inputs' digests; fix it \(after a merge conflict keep both sides' entries\) and run this again$/,
+    );
+    expect(tree.read(`${root}/snippets.lock`, 'utf-8')).toBe(before);
+    expect(tree.exists(`${root}/snippets/0001_fix_emails.ts`)).toBe(false);
+  });
+
   it('never reuses the number of an archived (squashed) snippet', async () => {
     tree.write(`${root}/snippets/archive/0007_old_fix.ts`, 'export default {};\n');
     await snippetGenerator(tree, { name: 'next-fix', repo: 'payments-snippets' });
@@ -273,6 +295,15 @@ describe('squash generator', () => {
     expect(tree.exists(`${root}/snippets/archive/0001_first_fix.ts`)).toBe(true);
     expect(tree.exists(`${root}/snippets/archive/0002_second_fix.test.ts`)).toBe(true);
     expect(Object.keys(readJson(tree, `${root}/snippets.lock`).snippets)).toEqual(['0003_third_fix', '0004_squashed_0001_0002']);
+  });
+
+  it("keeps the inputs' entries of the snippets left, and drops those of the folded ones", async () => {
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    const digest = { sha256: 'b'.repeat(64), rows: 3, bytes: 90 };
+    tree.write(`${root}/snippets.lock`, JSON.stringify({ ...lock, inputs: { '0001_first_fix': { accounts: digest }, '0003_third_fix': { accounts: null } } }));
+    exportLedger({ '0001_first_fix': 'applied', '0002_second_fix': 'applied', '0003_third_fix': 'pending' });
+    await squashGenerator(tree, { repo: 'payments-snippets', through: '0002_second_fix', ledger: 'ledger.json' });
+    expect(readJson(tree, `${root}/snippets.lock`).inputs).toEqual({ '0003_third_fix': { accounts: null } });
   });
 
   it('by default folds the first snippets production has all run, and stops at the first it has not', async () => {

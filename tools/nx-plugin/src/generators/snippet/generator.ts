@@ -46,6 +46,7 @@ export default async function snippetGenerator(tree: Tree, schema: SnippetGenera
     call,
     existing: readSnippetSources(tree, snippetsDir),
     archived: snippetIds(tree, joinPathFragments(snippetsDir, 'archive')),
+    lock: tree.read(joinPathFragments(root, 'snippets.lock'), 'utf-8') ?? undefined,
   });
   for (const [relative, content] of Object.entries(output.files)) {
     tree.write(joinPathFragments(root, relative), content);
