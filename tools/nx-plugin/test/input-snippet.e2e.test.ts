@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWorkspace, listFiles, nx, run, WORKSPACE_ROOT } from '../../../scripts/workspace-copy.ts';
 
 const SNIPPETS = path.join(WORKSPACE_ROOT, 'node_modules/.bin/snippets');
+const git = (args: string[], cwd: string) => run('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], cwd);
 // What `snippets input add accounts FILE` writes in place of the null entry.
 const APPROVED = { sha256: 'c'.repeat(64), rows: 3, bytes: 120 };
 
@@ -19,6 +20,7 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
     repoDir = path.join(workspace.root, 'snippet-repos/input-snippets');
     const created = await nx(['g', 'snippet-repo', 'input-snippets', '--service=@snippets/example-service', '--serviceImage=registry.example.com/example-service'], workspace.root);
     expect(created.code).toBe(0);
+    expect((await git(['init', '-q', '-b', 'main'], repoDir)).code).toBe(0);
 
     expect((await nx(['g', 'snippet', 'close-accounts', '--repo=input-snippets', '--kind=input'], workspace.root)).code).toBe(0);
     expect((await lock()).inputs).toEqual({ '0001_close_accounts': { accounts: null } });
@@ -63,7 +65,7 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
     }
   });
 
-  it('snippets status and manifest --check pass over the fixtures folder', async () => {
+  it('snippets status, manifest --check and git pass over the fixtures folder; git leaves the local copies in inputs/ out', async () => {
     expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
     const status = await run(SNIPPETS, ['status', '--json'], repoDir, { DATABASE_URL: 'pglite:memory' });
     expect(status.code).toBe(0);
@@ -72,6 +74,11 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
       '0002_deactivate_users:pending',
       '0003_fix_trade_currency:pending',
     ]);
+    await mkdir(path.join(repoDir, 'inputs/0001_close_accounts'), { recursive: true });
+    await writeFile(path.join(repoDir, 'inputs/0001_close_accounts/accounts.csv'), 'id,reason\nreal-1,real data\n');
+    const untracked = (await git(['status', '--porcelain', '--untracked-files=all'], repoDir)).output;
+    expect(untracked).toContain('snippets/fixtures/0001_close_accounts/accounts.csv');
+    expect(untracked).not.toContain('inputs/0001_close_accounts');
   });
 
   // Fails until @snippets/runner/testing's applySnippetFile takes { inputs } (being built beside this).
