@@ -7,6 +7,7 @@ import { registerBaselineCommand } from './cli/baseline.ts';
 import { registerCompileCommand } from './cli/compile.ts';
 import { registerHistoryCommand } from './cli/history.ts';
 import { registerImpactCommand } from './cli/impact.ts';
+import { registerInputCommands } from './cli/input.ts';
 import { registerLinkServiceCommand } from './cli/link-service.ts';
 import { registerLockCommands } from './cli/lock.ts';
 import { registerManifestCommand } from './cli/manifest.ts';
@@ -32,6 +33,7 @@ const commandsInHelpOrder = [
   registerLockCommands,
   registerNotifyCommand,
   registerManifestCommand,
+  registerInputCommands,
   registerLinkServiceCommand,
   registerCompileCommand,
 ];

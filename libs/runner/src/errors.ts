@@ -50,6 +50,7 @@ export type RefusalCheck =
   | 'schema-changed'
   | 'release-lock'
   | 'service-image'
+  | 'input-digest'
   | 'transition';
 
 /** A snippet's `up`, `verify` or `down` threw or reported failure, or the server refused its COMMIT; its transaction was rolled back. */
@@ -86,5 +87,18 @@ export function describeCause(error: unknown): string {
     current = current.cause;
   }
   const message = current instanceof Error ? current.message : String(current);
-  return message.replace(/\s*\n\s*/g, ' ').trim();
+  const line = message.replace(/\s*\n\s*/g, ' ').trim();
+  return isServerError(current) ? withoutValues(line) : line;
+}
+
+/** A PostgreSQL error as either driver raises it: a five-character SQLSTATE. */
+const isServerError = (error: unknown) => typeof (error as { code?: unknown })?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code);
+
+/**
+ * A server message without the data values some messages quote (`invalid input syntax for
+ * type uuid: "…"`, `value "…" is out of range`): they may be a snippet's input, which is
+ * never shown. The DETAIL that carries a key's values (`Key (email)=(…)`) is never shown either.
+ */
+function withoutValues(message: string): string {
+  return message.replace(/: "(?:[^"]|"")*"/g, ': ‹value›').replace(/\bvalue "(?:[^"]|"")*"/g, 'value ‹value›');
 }

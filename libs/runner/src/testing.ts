@@ -10,6 +10,7 @@ import { CONFIG_FILE, loadConfig } from './config.ts';
 import { cloneServiceTemplate, openPgliteWithService, openThrowawayDatabase } from './service/service-schema-cache.ts';
 import { snippetStore } from './store/snippet-store.ts';
 import { loadSnippets } from './snippets/load-snippets.ts';
+import { prepareFixtureInputs } from './inputs/prepare-inputs.ts';
 
 /**
  * A throwaway database for a snippet's test: PGlite in memory by default, or a fresh
@@ -21,19 +22,29 @@ export async function openTestDatabase(env: Record<string, string | undefined> =
   return openThrowawayDatabase(serverUrl);
 }
 
+export interface ApplySnippetFileOptions {
+  /**
+   * A fixture file for each input the snippet declares, by name: small fake data committed
+   * beside the test. Validated like a run's input; not checked against snippets.lock.
+   */
+  inputs?: Record<string, string | URL>;
+}
+
 /**
  * Applies one snippet file the way `snippets run` does (up, verify, touches check and
  * ledger row in one transaction), without the repo lock or the manifest. As in a dry run
  * or a rehearsal, the snippet's code may connect to nothing but its db and the hosts
  * `outbound.allow` of the repo's snippets.config.ts names.
  */
-export async function applySnippetFile(database: Database, file: string | URL): Promise<ApplyResult> {
+export async function applySnippetFile(database: Database, file: string | URL, options: ApplySnippetFileOptions = {}): Promise<ApplyResult> {
   const filePath = typeof file === 'string' ? file : fileURLToPath(file);
   const files = await discoverSnippetFiles(path.dirname(filePath), '.');
   const target = files.find((f) => f.file === filePath);
   if (!target) throw new InputError(`${filePath}: not a snippet file (NNNN_slug.ts)`, { subject: filePath });
   // Dependencies are validated against the snippets beside it, as in a real run.
   const [snippet] = (await loadSnippets(files)).filter((s) => s.id === target.id);
+  const fixtures = Object.fromEntries(Object.entries(options.inputs ?? {}).map(([name, at]) => [name, typeof at === 'string' ? path.resolve(at) : fileURLToPath(at)]));
+  const inputs = new Map([[snippet!.id, await prepareFixtureInputs(snippet!, fixtures)]]);
   await snippetStore(database.db, 'test').upgrade();
   return applySnippet(database.db, snippet!, {
     repo: 'test',
@@ -43,6 +54,7 @@ export async function applySnippetFile(database: Database, file: string | URL): 
     requireRepoLock: false,
     dryRun: false,
     setting: 'test',
+    inputs,
     outboundAllow: await outboundAllowBeside(path.dirname(filePath)),
   });
 }

@@ -1,11 +1,11 @@
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { BatchSizer } from './batch-size.ts';
-import type { BatchKey, BatchResult, BatchSpec, SnippetDb } from '../snippets/define-snippet.ts';
+import type { BatchKey, BatchResult, BatchSpec, BatchTuning, SnippetDb } from '../snippets/define-snippet.ts';
 import { queryRows } from '../database/queries.ts';
 import { describeCause, RunInterrupted, SafetyRefusal, SnippetFailed } from '../errors.ts';
 import type { TableChanges } from '../checks/change-counts.ts';
 import { asBatchKey, splitKeyRanges, unusableKey } from './key-ranges.ts';
-import { walkRanges, type WalkProgress } from '../store/walk-ranges.ts';
+import { walkRanges, type KeyRange, type WalkProgress } from '../store/walk-ranges.ts';
 import { pgErrorCode } from '../database/pg-errors.ts';
 import { columnName, describeTableInput, tableName, tableRef, type QualifiedTable } from '../snippets/table-names.ts';
 
@@ -53,8 +53,29 @@ export class RunFinished extends Error {
   }
 }
 
-interface Walk {
+/** What one batch read and did: its rows, the last key (null when none) and whether its range is done. */
+export interface BatchStep {
+  count: number;
+  last: BatchKey | null;
+  done: boolean;
+}
+
+/** A walk over a table's keys or an input's rows, as the workers drive it. */
+export interface Walk {
   name: string;
+  spec: BatchTuning;
+  startedAt: number;
+  /** Rows this process did in this walk, for its rate. */
+  processed: number;
+  /** Set when a worker fails, so the others stop after their current batch. */
+  stopped: boolean;
+  /** Checks the walk can go, and splits it into ranges: run by the first worker to get there. */
+  split(tx: SnippetDb): Promise<KeyRange[]>;
+  /** Reads the next batch of a range after `from`, up to `hi`, and runs the snippet's process on it. */
+  step(tx: SnippetDb, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<BatchStep>;
+}
+
+interface TableWalk {
   table: QualifiedTable;
   /** How the snippet named the table, for a did-you-mean. */
   spelled: string;
@@ -62,11 +83,6 @@ interface Walk {
   key: SQL;
   where: SQL;
   spec: BatchSpec;
-  startedAt: number;
-  /** Rows this process did in this walk, for its rate. */
-  processed: number;
-  /** Set when a worker fails, so the others stop after their current batch. */
-  stopped: boolean;
 }
 
 type BatchOutcome = { kind: 'idle'; open: number } | { kind: 'batch'; range: number; count: number; progress: Pick<WalkProgress, 'rows' | 'batches' | 'total'> };
@@ -78,11 +94,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * here. Undefined when the checkpoint is gone: the run finished.
  */
 async function openWalk(runner: BatchRunner, walk: Walk): Promise<WalkProgress | undefined> {
-  return runner.transaction(runner.workers[0]!, async (tx) => {
-    const unusable = await unusableKey(tx, walk.table, walk.keyName, walk.spelled);
-    if (unusable) throw new Error(unusable);
-    return walkRanges(tx, runner.repo, runner.snippetId).open(walk.name, () => splitKeyRanges(tx, walk.table, walk.keyName, walk.where));
-  });
+  return runner.transaction(runner.workers[0]!, async (tx) => walkRanges(tx, runner.repo, runner.snippetId).open(walk.name, () => walk.split(tx)));
 }
 
 async function waitUntilHealthy(walk: Walk, runner: BatchRunner): Promise<void> {
@@ -102,7 +114,7 @@ async function waitUntilHealthy(walk: Walk, runner: BatchRunner): Promise<void> 
  * The next batch of a range after `from`: its row count and last key. A full batch is one
  * index scan that stops at the size-th key; only a range's last, partial batch counts.
  */
-async function nextBatch(tx: SnippetDb, walk: Walk, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<{ count: number; last: BatchKey | null }> {
+async function nextBatch(tx: SnippetDb, walk: TableWalk, from: BatchKey | null, hi: BatchKey | null, size: number): Promise<{ count: number; last: BatchKey | null }> {
   const lower = from === null ? sql`true` : sql`${walk.key} > ${from}`;
   const upper = hi === null ? sql`true` : sql`${walk.key} <= ${hi}`;
   const rows = sql`from ${tableRef(walk.table)} where ${lower} and ${upper} and (${walk.where})`;
@@ -126,13 +138,8 @@ async function oneBatch(tx: SnippetDb, changes: () => Promise<TableChanges>, wal
   const range = await ranges.claim(walk.name, preferred);
   if (!range) return { kind: 'idle', open: (await ranges.progress(walk.name)).open };
 
-  const from = range.cursor ?? range.lo;
-  const { count, last } = await nextBatch(tx, walk, from, range.hi, size);
-  if (last !== null) {
-    const inBatch = (column: SQLWrapper) => (from === null ? sql`(${column} <= ${last})` : sql`(${column} > ${from} and ${column} <= ${last})`);
-    await walk.spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last, inBatch });
-  }
-  const progress = await ranges.advance(range, { last, rows: count, changes: count ? await changes() : {}, done: count < size });
+  const { count, last, done } = await walk.step(tx, range.cursor ?? range.lo, range.hi, size);
+  const progress = await ranges.advance(range, { last, rows: count, changes: count ? await changes() : {}, done });
   return { kind: 'batch', range: range.rangeNo, count, progress };
 }
 
@@ -190,32 +197,45 @@ async function workRanges(db: SnippetDb, index: number, walk: Walk, runner: Batc
   }
 }
 
-/**
- * batch(): walks `spec.table` in key order, split into key ranges that this process's
- * workers, and any helper processes, claim a batch at a time. Returns when every range
- * is done, whoever did it.
- */
-export async function runBatches(spec: BatchSpec, runner: BatchRunner): Promise<BatchResult> {
+/** A walk of `spec.table` in key order. */
+export function tableWalk(spec: BatchSpec): Walk {
   const table = tableName(spec.table, 'batch() table');
   const keyName = columnName(spec.key ?? 'id', table, 'batch() key');
-  // A string keeps naming the walk as it did before tables could be drizzle objects.
-  const name = spec.name ?? (typeof spec.table === 'string' ? spec.table : table);
-  if (runner.walked.has(name)) {
-    throw new Error(`batch() walked '${name}' already in this run; give each walk its own name`);
-  }
-  runner.walked.add(name);
-  const walk: Walk = {
-    name,
-    table,
-    spelled: describeTableInput(spec.table),
-    keyName,
-    key: sql`${sql.identifier(keyName)}`,
-    where: spec.where ?? sql`true`,
+  const walk: TableWalk = { table, spelled: describeTableInput(spec.table), keyName, key: sql`${sql.identifier(keyName)}`, where: spec.where ?? sql`true`, spec };
+  return {
+    // A string keeps naming the walk as it did before tables could be drizzle objects.
+    name: spec.name ?? (typeof spec.table === 'string' ? spec.table : table),
     spec,
     startedAt: performance.now(),
     processed: 0,
     stopped: false,
+    async split(tx) {
+      const unusable = await unusableKey(tx, walk.table, walk.keyName, walk.spelled);
+      if (unusable) throw new Error(unusable);
+      return splitKeyRanges(tx, walk.table, walk.keyName, walk.where);
+    },
+    async step(tx, from, hi, size) {
+      const { count, last } = await nextBatch(tx, walk, from, hi, size);
+      if (last !== null) {
+        const inBatch = (column: SQLWrapper) => (from === null ? sql`(${column} <= ${last})` : sql`(${column} > ${from} and ${column} <= ${last})`);
+        await spec.process({ db: tx, sql, rows: (query) => queryRows(tx, query), count, from, to: last, inBatch });
+      }
+      return { count, last, done: count < size };
+    },
   };
+}
+
+/**
+ * batch(): walks a table in key order, or an input in row order, split into ranges that
+ * this process's workers, and any helper processes, claim a batch at a time. Returns when
+ * every range is done, whoever did it.
+ */
+export async function runBatches(walk: Walk, runner: BatchRunner): Promise<BatchResult> {
+  const { name } = walk;
+  if (runner.walked.has(name)) {
+    throw new Error(`batch() walked '${name}' already in this run; give each walk its own name`);
+  }
+  runner.walked.add(name);
   const opened = await openWalk(runner, walk);
   if (!opened) throw new RunFinished(runner.snippetId);
   if (opened.open && opened.batches) {

@@ -14,6 +14,7 @@ import { expectFromGitOption, splitIds } from './expected-ids.ts';
 import { formatChanges } from './row-changes.ts';
 import { linesTo, logSink } from './snippet-logs.ts';
 import { stopOnSecondSignal } from './stop-signals.ts';
+import { removeLocalCopiesSync } from '../inputs/local-copies.ts';
 
 interface RunFlags {
   expect?: string[];
@@ -24,6 +25,7 @@ interface RunFlags {
   holder?: string;
   reportDir?: string;
   json?: boolean;
+  input: string[];
 }
 
 function parseWorkers(value: string): number {
@@ -71,6 +73,7 @@ export function registerRunCommand(program: Command): void {
     .option('--workers <n>', "connections working a batched snippet's key ranges at once (PostgreSQL)", parseWorkers, 1)
     .option('--lock <name>', 'run only while holding this release lock, renewing its lease')
     .addOption(new Option('--holder <text>', 'the lease holder given to `snippets lock acquire`'))
+    .option('--input <name=location>', 'where an input of the run is: a path, s3://bucket/key or https://… (repeat for each; SNIPPETS_INPUTS adds more)', (entry: string, all: string[]) => [...all, entry], [])
     .option('--report-dir <dir>', 'write report.json, junit.xml and summary.md there, whatever the outcome')
     .option('--json', 'machine-readable output')
     .action(async (opts: RunFlags) => {
@@ -93,7 +96,10 @@ export function registerRunCommand(program: Command): void {
           progress.stop();
           live.write(colors.yellow('stopping after the snippet under way, or the batch under way (signal again to stop now; it then rolls back)\n'));
         },
-        () => live.flush(),
+        () => {
+          live.flush();
+          removeLocalCopiesSync();
+        },
       );
       const { run, reportOfStoppedRun } = await import('../commands/run.ts');
       const report = await run(commandInput(program), {
@@ -103,6 +109,7 @@ export function registerRunCommand(program: Command): void {
         holder: opts.holder,
         dryRun: opts.dryRun,
         workers: opts.workers,
+        inputs: opts.input,
         signal: interruption.signal,
         onLog: logSink(live.write),
         onHelp: (s) => {

@@ -34,7 +34,9 @@ export function helpWhileWaiting(
     for (const { id, checksum } of inProgress) {
       if (failed.has(id)) continue;
       const snippet = await load(id);
-      if (!snippet || snippet.checksum !== checksum || snippet.definition.transaction !== 'batched') continue;
+      // A snippet with inputs is left to its runner: this process has not fetched and checked them.
+      const hasInputs = Object.keys(snippet?.definition.inputs ?? {}).length > 0;
+      if (!snippet || snippet.checksum !== checksum || snippet.definition.transaction !== 'batched' || hasInputs) continue;
       if (!announced.has(id)) onHelp?.(snippet);
       announced.add(id);
       let done: HelpResult;

@@ -14,6 +14,8 @@ import { helpWhileWaiting, snippetLoader } from './help-while-waiting.ts';
 import { lockHolder } from './lock.ts';
 import { planAgainst, prepareRun, type RunSetup } from './plan.ts';
 import { committedApart, RunTally, type RunReport } from './run-tally.ts';
+import { inputLocations, unusedInputFlags, prepareInputs, type InputLocations } from '../inputs/prepare-inputs.ts';
+import { createLocalCopies } from '../inputs/local-copies.ts';
 
 export { reportOfStoppedRun, type RunReport } from './run-tally.ts';
 
@@ -39,6 +41,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** A gates rehearsal: snippet code may reach no outside host, as under a dry run (see connection-guard.ts). */
   rehearsal?: boolean;
+  /** `--input` entries, `name=location` or `snippetId/name=location`; SNIPPETS_INPUTS in the environment adds more. */
+  inputs?: string[];
 }
 
 const MAX_WORKERS = 64;
@@ -70,7 +74,8 @@ async function openWorkers(target: DatabaseTarget, workers: number): Promise<Dat
  * While another runner holds the lock, helps it with its batched snippet, if any.
  */
 export async function run(input: SessionInput, options: RunOptions): Promise<RunReport> {
-  const prepared = await prepareRun(input, options);
+  const locations = inputLocations(options.inputs, input.env);
+  const prepared = { ...(await prepareRun(input, options)), locations, env: input.env };
   const tally = new RunTally(prepared.session, prepared.expect, options.dryRun ?? false);
   try {
     return await runWithDatabase(input, prepared, options, tally);
@@ -80,7 +85,10 @@ export async function run(input: SessionInput, options: RunOptions): Promise<Run
   }
 }
 
-async function runWithDatabase(input: SessionInput, prepared: RunSetup, options: RunOptions, tally: RunTally): Promise<RunReport> {
+/** A run's setup: the plan's, and where its inputs are. */
+type RunInputsSetup = RunSetup & { locations: InputLocations; env: SessionInput['env'] };
+
+async function runWithDatabase(input: SessionInput, prepared: RunInputsSetup, options: RunOptions, tally: RunTally): Promise<RunReport> {
   const { session } = prepared;
   const dryRun = options.dryRun ?? false;
   return withDatabase(session.target, async (database) => {
@@ -118,11 +126,22 @@ async function runWithDatabase(input: SessionInput, prepared: RunSetup, options:
 const isAtomic = (snippet: LoadedSnippet) => !committedApart(snippet) && !snippet.replaces;
 
 /** Plans under the lock and applies the pending snippets in order, stopping at the first failure. */
-async function runPending(prepared: RunSetup, database: Database, options: RunOptions, executeOptions: ApplyOptions, tally: RunTally, lease?: KeptLease): Promise<RunReport> {
+async function runPending(prepared: RunInputsSetup, database: Database, options: RunOptions, executeOptions: ApplyOptions, tally: RunTally, lease?: KeptLease): Promise<RunReport> {
   const { pending, refusals, ledger } = await planAgainst(prepared, database);
   tally.planned(pending, ledger);
   if (refusals.length) await tally.refuse(database.db, refusals);
+  for (const key of unusedInputFlags(prepared.locations, pending)) options.onLog('run', 'warn', `--input ${key}=…: no snippet this run applies declares an input '${key}'; ignored`);
+  const copies = pending.some((s) => Object.keys(s.definition.inputs ?? {}).length) ? createLocalCopies() : undefined;
+  try {
+    const inputs = copies && (await prepareInputs(pending, { repoRoot: prepared.session.config.repoRoot, manifest: prepared.manifest, locations: prepared.locations, env: prepared.env, copies }));
+    return await applyPending(prepared, pending, database, options, { ...executeOptions, inputs }, tally, lease);
+  } finally {
+    copies?.remove();
+  }
+}
 
+/** Applies the planned snippets in order, each in its own transaction, stopping at the first failure. */
+async function applyPending(prepared: RunSetup, pending: LoadedSnippet[], database: Database, options: RunOptions, executeOptions: ApplyOptions, tally: RunTally, lease?: KeptLease): Promise<RunReport> {
   const applyInOrder = async (db: SnippetDb, writes: AtomicWrites) => {
     for (const [index, snippet] of pending.entries()) {
       if (options.signal?.aborted) throw tally.interruptedBefore(index);

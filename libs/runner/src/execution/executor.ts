@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AuditContext } from '../audit.ts';
 import type { ParsedConfig } from '../config.ts';
-import type { BatchResult, BatchSpec, SnippetContext, SnippetDb, VerifyOutcome } from '../snippets/define-snippet.ts';
+import type { BatchResult, BatchSpec, InputBatchSpec, SnippetContext, SnippetDb, VerifyOutcome } from '../snippets/define-snippet.ts';
 import { undeclaredTables } from '../checks/touches.ts';
 import { CHANGE_COUNTS, changesBetween, type ChangeCounts, type TableChanges } from '../checks/change-counts.ts';
 import { readRefusal, type AppliedRecord, type ClosingInput } from '../store/closing-statement.ts';
@@ -18,8 +18,11 @@ import { noSuchTable } from '../checks/missing-tables.ts';
 import { spellTable, type QualifiedTable } from '../snippets/table-names.ts';
 import { atServerTime, readServerClock, type ServerTime } from '../database/server-clock.ts';
 import { analyseImpact, deleteSafely } from '../impact/impact.ts';
-import { runBatches, RunFinished, type BatchProgress, type BatchRunner } from '../batching/batching.ts';
+import { runBatches, RunFinished, tableWalk, type BatchProgress, type BatchRunner } from '../batching/batching.ts';
 import { compareFingerprints, fingerprintTables, SchemaBaseline, schemaFingerprint, type Fingerprint } from '../checks/schema-fingerprint.ts';
+import { contextInputs, inputDigests, type PreparedInputs } from '../inputs/snippet-inputs.ts';
+import { maskAll } from '../inputs/masking.ts';
+import { inputWalk } from '../batching/input-walk.ts';
 
 export type LogSink = (snippetId: string, level: 'info' | 'warn', message: string) => void;
 
@@ -36,6 +39,8 @@ export interface ExecuteOptions extends GuardSettings {
   workers?: SnippetDb[];
   /** Aborted, a batched snippet stops after the batch under way (see BatchRunner.signal). */
   signal?: AbortSignal;
+  /** The run's inputs, fetched, checked and scanned, by snippet id (see prepare-inputs.ts). */
+  inputs?: ReadonlyMap<string, PreparedInputs>;
 }
 
 /** How `snippets run` applies one snippet, beside the options every command shares. */
@@ -89,6 +94,18 @@ async function inTransaction<T>(db: SnippetDb, work: (tx: SnippetDb) => Promise<
   }
 }
 
+/** Masks the sensitive input values in hand out of what the snippet logs or fails with (see masking.ts). */
+function maskFor(snippet: LoadedSnippet, options: ExecuteOptions): (text: string) => string {
+  const inputs = Object.values(options.inputs?.get(snippet.id) ?? {});
+  return inputs.length ? maskAll(inputs.map((input) => input.inHand)) : (text) => text;
+}
+
+/** `error`, its message masked: a failure quoting a row's value says what failed without it. */
+function masked(error: unknown, mask: (text: string) => string): unknown {
+  if (error instanceof Error) error.message = mask(error.message);
+  return error;
+}
+
 const notBatched = async (): Promise<BatchResult> => {
   throw new Error("batch() needs transaction: 'batched' in the snippet's definition");
 };
@@ -100,6 +117,7 @@ function buildContext(
   dryRun: boolean,
   batch: SnippetContext['batch'] = notBatched,
 ): SnippetContext {
+  const mask = maskFor(snippet, options);
   return {
     batch,
     impact: (table, where) => analyseImpact(tx, table, where),
@@ -108,11 +126,11 @@ function buildContext(
     sql,
     rows: (query) => queryRows(tx, query),
     log: {
-      info: (message) => options.onLog(snippet.id, 'info', message),
-      warn: (message) => options.onLog(snippet.id, 'warn', message),
+      info: (message) => options.onLog(snippet.id, 'info', mask(message)),
+      warn: (message) => options.onLog(snippet.id, 'warn', mask(message)),
     },
     params: snippet.definition.params ?? {},
-    inputs: {},
+    inputs: contextInputs(options.inputs?.get(snippet.id)) as SnippetContext['inputs'],
     snippet: { repo: options.repo, id: snippet.id },
     dryRun,
   };
@@ -151,6 +169,14 @@ async function verifyInside(snippet: LoadedSnippet, context: SnippetContext, gua
  * `dryRun` nothing is recorded; the caller rolls the whole run back (see `withRollback`).
  */
 export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions): Promise<ApplyResult> {
+  try {
+    return await applyEither(db, snippet, options);
+  } catch (error) {
+    throw masked(error, maskFor(snippet, options));
+  }
+}
+
+async function applyEither(db: SnippetDb, snippet: LoadedSnippet, options: ApplyOptions): Promise<ApplyResult> {
   if (snippet.definition.transaction === 'batched') return applyBatched(db, snippet, options);
   const baseline = options.schema ?? new SchemaBaseline();
   try {
@@ -200,6 +226,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
         startedMicros: clock.micros,
         verify,
         outbound: reached.outbound,
+        inputs: inputDigests(options.inputs?.get(snippet.id)),
         withStartedEvent: Boolean(options.started),
       };
       return { value, closing, record };
@@ -270,7 +297,7 @@ async function recordApplied(tx: SnippetDb, snippet: LoadedSnippet, options: Exe
     checksum: snippet.checksum,
     ...options.audit,
     at: atServerTime(finished),
-    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify, outbound: result.outbound },
+    detail: { durationMs: result.durationMs, rowsChanged: result.rowsChanged, verify: result.verify, outbound: result.outbound, inputs: inputDigests(options.inputs?.get(snippet.id)) },
   };
   const row = {
     repo: options.repo,
@@ -323,11 +350,14 @@ function batchRunner(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOpti
  * database: such writes would commit at once and run again on every resume.
  */
 function batchedContext(db: SnippetDb, snippet: LoadedSnippet, options: ExecuteOptions, dryRun: boolean, runner: BatchRunner): SnippetContext {
+  const where = { repo: options.repo, snippetId: snippet.id };
+  const walkOf = ((spec: BatchSpec | InputBatchSpec) =>
+    runBatches('input' in spec ? inputWalk(spec, options.inputs?.get(snippet.id), where) : tableWalk(spec), runner)) as SnippetContext['batch'];
   const outside = () => {
     throw new Error("in a batched snippet, use the db and rows given to batch()'s process(), not the context's");
   };
   return {
-    ...buildContext(db, snippet, options, dryRun, ((spec: BatchSpec) => runBatches(spec, runner)) as SnippetContext['batch']),
+    ...buildContext(db, snippet, options, dryRun, walkOf),
     db: new Proxy({} as SnippetDb, { get: outside }),
     rows: outside,
     impact: outside,

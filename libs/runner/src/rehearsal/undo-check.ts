@@ -9,6 +9,10 @@ import { applySnippet, revertSnippet, withRollback } from '../execution/executor
 import type { LoadedSnippet } from '../snippets/load-snippets.ts';
 import { tableRef, type QualifiedTable } from '../snippets/table-names.ts';
 import { snippetStore } from '../store/snippet-store.ts';
+import { createLocalCopies } from '../inputs/local-copies.ts';
+import { inputLocations, prepareInputs } from '../inputs/prepare-inputs.ts';
+import type { PreparedInputs } from '../inputs/snippet-inputs.ts';
+import { requireManifest } from '../repo.ts';
 
 /** Whether a snippet's down put back every row its up changed: not reversible without a down, unknown when an earlier one failed. */
 export type UndoEvidence = { reversible: false } | { reversible: true; restored: boolean; differingTables: string[] } | { reversible: 'unknown'; reason: string };
@@ -27,9 +31,21 @@ async function tableDigest(db: SnippetDb, table: QualifiedTable): Promise<string
  * comparing the touched tables' content before up and after down. Each snippet's up is
  * run again afterwards so the next one starts from the state it expects.
  */
-export async function checkUndo(database: Database, config: ParsedConfig, pending: LoadedSnippet[]): Promise<Map<string, UndoEvidence>> {
+export async function checkUndo(database: Database, config: ParsedConfig, pending: LoadedSnippet[], env: Record<string, string | undefined> = process.env): Promise<Map<string, UndoEvidence>> {
+  // The rehearsal's inputs, from the locations the environment gives (SNIPPETS_INPUTS), as its run's.
+  const copies = pending.some((s) => Object.keys(s.definition.inputs ?? {}).length) ? createLocalCopies() : undefined;
+  try {
+    const inputs = copies && (await prepareInputs(pending, { repoRoot: config.repoRoot, manifest: await requireManifest(config), locations: inputLocations([], env), env, copies }));
+    return await undoEach(database, config, pending, inputs);
+  } finally {
+    copies?.remove();
+  }
+}
+
+async function undoEach(database: Database, config: ParsedConfig, pending: LoadedSnippet[], inputs: Map<string, PreparedInputs> | undefined): Promise<Map<string, UndoEvidence>> {
   const results = new Map<string, UndoEvidence>();
   const options = {
+    inputs,
     repo: config.repo,
     audit: auditFromEnv(),
     timeouts: config.timeouts,

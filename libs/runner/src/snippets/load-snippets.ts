@@ -7,6 +7,7 @@ import type { SnippetFile } from './discovery.ts';
 import { describeCause, InputError } from '../errors.ts';
 import { describeIssue } from './schema-issues.ts';
 import { tableName, type QualifiedTable, type TableInput } from './table-names.ts';
+import { COLUMN_TYPES, isInputDeclaration, type InputDeclaration } from '../inputs/declare-input.ts';
 
 /** A snippet's definition as loaded: `touches` checked and named the runner's one way. */
 export type LoadedDefinition = Omit<Snippet, 'touches'> & {
@@ -50,6 +51,19 @@ const touchedTable = v.pipe(
   }),
 );
 
+const columnSpecs = new Set(COLUMN_TYPES.flatMap((type) => [type, `${type}?`]));
+/** An input made by csv(), ndjson() or json(), whose columns are types the runner reads. */
+const inputDeclaration = v.pipe(
+  v.custom<InputDeclaration>(isInputDeclaration, 'must be made by csv(), ndjson() or json() from @snippets/runner'),
+  v.check((input) => Object.keys(input.columns).length > 0, 'must declare at least one column'),
+  v.check(
+    (input) => Object.values(input.columns).every((spec) => columnSpecs.has(spec)),
+    `has a column whose type is not one of ${COLUMN_TYPES.join(', ')} (each may end in ? to allow null)`,
+  ),
+  v.check((input) => input.sensitive.every((column) => column in input.columns), 'names a sensitive column it does not declare'),
+);
+const inputName = v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'input names are letters, digits, _ and -, starting with a letter'));
+
 const definitionSchema = v.object({
   description: nonEmptyLine,
   dependsOn: v.optional(v.array(v.string()), []),
@@ -57,6 +71,7 @@ const definitionSchema = v.object({
   touches: v.array(touchedTable),
   transaction: v.optional(v.picklist(['atomic', 'batched'], 'must be "atomic" or "batched"'), 'atomic'),
   params: v.optional(v.record(v.string(), v.unknown()), {}),
+  inputs: v.optional(v.record(inputName, inputDeclaration), {}),
   up: fn,
   verify: v.optional(fn),
   down: v.optional(fn),

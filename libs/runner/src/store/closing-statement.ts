@@ -6,6 +6,7 @@ import { queryPrepared, type Statement } from '../database/queries.ts';
 import type { SnippetDb } from '../database/snippet-db.ts';
 import { FINGERPRINT_SQL } from '../checks/schema-fingerprint.ts';
 import { serverTimeParam } from '../database/server-clock.ts';
+import type { InputDigest } from '../snippets/manifest.ts';
 
 /** What `snippets.refuse` raises (ledger schema v5): a check refused the transaction. */
 const REFUSED = 'SNP01';
@@ -75,7 +76,7 @@ const CHECK_AND_RECORD = `with ${CLOSING_CHECKS},
   insert into snippets.events (at, repo, snippet_id, kind, checksum, executed_by, host, git_sha, image, approved_by, ci_run_url, service_package, service_version, detail)
   select case when e.kind = 'started' then recorded.started_at else recorded.finished_at end, $4, $5, e.kind, $7, $12, $13, $9, $10, $11, $14, $18, $19,
          case when e.kind = 'applied' then jsonb_build_object('durationMs', recorded.duration_ms, 'rowsChanged', recorded.rows_changed, 'verify', $16::text::jsonb)
-                                           || case when $20::text is null then '{}' else jsonb_build_object('outbound', $20::text::jsonb) end end
+                                           || coalesce($20::text::jsonb, '{}') end
   from recorded, (values (1, 'started'), (2, 'applied')) e(ord, kind)
   where $17::boolean or e.kind = 'applied'
   order by e.ord
@@ -101,6 +102,8 @@ export interface AppliedRecord {
   verify: { ok: boolean; message?: string } | null;
   /** Where the snippet's code connected besides its db, recorded in the 'applied' event. */
   outbound?: OutboundConnection[];
+  /** The digests of the inputs the snippet read, by name, recorded in the 'applied' event. */
+  inputs?: Record<string, InputDigest>;
   /** Whether the run's 'started' event for this snippet commits with the row, at startedMicros. */
   withStartedEvent: boolean;
 }
@@ -149,13 +152,19 @@ export function checkAndRecord(tx: SnippetDb, input: ClosingInput, row: AppliedR
       row.withStartedEvent,
       audit.servicePackage,
       audit.serviceVersion,
-      row.outbound ? JSON.stringify(row.outbound) : null,
+      appliedDetail(row),
     ],
   };
   return queryPrepared<{ kind: string; rows_changed: TableChanges | null; duration_ms: number | null }>(tx, statement).then((events) => {
     const applied = events.find((event) => event.kind === 'applied')!;
     return { rowsChanged: byTable(applied.rows_changed ?? {}), durationMs: applied.duration_ms ?? 0 };
   });
+}
+
+/** What the 'applied' event's detail carries beside the duration, the rows and the verify result; null when nothing. */
+function appliedDetail(row: AppliedRecord): string | null {
+  const { outbound, inputs } = row;
+  return outbound || inputs ? JSON.stringify({ ...(outbound ? { outbound } : {}), ...(inputs ? { inputs } : {}) }) : null;
 }
 
 export type Refusal = { check: 'touches'; rowsChanged: TableChanges } | { check: 'schema'; fingerprint: string[] };
