@@ -14,6 +14,7 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
   let workspace: Awaited<ReturnType<typeof copyWorkspace>>;
   let repoDir: string;
   const lock = async () => JSON.parse(await readFile(path.join(repoDir, 'snippets.lock'), 'utf8'));
+  let approvedUsers: unknown;
 
   beforeAll(async () => {
     workspace = await copyWorkspace();
@@ -52,21 +53,16 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
     expect(readme).toContain("- `0002_deactivate_users` reads `users`: until it has run, CI's `SNIPPETS_INPUTS` carries `users=s3://…/0002_deactivate_users/users.csv`");
   });
 
-  it('the generated snippets type-check against the runner and the service schema', async () => {
-    // The snippets alone: their tests need applySnippetFile's inputs option, checked below.
-    const config = { extends: './tsconfig.json', include: ['snippets.config.ts', 'snippets/0*.ts'], exclude: ['snippets/*.test.ts'] };
-    await writeFile(path.join(repoDir, 'tsconfig.snippets.json'), JSON.stringify(config));
-    try {
-      const checked = await run(path.join(WORKSPACE_ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.snippets.json'], repoDir);
-      expect(checked.output).toBe('');
-      expect(checked.code).toBe(0);
-    } finally {
-      await rm(path.join(repoDir, 'tsconfig.snippets.json'));
-    }
+  it('the generated snippets and their tests type-check against the runner and the service schema', async () => {
+    const checked = await run(path.join(WORKSPACE_ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], repoDir);
+    expect(checked.output).toBe('');
+    expect(checked.code).toBe(0);
   });
 
-  it('snippets status, manifest --check and git pass over the fixtures folder; git leaves the local copies in inputs/ out', async () => {
-    expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
+  it('snippets manifest agrees with the lock it wrote; status ignores the fixtures folder; an input is approved from its local copy, which git leaves out', async () => {
+    const written = await readFile(path.join(repoDir, 'snippets.lock'), 'utf8');
+    expect((await run(SNIPPETS, ['manifest'], repoDir)).code).toBe(0);
+    expect(await readFile(path.join(repoDir, 'snippets.lock'), 'utf8')).toBe(written);
     const status = await run(SNIPPETS, ['status', '--json'], repoDir, { DATABASE_URL: 'pglite:memory' });
     expect(status.code).toBe(0);
     expect(JSON.parse(status.output).snippets.map((s: { id: string; state: string }) => `${s.id}:${s.state}`)).toEqual([
@@ -74,14 +70,25 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
       '0002_deactivate_users:pending',
       '0003_fix_trade_currency:pending',
     ]);
-    await mkdir(path.join(repoDir, 'inputs/0001_close_accounts'), { recursive: true });
-    await writeFile(path.join(repoDir, 'inputs/0001_close_accounts/accounts.csv'), 'id,reason\nreal-1,real data\n');
+
+    // The pull request's manifest check refuses the null entry until the reviewed file is approved.
+    const unapproved = await run(SNIPPETS, ['manifest', '--check'], repoDir);
+    expect(unapproved.output).toContain('run `snippets input add users FILE`');
+    expect(unapproved.code).toBe(3);
+    await mkdir(path.join(repoDir, 'inputs/0002_deactivate_users'), { recursive: true });
+    await writeFile(path.join(repoDir, 'inputs/0002_deactivate_users/users.csv'), 'id,reason\n7,left the company\n8,asked to be forgotten\n');
+    const added = await run(SNIPPETS, ['input', 'add', 'users', 'inputs/0002_deactivate_users/users.csv'], repoDir);
+    expect(added.output).toContain('approved input users of 0002_deactivate_users');
+    expect(added.code).toBe(0);
+    approvedUsers = (await lock()).inputs['0002_deactivate_users'].users;
+    expect(approvedUsers).toMatchObject({ rows: 2 });
+    expect((await run(SNIPPETS, ['manifest', '--check'], repoDir)).code).toBe(0);
+
     const untracked = (await git(['status', '--porcelain', '--untracked-files=all'], repoDir)).output;
-    expect(untracked).toContain('snippets/fixtures/0001_close_accounts/accounts.csv');
-    expect(untracked).not.toContain('inputs/0001_close_accounts');
+    expect(untracked).toContain('snippets/fixtures/0002_deactivate_users/users.csv');
+    expect(untracked).not.toContain('inputs/0002_deactivate_users');
   });
 
-  // Fails until @snippets/runner/testing's applySnippetFile takes { inputs } (being built beside this).
   it("the generated snippets' own tests pass, each reading its fixture", async () => {
     const tests = await nx(['run', 'input-snippets:test'], workspace.root);
     expect(tests.output).toMatch(/Tests\s+3 passed \| 1 todo/);
@@ -117,7 +124,7 @@ describe('nx g snippet --kind=input, run for real with nx g in a copy of the wor
       expect(await readFile(path.join(repoDir, 'README.md'), 'utf8')).toContain('`0005_reopen_accounts/accounts=s3://…/0005_reopen_accounts/accounts.csv`');
       expect((await lock()).inputs).toEqual({
         '0001_close_accounts': { accounts: APPROVED },
-        '0002_deactivate_users': { users: null },
+        '0002_deactivate_users': { users: approvedUsers },
         '0004_refund_trades': { refunds: null },
         '0005_reopen_accounts': { accounts: null },
       });
