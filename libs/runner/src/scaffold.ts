@@ -142,7 +142,7 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   const read = kind === 'input' ? readInput(id, input.input, table, inputs, new Set([...ids, id])) : undefined;
   const data = { id, description: describe(slug), dependsOn: previous, table, call: input.call, input: read };
   const source = ejs.render(template(`${kind}.ts`), data);
-  const test = ejs.render(template(read ? 'input.test.ts' : 'test.ts'), data);
+  const test = ejs.render(template(read ? 'input-test.ts' : 'test.ts'), data);
 
   const all = [...input.existing, { id, content: source }].sort((a, b) => a.id.localeCompare(b.id));
   // A new input is declared but not approved yet: null until `snippets input add` pins its digest.
