@@ -18,6 +18,7 @@ const BENCHES: Record<string, string> = {
   'test-database': 'scripts/bench-test-database.ts',
   guard: 'scripts/bench-guard.ts',
   cpu: 'scripts/bench-cpu.ts',
+  inputs: 'scripts/bench-inputs.ts',
 };
 
 const names = process.argv.slice(2);

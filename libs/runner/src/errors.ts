@@ -87,18 +87,14 @@ export function describeCause(error: unknown): string {
     current = current.cause;
   }
   const message = current instanceof Error ? current.message : String(current);
-  const line = message.replace(/\s*\n\s*/g, ' ').trim();
-  return isServerError(current) ? withoutValues(line) : line;
+  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** A PostgreSQL error as either driver raises it: a five-character SQLSTATE. */
-const isServerError = (error: unknown) => typeof (error as { code?: unknown })?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code);
-
 /**
- * A server message without the data values some messages quote (`invalid input syntax for
- * type uuid: "…"`, `value "…" is out of range`): they may be a snippet's input, which is
- * never shown. The DETAIL that carries a key's values (`Key (email)=(…)`) is never shown either.
+ * A message without the data values some server messages quote (`invalid input syntax for
+ * type uuid: "…"`, `value "…" is out of range`): in a snippet with inputs they may be the
+ * input's. (The DETAIL that carries a key's values, `Key (email)=(…)`, is never shown.)
  */
-function withoutValues(message: string): string {
+export function withoutServerValues(message: string): string {
   return message.replace(/: "(?:[^"]|"")*"/g, ': ‹value›').replace(/\bvalue "(?:[^"]|"")*"/g, 'value ‹value›');
 }

@@ -8,7 +8,7 @@ import { readRefusal, type AppliedRecord, type ClosingInput } from '../store/clo
 import { CommitFailed, plainWrites, type AtomicTransaction } from '../store/atomic-writes.ts';
 import { startTransaction } from '../store/transaction-start.ts';
 import { queryPrepared, queryRows, type Statement } from '../database/queries.ts';
-import { describeCause, SafetyRefusal, SnippetFailed } from '../errors.ts';
+import { describeCause, SafetyRefusal, SnippetFailed, withoutServerValues } from '../errors.ts';
 import type { GuardRecord, OutboundConnection } from '../database/connection-guard.ts';
 import { guardRecordFor, outboundOf, runBatchGuarded, runPhase, type GuardSettings } from './snippet-phase.ts';
 import type { NewEvent } from '../store/ledger-schema.ts';
@@ -100,9 +100,13 @@ function maskFor(snippet: LoadedSnippet, options: ExecuteOptions): (text: string
   return inputs.length ? maskAll(inputs.map((input) => input.inHand)) : (text) => text;
 }
 
-/** `error`, its message masked: a failure quoting a row's value says what failed without it. */
-function masked(error: unknown, mask: (text: string) => string): unknown {
-  if (error instanceof Error) error.message = mask(error.message);
+/**
+ * `error`, its message masked, for a snippet with inputs: a failure quoting a row's value,
+ * or a server message quoting one, says what failed without it.
+ */
+function masked(error: unknown, snippet: LoadedSnippet, options: ExecuteOptions): unknown {
+  if (!options.inputs?.get(snippet.id) || !(error instanceof Error)) return error;
+  error.message = withoutServerValues(maskFor(snippet, options)(error.message));
   return error;
 }
 
@@ -149,10 +153,12 @@ function normaliseVerify(outcome: VerifyOutcome): VerifyResult {
   return { ok: outcome.ok, ...(outcome.message ? { message: outcome.message } : {}) };
 }
 
-async function verifyInside(snippet: LoadedSnippet, context: SnippetContext, guard: GuardRecord): Promise<VerifyResult | null> {
+/** Runs `verify`; its message is recorded in the ledger, so the input values in it are masked. */
+async function verifyInside(snippet: LoadedSnippet, context: SnippetContext, guard: GuardRecord, options: ExecuteOptions): Promise<VerifyResult | null> {
   const verify = snippet.definition.verify;
   if (!verify) return null;
-  const result = normaliseVerify(await runPhase(snippet, 'verify', guard, context.db, () => verify(context)));
+  const outcome = normaliseVerify(await runPhase(snippet, 'verify', guard, context.db, () => verify(context)));
+  const result = outcome.message ? { ...outcome, message: maskFor(snippet, options)(outcome.message) } : outcome;
   if (!result.ok) {
     throw new SnippetFailed(
       `${snippet.id}: verify failed${result.message ? `: ${result.message}` : ''}; the transaction was rolled back`,
@@ -172,7 +178,7 @@ export async function applySnippet(db: SnippetDb, snippet: LoadedSnippet, option
   try {
     return await applyEither(db, snippet, options);
   } catch (error) {
-    throw masked(error, maskFor(snippet, options));
+    throw masked(error, snippet, options);
   }
 }
 
@@ -210,7 +216,7 @@ async function applyAtomic(db: SnippetDb, snippet: LoadedSnippet, options: Apply
       // A lost repo lock, or a failed start, wins over up()'s outcome.
       const { counts: before, clock } = await start;
       if (upOutcome) throw upOutcome.error;
-      const verify = await verifyInside(snippet, context, guard);
+      const verify = await verifyInside(snippet, context, guard, options);
       const closing: ClosingInput = { before, touches: [...snippet.definition.touches], schemaHash: schemaBefore.hash };
       const durationMs = Math.round(performance.now() - runnerStart);
       const reached = outboundOf(guard);
@@ -397,7 +403,7 @@ async function applyBatched(db: SnippetDb, snippet: LoadedSnippet, options: Appl
     async (tx) => {
       await startTransaction(tx, options);
       const inTx = snippetStore(tx, options.repo);
-      const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun), guard);
+      const verify = await verifyInside(snippet, buildContext(tx, snippet, options, options.dryRun), guard, options);
       await checkSchemaUnchanged(tx, snippet, schemaBefore);
       const rowsChanged = await inTx.committedChanges(snippet.id, state ?? { checksum: snippet.checksum });
       const finished = await readServerClock(tx);
@@ -555,7 +561,7 @@ export async function verifySnippet(db: SnippetDb, snippet: LoadedSnippet, optio
       await tx.execute(sql`set transaction read only`);
       await startTransaction(tx, { ...options, requireRepoLock: false });
       try {
-        return await verifyInside(snippet, buildContext(tx, snippet, options, false), guardRecordFor(options, false));
+        return await verifyInside(snippet, buildContext(tx, snippet, options, false), guardRecordFor(options, false), options);
       } catch (error) {
         if (error instanceof SnippetFailed) return { ok: false, message: error.message };
         throw error;

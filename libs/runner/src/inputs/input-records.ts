@@ -6,6 +6,7 @@
  * they choke on, and input data is sensitive.
  */
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { parse as parseCsv } from 'csv-parse';
 import { InputError } from '../errors.ts';
 import type { InputDeclaration } from './declare-input.ts';
@@ -43,6 +44,13 @@ const CSV_PROBLEMS: Record<string, string> = {
   INVALID_OPENING_QUOTE: 'has a quote inside an unquoted field',
 };
 
+/** The file itself failed to read (removed, unreadable): an error of the system, not of a row. */
+const isReadError = (error: unknown) => typeof (error as { syscall?: unknown })?.syscall === 'string';
+
+function readError(input: InputFile, error: unknown): InputError {
+  return new InputError(`${input.label}: its file could not be read (${(error as { code?: string }).code ?? 'read error'}); run again`, { subject: input.label, cause: error });
+}
+
 export function rowError(input: InputFile, row: number, problem: string): InputError {
   return new InputError(`${input.label} row ${row}: ${problem}; fix the file (values are not shown, inputs are sensitive) and approve it again with snippets input add`, {
     subject: input.label,
@@ -51,7 +59,10 @@ export function rowError(input: InputFile, row: number, problem: string): InputE
 
 async function* csvRecords(input: InputFile, start: ReadStart | undefined): AsyncGenerator<RawRecord> {
   const from = start?.byte ?? 0;
-  const parser = createReadStream(input.file, { start: from }).pipe(parseCsv({ bom: from === 0, info: true, delimiter: input.declaration.delimiter, skip_empty_lines: true }));
+  const source = createReadStream(input.file, { start: from });
+  const parser = parseCsv({ bom: from === 0, info: true, delimiter: input.declaration.delimiter, skip_empty_lines: true });
+  // pipeline, not pipe: a read error reaches the parser, and so the loop, instead of leaving it waiting.
+  pipeline(source, parser).catch(() => {});
   // A read from the start meets the header; one from an offset is given it.
   let header = from > 0 ? start?.header : undefined;
   let row = start?.row ?? 0;
@@ -69,9 +80,13 @@ async function* csvRecords(input: InputFile, start: ReadStart | undefined): Asyn
     }
   } catch (error) {
     if (error instanceof InputError) throw error;
+    if (isReadError(error)) throw readError(input, error);
     const code = (error as { code?: string }).code ?? '';
     throw rowError(input, row + 1, CSV_PROBLEMS[code] ?? `cannot be read as CSV (${code || 'parse error'})`);
   } finally {
+    // Destroying the parser only unpipes the file, which would stay open, paused, until the
+    // process exits: one descriptor per batch read that stops before the end.
+    source.destroy();
     parser.destroy();
   }
   if (!header) throw new InputError(`${input.label}: the file is empty, with no header row; a CSV input starts with a header naming its columns`, { subject: input.label });
@@ -127,6 +142,8 @@ async function* ndjsonRecords(input: InputFile, start: ReadStart | undefined): A
     const last = Buffer.concat(pending);
     const parsed = record(last, offset + last.length);
     if (parsed) yield parsed;
+  } catch (error) {
+    throw isReadError(error) ? readError(input, error) : error;
   } finally {
     stream.destroy();
   }

@@ -6,12 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { InputError, SafetyRefusal } from '../errors.ts';
+import { describeCause, InputError, SafetyRefusal, SnippetsError } from '../errors.ts';
 import type { LoadedSnippet } from '../snippets/load-snippets.ts';
 import { MANIFEST_FILE, type InputDigest, type Manifest } from '../snippets/manifest.ts';
 import { FORMAT_EXTENSION, type InputDeclaration } from './declare-input.ts';
 import { inputSource } from './input-source.ts';
-import { copyHashed, digestFile, scanInput } from './input-scan.ts';
+import { copyHashed, digestFile, jsonAsNdjson, scanInput } from './input-scan.ts';
 import type { LocalCopies } from './local-copies.ts';
 import { prepared, type PreparedInputs } from './snippet-inputs.ts';
 
@@ -114,12 +114,17 @@ export async function prepareInputs(snippets: readonly LoadedSnippet[], options:
       const approved = approvedDigest(options.manifest, snippet.id, name);
       const source = inputSource(locationOf(options.locations, options.repoRoot, snippet, name, declaration), { input: name, baseDir: options.repoRoot, env: options.env });
       const file = options.copies.pathFor(snippet.id, name, FORMAT_EXTENSION[declaration.format]);
-      const bytes = await copyHashed(await source.open(), file);
+      const bytes = await copyHashed(await source.open(), file).catch((error: unknown) => {
+        if (error instanceof SnippetsError) throw error;
+        // A connection that drops mid-read, say: the stream's own error.
+        throw new InputError(`${label}: reading ${source.display} failed (${describeCause(error)}); check the location and run again; nothing was written`, { subject: label, cause: error });
+      });
       if (bytes.bytes !== approved.bytes) throw differs(label, 'size', `${approved.bytes} bytes`, `${bytes.bytes} bytes`);
       if (bytes.sha256 !== approved.sha256) throw differs(label, 'sha256', approved.sha256, bytes.sha256);
-      const index = await scanInput({ file, declaration, label });
+      const readable = declaration.format === 'json' ? await jsonAsNdjson({ file, declaration, label }, `${file}.ndjson`) : { file, declaration, label };
+      const index = await scanInput(readable);
       if (index.rows !== approved.rows) throw differs(label, 'row count', approved.rows, index.rows);
-      inputs[name] = prepared({ file, declaration, label, name, snippetId: snippet.id, digest: { ...bytes, rows: index.rows }, index });
+      inputs[name] = prepared({ ...readable, name, snippetId: snippet.id, digest: { ...bytes, rows: index.rows }, index });
     }
     all.set(snippet.id, inputs);
   }
