@@ -1,11 +1,11 @@
 // `npx plop snippet NAME`, `npx plop delete-snippet NAME TABLE`, `npx plop batched-snippet NAME TABLE`,
-// `npx plop call-snippet NAME FUNCTION [MODULE]` and `npx plop squash LEDGER` write the same files as
-// `nx g snippet [--kind=delete|batched|call]` and `nx g squash` in the workspace: both call the
-// renderers of @snippets/runner.
+// `npx plop call-snippet NAME FUNCTION [MODULE]`, `npx plop input-snippet NAME INPUT [TABLE]` and
+// `npx plop squash LEDGER` write the same files as `nx g snippet [--kind=delete|batched|call|input]`
+// and `nx g squash` in the workspace: both call the renderers of @snippets/runner.
 import { register } from 'tsx/esm/api';
 
 register();
-const { scaffoldSnippetInDir, squashInDir } = await import('@snippets/runner/scaffold');
+const { DEFAULT_INPUT, scaffoldSnippetInDir, squashInDir } = await import('@snippets/runner/scaffold');
 
 export default function (plop) {
   const namePrompt = { type: 'input', name: 'name', message: 'What does the snippet do (e.g. backfill-settlement-currency)?' };
@@ -25,6 +25,7 @@ export default function (plop) {
           table: answers.table,
           function: answers.function,
           from: answers.from,
+          input: answers.input,
         });
         return `${id}: wrote ${Object.keys(files).join(', ')}`;
       },
@@ -43,6 +44,14 @@ export default function (plop) {
   plop.setGenerator(
     'call-snippet',
     snippetGenerator('call', "Add a snippet that calls a function of the service's code with its db and reviewed params", [namePrompt, ...functionPrompts]),
+  );
+  plop.setGenerator(
+    'input-snippet',
+    snippetGenerator('input', 'Add a snippet that reads a CSV input kept out of git, with its fixture, and list the input in the README', [
+      namePrompt,
+      { type: 'input', name: 'input', message: 'What is the input called (e.g. accounts)?', default: DEFAULT_INPUT },
+      tablePrompt("Which table does it update by the input's id column (empty: none)?"),
+    ]),
   );
 
   plop.setGenerator('squash', {

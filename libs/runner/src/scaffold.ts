@@ -4,11 +4,13 @@ import ejs from 'ejs';
 import { sha256 } from './checksum.ts';
 import { loadConfig } from './config.ts';
 import { InputError } from './errors.ts';
-import { buildManifest, MANIFEST_FILE, renderManifest } from './snippets/manifest.ts';
+import { addReadmeLine, inputEntryName, inputKey, inputName, lockInputs, README_FILE } from './scaffold-inputs.ts';
+import { buildManifest, MANIFEST_FILE, renderManifest, type ManifestInputs } from './snippets/manifest.ts';
 import { findSchemaTable, loadServiceSchema, serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './service/schema-tables.ts';
 import { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service/service-functions.ts';
 
 export { serviceOfRecord, TEMPLATE_RECORD, type SchemaTable } from './service/schema-tables.ts';
+export { DEFAULT_INPUT, INPUTS_MARK } from './scaffold-inputs.ts';
 export { defaultFunctionModule, findServiceFunction, type ServiceFunction } from './service/service-functions.ts';
 
 /**
@@ -16,7 +18,7 @@ export { defaultFunctionModule, findServiceFunction, type ServiceFunction } from
  * in an extracted repo both call it, so they write byte-identical files.
  */
 
-export const SNIPPET_KINDS = ['basic', 'delete', 'batched', 'call'] as const;
+export const SNIPPET_KINDS = ['basic', 'delete', 'batched', 'call', 'input'] as const;
 export type SnippetKind = (typeof SNIPPET_KINDS)[number];
 
 export interface ExistingSnippet {
@@ -36,6 +38,12 @@ export interface ScaffoldInput {
   table?: SchemaTable;
   /** The service function a call snippet imports and calls with its `db` and `params`. */
   call?: ServiceFunction;
+  /** The input an input snippet reads (default `accounts`). */
+  input?: string;
+  /** snippets.lock as it is: the rewritten lock keeps its inputs' entries. */
+  lock?: string;
+  /** README.md as it is: an input snippet adds a line naming its input. */
+  readme?: string;
 }
 
 export interface ScaffoldOutput {
@@ -120,6 +128,9 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   if (input.call && kind !== 'call') {
     throw new InputError(`--function is for --kind=call (this is --kind=${kind}); add --kind=call or leave --function out`, { subject: 'function' });
   }
+  if (input.input !== undefined && kind !== 'input') {
+    throw new InputError(`--input is for --kind=input (this is --kind=${kind}); add --kind=input or leave --input out`, { subject: 'input' });
+  }
   const slug = snippetSlug(input.name);
   const ids = input.existing.map((s) => s.id);
   if (ids.some((id) => id.replace(/^\d{4}_/, '') === slug)) {
@@ -127,20 +138,32 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
   }
   const { number, previous } = nextSnippet(ids, input.archived);
   const id = `${String(number).padStart(4, '0')}_${slug}`;
-  const data = { id, description: describe(slug), dependsOn: previous, table, call: input.call };
+  const inputs = lockInputs(input.lock);
+  const read = kind === 'input' ? readInput(id, input.input, table, inputs, new Set([...ids, id])) : undefined;
+  const data = { id, description: describe(slug), dependsOn: previous, table, call: input.call, input: read };
   const source = ejs.render(template(`${kind}.ts`), data);
-  const test = ejs.render(template('test.ts'), data);
+  const test = ejs.render(template(read ? 'input-test.ts' : 'test.ts'), data);
 
   const all = [...input.existing, { id, content: source }].sort((a, b) => a.id.localeCompare(b.id));
-  const manifest = buildManifest(all.map((s) => ({ id: s.id, checksum: sha256(s.content) })));
-  return {
-    id,
-    files: {
-      [`snippets/${id}.ts`]: source,
-      [`snippets/${id}.test.ts`]: test,
-      [MANIFEST_FILE]: renderManifest(manifest),
-    },
+  // A new input is declared but not approved yet: null until `snippets input add` pins its digest.
+  const lockedInputs = read ? { ...inputs, [id]: { [read.name]: null } } : inputs;
+  const manifest = buildManifest(all.map((s) => ({ id: s.id, checksum: sha256(s.content) })), lockedInputs);
+  const files: Record<string, string> = {
+    [`snippets/${id}.ts`]: source,
+    [`snippets/${id}.test.ts`]: test,
+    [MANIFEST_FILE]: renderManifest(manifest),
   };
+  if (read) {
+    files[`snippets/fixtures/${id}/${read.name}.csv`] = ejs.render(template('input.csv'), data);
+    files[README_FILE] = addReadmeLine(input.readme, ejs.render(template('input-readme.md'), data).trimEnd());
+  }
+  return { id, files };
+}
+
+/** What the input templates need: the input's name, how SNIPPETS_INPUTS names it, and its id column. */
+function readInput(id: string, name: string | undefined, table: SchemaTable | undefined, inputs: ManifestInputs, ids: Set<string>) {
+  const checked = inputName(name);
+  return { name: checked, entry: inputEntryName(id, checked, inputs, ids), key: inputKey(table) };
 }
 
 /**
@@ -149,7 +172,7 @@ export function renderSnippet(input: ScaffoldInput): ScaffoldOutput {
  */
 export async function scaffoldSnippetInDir(
   repoRoot: string,
-  options: { name: string; kind?: SnippetKind; table?: string; function?: string; from?: string },
+  options: { name: string; kind?: SnippetKind; table?: string; function?: string; from?: string; input?: string },
 ): Promise<ScaffoldOutput> {
   const kind = options.kind ?? 'basic';
   checkTableGiven(kind, Boolean(options.table?.trim()));
@@ -160,9 +183,22 @@ export async function scaffoldSnippetInDir(
   const call = options.function?.trim()
     ? await resolveSnippetFunction(options.function, options.from, serviceOfRecord(record, '--function'), [repoRoot])
     : undefined;
-  const output = renderSnippet({ name: options.name, kind, table, call, ...readRepoSnippets(repoRoot) });
+  const output = renderSnippet({
+    name: options.name,
+    kind,
+    table,
+    call,
+    input: options.input,
+    ...readRepoSnippets(repoRoot),
+    lock: readIfExists(path.join(repoRoot, MANIFEST_FILE)),
+    readme: readIfExists(path.join(repoRoot, README_FILE)),
+  });
   writeFiles(repoRoot, output.files);
   return output;
+}
+
+function readIfExists(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
 function listIds(dir: string): string[] {
@@ -202,6 +238,8 @@ export interface SquashInput {
   /** The last snippet to fold; default the last of the first snippets production has all run. */
   through?: string;
   ledger: LedgerExport;
+  /** snippets.lock as it is: the snippets left keep their inputs' entries. */
+  lock?: string;
 }
 
 export interface SquashOutput {
@@ -273,7 +311,8 @@ export function renderSquash(input: SquashInput): SquashOutput {
     replaces,
   });
   const remaining = [...active.slice(end + 1), { id, content: source }];
-  const manifest = buildManifest(remaining.sort((a, b) => a.id.localeCompare(b.id)).map((s) => ({ id: s.id, checksum: sha256(s.content) })));
+  const checksums = remaining.sort((a, b) => a.id.localeCompare(b.id)).map((s) => ({ id: s.id, checksum: sha256(s.content) }));
+  const manifest = buildManifest(checksums, lockInputs(input.lock));
   const moves: Record<string, string> = {};
   for (const snippet of folded) {
     moves[`snippets/${snippet.id}.ts`] = `snippets/archive/${snippet.id}.ts`;
@@ -296,7 +335,7 @@ export async function squashInDir(repoRoot: string, options: { ledgerFile: strin
       subject: options.ledgerFile,
     });
   }
-  const output = renderSquash({ repo, ...readRepoSnippets(repoRoot), through: options.through, ledger });
+  const output = renderSquash({ repo, ...readRepoSnippets(repoRoot), through: options.through, ledger, lock: readIfExists(path.join(repoRoot, MANIFEST_FILE)) });
   mkdirSync(path.join(repoRoot, 'snippets', 'archive'), { recursive: true });
   for (const [from, to] of Object.entries(output.moves)) {
     if (existsSync(path.join(repoRoot, from))) renameSync(path.join(repoRoot, from), path.join(repoRoot, to));

@@ -7,7 +7,8 @@
 # Needs: SNIPPETS_IMAGE (REPOSITORY@sha256:...), SNIPPETS_EXPECT (ids, comma-separated),
 # SNIPPETS_LOCK_HOLDER, and for the ledger SNIPPETS_APPROVED_BY, SNIPPETS_GIT_SHA,
 # SNIPPETS_CI_RUN_URL. docker also needs DATABASE_URL; ecs and kubernetes read it from
-# their own secret store (see the README).
+# their own secret store (see the README). Snippets with inputs need SNIPPETS_INPUTS (where
+# they are) and, for https:// inputs, SNIPPETS_INPUT_TOKEN (ecs and kubernetes: a secret).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${SNIPPETS_IMAGE:?set SNIPPETS_IMAGE to the pushed runner image, REPOSITORY@sha256:...}"
@@ -24,11 +25,14 @@ case "${SNIPPETS_RUN_ON:-docker}" in
     : "${DATABASE_URL:?set DATABASE_URL to the production database}"
     # The image may run as another user than this machine's; let it write its reports.
     chmod a+rwx "$SNIPPETS_REPORT_DIR"
-    # -e NAME passes the value from this environment without printing it. Host networking
-    # reaches the database the way this machine does.
+    # -e NAME passes the value from this environment without printing it (nothing when it is
+    # unset). Host networking reaches the database the way this machine does; s3:// inputs are
+    # read with this machine's AWS credentials.
     exec docker run --rm --network host \
       -e DATABASE_URL -e SNIPPETS_APPROVED_BY -e SNIPPETS_GIT_SHA -e SNIPPETS_IMAGE \
       -e SNIPPETS_CI_RUN_URL -e SNIPPETS_LOCK_HOLDER -e SNIPPETS_EXECUTED_BY \
+      -e SNIPPETS_INPUTS -e SNIPPETS_INPUT_TOKEN \
+      -e AWS_REGION -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_SESSION_TOKEN \
       -v "$PWD/$SNIPPETS_REPORT_DIR:/reports" \
       "$SNIPPETS_IMAGE" \
       run --expect "$SNIPPETS_EXPECT" --lock releases --holder "$SNIPPETS_LOCK_HOLDER" \

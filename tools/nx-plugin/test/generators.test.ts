@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { buildManifest, INPUTS_MARK, SNIPPET_KINDS } from '@snippets/runner/scaffold';
 import { beforeEach, describe, expect, it } from 'vitest';
 import snippetGenerator from '../src/generators/snippet/generator';
 import snippetRepoGenerator from '../src/generators/snippet-repo/generator';
@@ -175,6 +176,27 @@ describe('snippet generator', () => {
     expect(lock.total).toBe(sha256(`0001_backfill_settlement_currency:${sha256(first)}\n0002_merge_duplicate_deals:${sha256(second)}\n`));
   });
 
+  it("keeps the other snippets' input entries when it rewrites snippets.lock", async () => {
+    await snippetGenerator(tree, { name: 'close-accounts', repo: 'payments-snippets' });
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    const inputs = { '0001_close_accounts': { accounts: { sha256: 'a'.repeat(64), rows: 1200, bytes: 48_000 }, refunds: null } };
+    tree.write(`${root}/snippets.lock`, JSON.stringify({ ...lock, inputs }));
+    await snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' });
+    const rewritten = readJson(tree, `${root}/snippets.lock`);
+    expect(rewritten.inputs).toEqual(inputs);
+    expect(rewritten.total).toBe(buildManifest(Object.entries(rewritten.snippets).map(([id, checksum]) => ({ id, checksum: checksum as string })), inputs).total);
+  });
+
+  it('refuses to rewrite a snippets.lock it cannot read, rather than lose its inputs', async () => {
+    tree.write(`${root}/snippets.lock`, '<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> other\n');
+    const before = tree.read(`${root}/snippets.lock`, 'utf-8');
+    await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' })).rejects.toThrow(
+      /^snippets\.lock: is not valid JSON \(.*\), and rewriting it would lose its inputs' digests; fix it \(after a merge conflict keep both sides' entries\) and run this again$/,
+    );
+    expect(tree.read(`${root}/snippets.lock`, 'utf-8')).toBe(before);
+    expect(tree.exists(`${root}/snippets/0001_fix_emails.ts`)).toBe(false);
+  });
+
   it('never reuses the number of an archived (squashed) snippet', async () => {
     tree.write(`${root}/snippets/archive/0007_old_fix.ts`, 'export default {};\n');
     await snippetGenerator(tree, { name: 'next-fix', repo: 'payments-snippets' });
@@ -193,7 +215,7 @@ describe('snippet generator', () => {
     [{ kind: 'batched' as const, table: 'trades; drop table x' }, '--table trades; drop table x: no such table in @snippets/example-chat-service/schema; its tables are plan, user, workspace'],
     [{ kind: 'delete' as const }, "--kind delete needs --table, the table to delete from: its export in the service's drizzle schema or its name in SQL"],
     [{ kind: 'delete' as const, table: 'Usr' }, '--table Usr: no such table in @snippets/example-chat-service/schema; did you mean "User" (export user)?'],
-    [{ kind: 'delete' as const, table: 'membership' }, '--table membership: has a composite primary key (workspaceId, userId); delete and batched snippets key their rows by one column, so start from --kind=basic'],
+    [{ kind: 'delete' as const, table: 'membership' }, '--table membership: has a composite primary key (workspaceId, userId); delete, batched and input snippets key their rows by one column, so start from --kind=basic'],
   ])('refuses %o and writes nothing', async (override, message) => {
     const before = tree.listChanges().length;
     await expect(snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets', ...override })).rejects.toThrow(message);
@@ -247,6 +269,89 @@ describe('snippet generator, --kind=call', () => {
   });
 });
 
+describe('snippet generator, --kind=input', () => {
+  let tree: Tree;
+  const root = 'snippet-repos/payments-snippets';
+  const read = (file: string) => tree.read(`${root}/${file}`, 'utf-8')!;
+  const digest = { sha256: 'a'.repeat(64), rows: 1200, bytes: 48_000 };
+  /** What `snippets input add` does: the input's digest in place of its null entry. */
+  const approve = (id: string, name: string) => {
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    tree.write(`${root}/snippets.lock`, JSON.stringify({ ...lock, inputs: { ...lock.inputs, [id]: { [name]: digest } } }));
+  };
+  beforeEach(async () => {
+    tree = workspace();
+    tree.write('libs/example-chat-service/package.json', JSON.stringify({ name: '@snippets/example-chat-service', version: '0.1.0' }));
+    await snippetRepoGenerator(tree, { ...repo, service: '@snippets/example-chat-service', schemaFile: 'schema.sql', schemaVersion: 'none' });
+  });
+
+  it('writes the snippet, its test and fixture, a null lock entry and a README line; other kinds keep the inputs approved before', async () => {
+    await snippetGenerator(tree, { name: 'close-accounts', repo: 'payments-snippets', kind: 'input' });
+    const source = read('snippets/0001_close_accounts.ts');
+    expect(source).toContain("import { csv, defineSnippet } from '@snippets/runner';");
+    expect(source).toContain("accounts: csv({ columns: { id: 'text', reason: 'text' } }),");
+    expect(source).toContain('for await (const row of inputs.accounts) {');
+    const test = read('snippets/0001_close_accounts.test.ts');
+    expect(test).toContain("const accounts = new URL('./fixtures/0001_close_accounts/accounts.csv', import.meta.url);");
+    expect(test).toContain('await applySnippetFile(database, snippet, { inputs: { accounts } });');
+    expect(read('snippets/fixtures/0001_close_accounts/accounts.csv')).toMatch(/^id,reason\nexample-101,[^\n]+\nexample-102,[^\n]+\nexample-103,[^\n]+\n$/);
+    expect(readJson(tree, `${root}/snippets.lock`).inputs).toEqual({ '0001_close_accounts': { accounts: null } });
+
+    approve('0001_close_accounts', 'accounts');
+    await snippetGenerator(tree, { name: 'fix-emails', repo: 'payments-snippets' });
+    expect(readJson(tree, `${root}/snippets.lock`).inputs).toEqual({ '0001_close_accounts': { accounts: digest } });
+
+    // Another snippet reading an input of the same name: SNIPPETS_INPUTS must name it with its snippet.
+    await snippetGenerator(tree, { name: 'purge-users', repo: 'payments-snippets', kind: 'input', table: 'User' });
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    expect(lock.inputs).toEqual({ '0001_close_accounts': { accounts: digest }, '0003_purge_users': { accounts: null } });
+    const sources = ['0001_close_accounts', '0002_fix_emails', '0003_purge_users'].map((id) => ({ id, checksum: sha256(read(`snippets/${id}.ts`)) }));
+    expect(lock).toEqual(buildManifest(sources, lock.inputs));
+    const readme = read('README.md');
+    expect(readme).toContain(
+      [
+        '- `0001_close_accounts` reads `accounts`: until it has run, CI\'s `SNIPPETS_INPUTS` carries `accounts=s3://…/0001_close_accounts/accounts.csv` (or `https://…`).',
+        '- `0003_purge_users` reads `accounts`: until it has run, CI\'s `SNIPPETS_INPUTS` carries `0003_purge_users/accounts=s3://…/0003_purge_users/accounts.csv` (or `https://…`).',
+        INPUTS_MARK,
+      ].join('\n'),
+    );
+    expect(readme.indexOf(INPUTS_MARK)).toBe(readme.lastIndexOf(INPUTS_MARK));
+  });
+
+  it("with --table, updates that table by the input's id column, typed as its key", async () => {
+    await snippetGenerator(tree, { name: 'purge-users', repo: 'payments-snippets', kind: 'input', input: 'spam_users', table: 'User' });
+    const source = read('snippets/0001_purge_users.ts');
+    expect(source).toContain('import { user } from "@snippets/example-chat-service/schema";');
+    expect(source).toContain('touches: [user],');
+    expect(source).toContain("spam_users: csv({ columns: { id: 'uuid', reason: 'text' } }),");
+    expect(source).toContain('.where(eq(user.id, row.id))');
+    expect(read('snippets/0001_purge_users.test.ts')).toContain(".rejects.toThrow('row 1 of spam_users: its id is not in user');");
+    expect(read('snippets/fixtures/0001_purge_users/spam_users.csv').split('\n')[1]).toMatch(/^00000000-0000-4000-8000-000000000101,/);
+    // A bigserial key stays a string in the input, exact, and becomes the number drizzle's column takes.
+    await snippetGenerator(tree, { name: 'refund-lines', repo: 'payments-snippets', kind: 'input', table: 'OrderLine' });
+    const lines = read('snippets/0002_refund_lines.ts');
+    expect(lines).toContain("accounts: csv({ columns: { id: 'bigint', reason: 'text' } }),");
+    expect(lines).toContain('.where(eq(orderLine.id, Number(row.id)))');
+  });
+
+  it.each([
+    [{ kind: 'input' as const, input: 'Accounts' }, "--input 'Accounts' is not valid; use a lower-case name of letters, digits and _ (at most 40 characters), e.g. --input=accounts"],
+    [{ kind: 'input' as const, input: 'ops/accounts' }, "--input 'ops/accounts' is not valid"],
+    [{ input: 'accounts' }, '--input is for --kind=input (this is --kind=basic); add --kind=input or leave --input out'],
+    [{ kind: 'input' as const, table: 'membership' }, '--table membership: has a composite primary key (workspaceId, userId)'],
+  ])('refuses %o and writes nothing', async (override, message) => {
+    const before = tree.listChanges().length;
+    await expect(snippetGenerator(tree, { name: 'close-accounts', repo: 'payments-snippets', ...override })).rejects.toThrow(message);
+    expect(tree.listChanges()).toHaveLength(before);
+  });
+
+  it('lists in schema.json exactly the kinds the renderer knows', () => {
+    const schema = JSON.parse(readFileSync(new URL('../src/generators/snippet/schema.json', import.meta.url), 'utf8'));
+    expect([...schema.properties.kind.enum].sort()).toEqual([...SNIPPET_KINDS].sort());
+    expect(schema.properties.kind['x-prompt'].items.map((i: { value: string }) => i.value).sort()).toEqual([...SNIPPET_KINDS].sort());
+  });
+});
+
 describe('squash generator', () => {
   let tree: Tree;
   const root = 'snippet-repos/payments-snippets';
@@ -273,6 +378,15 @@ describe('squash generator', () => {
     expect(tree.exists(`${root}/snippets/archive/0001_first_fix.ts`)).toBe(true);
     expect(tree.exists(`${root}/snippets/archive/0002_second_fix.test.ts`)).toBe(true);
     expect(Object.keys(readJson(tree, `${root}/snippets.lock`).snippets)).toEqual(['0003_third_fix', '0004_squashed_0001_0002']);
+  });
+
+  it("keeps the inputs' entries of the snippets left, and drops those of the folded ones", async () => {
+    const lock = readJson(tree, `${root}/snippets.lock`);
+    const digest = { sha256: 'b'.repeat(64), rows: 3, bytes: 90 };
+    tree.write(`${root}/snippets.lock`, JSON.stringify({ ...lock, inputs: { '0001_first_fix': { accounts: digest }, '0003_third_fix': { accounts: null } } }));
+    exportLedger({ '0001_first_fix': 'applied', '0002_second_fix': 'applied', '0003_third_fix': 'pending' });
+    await squashGenerator(tree, { repo: 'payments-snippets', through: '0002_second_fix', ledger: 'ledger.json' });
+    expect(readJson(tree, `${root}/snippets.lock`).inputs).toEqual({ '0003_third_fix': { accounts: null } });
   });
 
   it('by default folds the first snippets production has all run, and stops at the first it has not', async () => {

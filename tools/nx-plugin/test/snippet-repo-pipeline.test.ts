@@ -55,9 +55,11 @@ const SAMPLE_ENV: Record<string, string> = {
   ECS_TASK_ROLE_ARN: 'arn:aws:iam::123456789012:role/payments-snippets-task',
   ECS_EXECUTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/payments-snippets-execution',
   ECS_DATABASE_URL_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:payments/database-url-AbCdEf',
+  ECS_INPUT_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:payments/input-token-AbCdEf',
   ECS_LOG_GROUP: '/snippets/payments-snippets',
   K8S_NAMESPACE: 'payments',
   K8S_SECRET: 'payments-snippets',
+  K8S_INPUT_TOKEN_SECRET: 'payments-inputs',
   K8S_SERVICE_ACCOUNT: 'default',
   K8S_CPU: '500m',
   K8S_MEMORY: '1Gi',
@@ -72,6 +74,7 @@ const SAMPLE_ENV: Record<string, string> = {
   SNIPPETS_GIT_SHA: '0123abcd'.repeat(5),
   SNIPPETS_CI_RUN_URL: 'https://github.com/acme/payments-snippets/actions/runs/42',
   SNIPPETS_EXECUTED_BY: 'carol',
+  SNIPPETS_INPUTS: 'accounts=s3://acme-ops/payments/accounts.csv 0009_close_accounts/accounts=https://ops.example.com/close.csv',
 };
 
 /** The variables a deploy script hands to envsubst (its `placeholders='${A} ${B}'` line). */
@@ -158,7 +161,15 @@ describe('the GitHub workflow', () => {
     expect(runs.indexOf('npm test')).toBeLessThan(runs.indexOf('npx --no-install snippets manifest --check'));
     expect(runs.indexOf('npx --no-install snippets manifest --check')).toBeLessThan(runs.indexOf('ci/gates.sh reports/gates'));
     const gatesStep = gates.steps.find((s: any) => s.run === 'ci/gates.sh reports/gates');
-    expect(gatesStep.env).toEqual({ SNIPPETS_DUMP_URLS: '${{ vars.SNIPPETS_DUMP_URLS }}', DATABASE_URL: 'postgres://postgres:postgres@localhost:5432/postgres' });
+    expect(gatesStep.env).toEqual({
+      SNIPPETS_DUMP_URLS: '${{ vars.SNIPPETS_DUMP_URLS }}',
+      DATABASE_URL: 'postgres://postgres:postgres@localhost:5432/postgres',
+      SNIPPETS_INPUTS: '${{ vars.SNIPPETS_INPUTS }}',
+      SNIPPETS_INPUT_TOKEN: '${{ secrets.SNIPPETS_INPUT_TOKEN }}',
+    });
+    // The pull request's code runs with these credentials: the file says they must only read.
+    expect(workflowText).toMatch(/# A pull request's code runs from here on, so this job's credentials only read[^\n]*\n\s*# repository-level AWS_ROLE_ARN and SNIPPETS_INPUT_TOKEN read the dumps and the inputs,/);
+    expect(gates.environment).toBeUndefined();
     expect(gates.steps.find((s: any) => s.uses === 'actions/upload-artifact@v4')).toMatchObject({ if: 'always()', with: { path: 'reports/' } });
     expect(gates.steps.find((s: any) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toMatchObject({ if: 'always()' });
   });
@@ -182,6 +193,11 @@ describe('the GitHub workflow', () => {
       SNIPPETS_APPROVED_BY: '${{ steps.plan.outputs.approvers }}',
       SNIPPETS_EXPECT: '${{ steps.plan.outputs.snippets }}',
     });
+    // The rehearsal and the run read the inputs where the gates did; ecs and kubernetes take the token from their own store.
+    const inputs = { SNIPPETS_INPUTS: '${{ vars.SNIPPETS_INPUTS }}', SNIPPETS_INPUT_TOKEN: '${{ secrets.SNIPPETS_INPUT_TOKEN }}' };
+    expect(step('Rehearse on the production dump(s)').env).toMatchObject(inputs);
+    expect(step('Run the snippets in production').env).toMatchObject(inputs);
+    expect(release.env).toMatchObject({ ECS_INPUT_TOKEN_SECRET_ARN: '${{ vars.ECS_INPUT_TOKEN_SECRET_ARN }}', K8S_INPUT_TOKEN_SECRET: '${{ vars.K8S_INPUT_TOKEN_SECRET }}' });
     expect(release.env).toMatchObject({ SNIPPETS_GIT_SHA: '${{ github.sha }}', SNIPPETS_RUN_ON: "${{ vars.SNIPPETS_RUN_ON || 'docker' }}" });
     expect(release.env.SNIPPETS_CI_RUN_URL).toContain('${{ github.run_id }}');
     expect(step('Notify').if).toMatch(/^always\(\)/);
@@ -232,6 +248,17 @@ describe('the Jenkinsfile', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 
+  it("gives the gates, the rehearsal and the run the input token; the pull request's is read-only", () => {
+    const environment = (stage: JenkinsBlock) => stage.children.find((c) => c.name === 'environment')?.body ?? '';
+    const [gates] = stages(pipeline).filter((s) => s.args === "'Gates'");
+    const release = stages(stages(pipeline)[5]!);
+    for (const stage of [gates!, ...release.filter((s) => ["'Rehearse'", "'Run'"].includes(s.args))]) {
+      expect(environment(stage), stage.args).toContain("SNIPPETS_INPUT_TOKEN = credentials('snippets-input-token')");
+    }
+    expect(environment(gates!)).toContain("// A pull request's code runs here: the token only reads the inputs SNIPPETS_INPUTS names.");
+    expect(release.filter((s) => environment(s).includes('SNIPPETS_INPUT_TOKEN')).map((s) => s.args)).toEqual(["'Rehearse'", "'Run'"]);
+  });
+
   it('has only single-quoted sh scripts (the shell expands secrets, not Groovy) that pass sh -n', async () => {
     // Every sh step, then the scripts of the single-quoted ones: the counts must agree.
     const steps = [...text.matchAll(/(?<![\w./-])sh[ (]/g)];
@@ -268,6 +295,12 @@ describe('the deploy manifests', () => {
     const pod = job.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.containers[0].envFrom).toEqual([{ secretRef: { name: 'payments-snippets' } }]);
+    const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string }) => [e.name, e]));
+    expect(env.SNIPPETS_INPUTS).toEqual({ name: 'SNIPPETS_INPUTS', value: SAMPLE_ENV.SNIPPETS_INPUTS });
+    expect(env.SNIPPETS_INPUT_TOKEN).toEqual({
+      name: 'SNIPPETS_INPUT_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'payments-inputs', key: 'SNIPPETS_INPUT_TOKEN', optional: true } },
+    });
     expect(pod.containers[0].args.slice(0, 6)).toEqual(['run', '--expect', SAMPLE_ENV.SNIPPETS_EXPECT, '--lock', 'releases', '--holder']);
     expect(read(tree, 'deploy/kubernetes/run-job.sh')).toContain('--for=condition=complete');
   });
@@ -283,8 +316,13 @@ describe('the deploy manifests', () => {
     const [container] = input.containerDefinitions;
     expect(container).toMatchObject({ name: 'runner', image: SAMPLE_ENV.SNIPPETS_IMAGE, essential: true });
     expect(container.command.slice(0, 5)).toEqual(['run', '--expect', SAMPLE_ENV.SNIPPETS_EXPECT, '--lock', 'releases']);
-    expect(container.secrets).toEqual([{ name: 'DATABASE_URL', valueFrom: SAMPLE_ENV.ECS_DATABASE_URL_SECRET_ARN }]);
+    expect(container.secrets).toEqual([
+      { name: 'SNIPPETS_INPUT_TOKEN', valueFrom: SAMPLE_ENV.ECS_INPUT_TOKEN_SECRET_ARN },
+      { name: 'DATABASE_URL', valueFrom: SAMPLE_ENV.ECS_DATABASE_URL_SECRET_ARN },
+    ]);
+    expect(container.environment).toContainEqual({ name: 'SNIPPETS_INPUTS', value: SAMPLE_ENV.SNIPPETS_INPUTS });
     expect(container.environment.map((e: { name: string }) => e.name)).not.toContain('DATABASE_URL');
+    expect(container.environment.map((e: { name: string }) => e.name)).not.toContain('SNIPPETS_INPUT_TOKEN');
     expect(container.logConfiguration).toEqual({ logDriver: 'awslogs', options: { 'awslogs-group': '/snippets/payments-snippets', 'awslogs-region': 'eu-west-1', 'awslogs-stream-prefix': 'snippets' } });
     expect(await typeCheck(input, 'RegisterTaskDefinitionCommandInput', '@aws-sdk/client-ecs')).toBe('');
   });
@@ -293,6 +331,14 @@ describe('the deploy manifests', () => {
     const validate = composeValidator();
     const compose = parseYaml(read(tree, 'docker-compose.yml'));
     expect(validate(compose), JSON.stringify(validate.errors)).toBe(true);
+    // A local run finds the inputs' local copies where the runner looks by default (WORKDIR /snippets).
+    expect(compose.services.runner.volumes).toEqual(['./inputs:/snippets/inputs:ro']);
+  });
+
+  it("the image's build context leaves out the inputs' local copies and the tests' fixtures", () => {
+    const ignored = read(tree, '.dockerignore').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['inputs', 'snippets/fixtures', 'snippets/*.test.ts']));
+    expect(read(tree, 'Dockerfile')).not.toMatch(/^COPY .*inputs/m);
   });
 
   it('the Dockerfile parses, starts FROM the service image at a pinned tag, and has an entrypoint', () => {
@@ -384,6 +430,7 @@ describe('the deploy scripts, with aws, kubectl and docker replaced by stubs', (
     expect(ok.log.match(/^aws ecs wait tasks-stopped/gm)).toHaveLength(3);
     const registered = JSON.parse(await ok.file('task-definition.json'));
     expect(registered.containerDefinitions[0].image).toBe(SAMPLE_ENV.SNIPPETS_IMAGE);
+    expect(registered.containerDefinitions[0].secrets.map((s: { name: string }) => s.name)).toEqual(['SNIPPETS_INPUT_TOKEN', 'DATABASE_URL']);
     expect(await ok.file('log')).not.toContain('s3cret');
     expect(await readFile(path.join(repoDir, 'reports/run/ecs-aaa.log'), 'utf8')).toContain('applied 2 snippet(s)');
 
@@ -394,11 +441,25 @@ describe('the deploy scripts, with aws, kubectl and docker replaced by stubs', (
     expect(short.code).toBe(1);
   });
 
+  it('ecs: without a token secret the task gets none; SNIPPETS_INPUTS on several lines becomes one line of the JSON', async () => {
+    const ran = await deploy('ecs', {
+      STUB_TASKS: 'arn:aws:ecs:eu-west-1:1:task/prod/aaa', STUB_EXIT_CODES: '0', SNIPPETS_PARALLELISM: '1',
+      ECS_INPUT_TOKEN_SECRET_ARN: '', SNIPPETS_INPUTS: 'accounts=s3://acme-ops/a.csv\n  refunds=https://ops.example.com/r.csv\n',
+    });
+    expect(ran.code).toBe(0);
+    const [container] = JSON.parse(await ran.file('task-definition.json')).containerDefinitions;
+    expect(container.secrets).toEqual([{ name: 'DATABASE_URL', valueFrom: SAMPLE_ENV.ECS_DATABASE_URL_SECRET_ARN }]);
+    expect(container.environment).toContainEqual({ name: 'SNIPPETS_INPUTS', value: 'accounts=s3://acme-ops/a.csv refunds=https://ops.example.com/r.csv ' });
+  });
+
   it('kubernetes: applies the filled-in Job, waits for complete or failed, saves the logs and exits with the highest pod exit code', async () => {
-    const done = await deploy('kubernetes', { STUB_JOB: 'complete', STUB_EXIT_CODES: '0 0 0 0' });
+    const done = await deploy('kubernetes', { STUB_JOB: 'complete', STUB_EXIT_CODES: '0 0 0 0', K8S_INPUT_TOKEN_SECRET: '' });
     expect(done.code).toBe(0);
     const job = parseYaml(await done.file('job.yaml'));
     expect(job.metadata.name).toMatch(/^payments-snippets-0123abcd-\d+$/);
+    // Without K8S_INPUT_TOKEN_SECRET the token is looked for in K8S_SECRET.
+    const token = job.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'SNIPPETS_INPUT_TOKEN');
+    expect(token.valueFrom.secretKeyRef).toEqual({ name: 'payments-snippets', key: 'SNIPPETS_INPUT_TOKEN', optional: true });
     expect(job.spec.parallelism).toBe(4);
     expect(done.log).toContain('kubectl logs -n payments -l job-name=');
 
@@ -415,7 +476,7 @@ describe('the deploy scripts, with aws, kubectl and docker replaced by stubs', (
     const ran = await deploy('docker', { STUB_EXIT_CODES: '0' });
     expect(ran.code).toBe(0);
     expect(ran.log).toContain(
-      `docker run --rm --network host -e DATABASE_URL -e SNIPPETS_APPROVED_BY -e SNIPPETS_GIT_SHA -e SNIPPETS_IMAGE -e SNIPPETS_CI_RUN_URL -e SNIPPETS_LOCK_HOLDER -e SNIPPETS_EXECUTED_BY -v ${repoDir}/reports/run:/reports ${SAMPLE_ENV.SNIPPETS_IMAGE} run --expect ${SAMPLE_ENV.SNIPPETS_EXPECT} --lock releases --holder ${SAMPLE_ENV.SNIPPETS_LOCK_HOLDER} --report-dir /reports --workers 2`,
+      `docker run --rm --network host -e DATABASE_URL -e SNIPPETS_APPROVED_BY -e SNIPPETS_GIT_SHA -e SNIPPETS_IMAGE -e SNIPPETS_CI_RUN_URL -e SNIPPETS_LOCK_HOLDER -e SNIPPETS_EXECUTED_BY -e SNIPPETS_INPUTS -e SNIPPETS_INPUT_TOKEN -e AWS_REGION -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_SESSION_TOKEN -v ${repoDir}/reports/run:/reports ${SAMPLE_ENV.SNIPPETS_IMAGE} run --expect ${SAMPLE_ENV.SNIPPETS_EXPECT} --lock releases --holder ${SAMPLE_ENV.SNIPPETS_LOCK_HOLDER} --report-dir /reports --workers 2`,
     );
     expect(ran.log).not.toContain('s3cret');
     expect((await deploy('docker', { STUB_EXIT_CODES: '3' })).code).toBe(3);

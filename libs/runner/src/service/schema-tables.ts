@@ -21,6 +21,8 @@ export interface SchemaTable {
     property: string;
     /** Its TypeScript type in the snippet's params. */
     type: 'string' | 'number' | 'bigint';
+    /** Its type in SQL, as drizzle declares it: `uuid`, `serial`, `bigint`, `text`... */
+    sqlType: string;
   };
 }
 
@@ -69,11 +71,11 @@ function keyOf(exportName: string, table: Table): SchemaTable['key'] {
   const primary = Object.entries(getTableColumns(table)).filter(([, column]) => is(column, Column) && column.primary);
   if (composite || primary.length !== 1) {
     const what = composite ? `a composite primary key (${composite.columns.map((c) => c.name).join(', ')})` : 'no primary key';
-    throw new InputError(`--table ${exportName}: has ${what}; delete and batched snippets key their rows by one column, so start from --kind=basic`, { subject: 'table' });
+    throw new InputError(`--table ${exportName}: has ${what}; delete, batched and input snippets key their rows by one column, so start from --kind=basic`, { subject: 'table' });
   }
   const [property, column] = primary[0]!;
   const type = column.dataType === 'bigint' ? 'bigint' : column.dataType === 'number' ? 'number' : 'string';
-  return { property, type };
+  return { property, type, sqlType: column.getSQLType() };
 }
 
 /**

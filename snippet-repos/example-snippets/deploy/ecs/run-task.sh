@@ -15,6 +15,9 @@ cd "$(dirname "$0")/../.."
 export ECS_LOG_GROUP=${ECS_LOG_GROUP:-/snippets/example-snippets}
 export ECS_CPU=${ECS_CPU:-512} ECS_MEMORY=${ECS_MEMORY:-1024}
 export SNIPPETS_EXECUTED_BY=${SNIPPETS_EXECUTED_BY:-ci}
+# Its entries are whitespace-separated: on one line they fit in a JSON string.
+SNIPPETS_INPUTS=$(printf '%s' "${SNIPPETS_INPUTS:-}" | tr -s '[:space:]' ' ')
+export SNIPPETS_INPUTS
 assign_public_ip=${ECS_ASSIGN_PUBLIC_IP:-DISABLED}
 report_dir=${SNIPPETS_REPORT_DIR:-reports/run}
 if [ "$SNIPPETS_PARALLELISM" -gt 10 ]; then
@@ -24,10 +27,13 @@ fi
 
 # Only these are substituted, so no other $ in the file is touched.
 # shellcheck disable=SC2016 # envsubst reads the ${...} names, not their values
-placeholders='${AWS_REGION} ${ECS_CPU} ${ECS_MEMORY} ${ECS_TASK_ROLE_ARN} ${ECS_EXECUTION_ROLE_ARN} ${ECS_DATABASE_URL_SECRET_ARN} ${ECS_LOG_GROUP} ${SNIPPETS_IMAGE} ${SNIPPETS_EXPECT} ${SNIPPETS_LOCK_HOLDER} ${SNIPPETS_WORKERS} ${SNIPPETS_APPROVED_BY} ${SNIPPETS_GIT_SHA} ${SNIPPETS_CI_RUN_URL} ${SNIPPETS_EXECUTED_BY}'
+placeholders='${AWS_REGION} ${ECS_CPU} ${ECS_MEMORY} ${ECS_TASK_ROLE_ARN} ${ECS_EXECUTION_ROLE_ARN} ${ECS_DATABASE_URL_SECRET_ARN} ${ECS_INPUT_TOKEN_SECRET_ARN} ${ECS_LOG_GROUP} ${SNIPPETS_IMAGE} ${SNIPPETS_EXPECT} ${SNIPPETS_LOCK_HOLDER} ${SNIPPETS_WORKERS} ${SNIPPETS_APPROVED_BY} ${SNIPPETS_GIT_SHA} ${SNIPPETS_CI_RUN_URL} ${SNIPPETS_EXECUTED_BY} ${SNIPPETS_INPUTS}'
 rendered=$(mktemp)
 trap 'rm -f "$rendered"' EXIT
-envsubst "$placeholders" < deploy/ecs/task-definition.json > "$rendered"
+# Without ECS_INPUT_TOKEN_SECRET_ARN (S3 inputs need no token: the task role reads them) the
+# task gets no SNIPPETS_INPUT_TOKEN secret: its line is left out.
+envsubst "$placeholders" < deploy/ecs/task-definition.json |
+  if [ -n "${ECS_INPUT_TOKEN_SECRET_ARN:-}" ]; then cat; else grep -v '"name": "SNIPPETS_INPUT_TOKEN"'; fi > "$rendered"
 
 task_definition=$(aws ecs register-task-definition --cli-input-json "file://$rendered" \
   --query taskDefinition.taskDefinitionArn --output text)

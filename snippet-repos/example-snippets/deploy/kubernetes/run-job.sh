@@ -10,6 +10,10 @@ cd "$(dirname "$0")/../.."
 export K8S_SERVICE_ACCOUNT=${K8S_SERVICE_ACCOUNT:-default}
 export K8S_CPU=${K8S_CPU:-500m} K8S_MEMORY=${K8S_MEMORY:-1Gi}
 export SNIPPETS_EXECUTED_BY=${SNIPPETS_EXECUTED_BY:-ci}
+export K8S_INPUT_TOKEN_SECRET=${K8S_INPUT_TOKEN_SECRET:-$K8S_SECRET}
+# Its entries are whitespace-separated: on one line they fit in a quoted YAML string.
+SNIPPETS_INPUTS=$(printf '%s' "${SNIPPETS_INPUTS:-}" | tr -s '[:space:]' ' ')
+export SNIPPETS_INPUTS
 # A DNS label: the repo, the merge and the time, so a re-run gets a Job of its own.
 SNIPPETS_JOB_NAME="example-snippets-${SNIPPETS_GIT_SHA:0:8}-$(date +%s)"
 export SNIPPETS_JOB_NAME
@@ -17,7 +21,7 @@ report_dir=${SNIPPETS_REPORT_DIR:-reports/run}
 
 # Only these are substituted, so no other $ in the file is touched.
 # shellcheck disable=SC2016 # envsubst reads the ${...} names, not their values
-placeholders='${SNIPPETS_JOB_NAME} ${K8S_NAMESPACE} ${K8S_SECRET} ${K8S_SERVICE_ACCOUNT} ${K8S_CPU} ${K8S_MEMORY} ${SNIPPETS_PARALLELISM} ${SNIPPETS_DEADLINE_SECONDS} ${SNIPPETS_IMAGE} ${SNIPPETS_EXPECT} ${SNIPPETS_LOCK_HOLDER} ${SNIPPETS_WORKERS} ${SNIPPETS_APPROVED_BY} ${SNIPPETS_GIT_SHA} ${SNIPPETS_CI_RUN_URL} ${SNIPPETS_EXECUTED_BY}'
+placeholders='${SNIPPETS_JOB_NAME} ${K8S_NAMESPACE} ${K8S_SECRET} ${K8S_INPUT_TOKEN_SECRET} ${K8S_SERVICE_ACCOUNT} ${K8S_CPU} ${K8S_MEMORY} ${SNIPPETS_PARALLELISM} ${SNIPPETS_DEADLINE_SECONDS} ${SNIPPETS_IMAGE} ${SNIPPETS_EXPECT} ${SNIPPETS_LOCK_HOLDER} ${SNIPPETS_WORKERS} ${SNIPPETS_APPROVED_BY} ${SNIPPETS_GIT_SHA} ${SNIPPETS_CI_RUN_URL} ${SNIPPETS_EXECUTED_BY} ${SNIPPETS_INPUTS}'
 envsubst "$placeholders" < deploy/kubernetes/job.yaml | kubectl apply -f -
 job="job/$SNIPPETS_JOB_NAME"
 

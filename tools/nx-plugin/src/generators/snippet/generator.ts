@@ -22,6 +22,8 @@ export interface SnippetGeneratorSchema {
   function?: string;
   /** The module that exports it; default the service's `/domain` subpath. */
   from?: string;
+  /** The input an input snippet reads; default `accounts`. */
+  input?: string;
 }
 
 /** `nx g snippet NAME --repo=REPO`: the same renderer `npx plop snippet` calls in an extracted repo. */
@@ -44,8 +46,11 @@ export default async function snippetGenerator(tree: Tree, schema: SnippetGenera
     kind,
     table,
     call,
+    input: schema.input,
     existing: readSnippetSources(tree, snippetsDir),
     archived: snippetIds(tree, joinPathFragments(snippetsDir, 'archive')),
+    lock: tree.read(joinPathFragments(root, 'snippets.lock'), 'utf-8') ?? undefined,
+    readme: tree.read(joinPathFragments(root, 'README.md'), 'utf-8') ?? undefined,
   });
   for (const [relative, content] of Object.entries(output.files)) {
     tree.write(joinPathFragments(root, relative), content);

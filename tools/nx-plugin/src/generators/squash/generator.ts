@@ -47,6 +47,7 @@ export default async function squashGenerator(tree: Tree, schema: SquashGenerato
     archived: snippetIds(tree, joinPathFragments(snippetsDir, 'archive')),
     through: schema.through,
     ledger: readLedgerExport(tree, schema.ledger),
+    lock: tree.read(joinPathFragments(root, 'snippets.lock'), 'utf-8') ?? undefined,
   });
   for (const [from, to] of Object.entries(output.moves)) {
     const source = joinPathFragments(root, from);
