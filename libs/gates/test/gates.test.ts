@@ -3,7 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRepo, exampleServiceDumps, runGates, scratchDatabasesLeft, snippet, type FixtureRepo } from './support/fixtures.ts';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { createRepo, exampleServiceDumps, runGates, scratchDatabasesLeft, snippet, SNIPPETS_CLI, type FixtureRepo } from './support/fixtures.ts';
 
 interface Report {
   passed: boolean;
@@ -55,6 +58,40 @@ describe('snippet-gates check on a dump of the example service', () => {
     expect(rehearsal!.snippets[0]!.rowsChanged).toEqual({ 'public.trades': { inserted: 0, updated: nulls, deleted: 0 } });
     expect(gate(report, 'undo').details).toEqual(['irreversible (no down): 0001_backfill']);
     expect(await scratchDatabasesLeft()).toEqual([]);
+  });
+
+  it('rehearses a snippet with an input from the location SNIPPETS_INPUTS gives, and refuses to guess one', async () => {
+    const settle = `import { csv, defineSnippet } from '@snippets/runner';
+export default defineSnippet({
+  description: 'settle the trades the desk listed',
+  touches: ['trades'],
+  inputs: { trades: csv({ columns: { trade_id: 'integer', status: 'text' } }) },
+  async up({ rows, sql, inputs }) {
+    for await (const trade of inputs.trades) await rows(sql\`update trades set status = \${trade.status} where id = \${trade.trade_id}\`);
+  },
+});
+`;
+    const repo = await createRepo({ '0001_settle.ts': settle });
+    repos.push(repo);
+    const file = path.join(repo.dir, '..', `${path.basename(repo.dir)}-trades.csv`);
+    await writeFile(file, 'trade_id,status\n1,settled-by-desk\n2,settled-by-desk\n');
+    try {
+      await promisify(execFile)(process.execPath, [SNIPPETS_CLI, 'input', 'add', 'trades', file], { cwd: repo.dir });
+      const reportDir = path.join(repo.dir, 'reports');
+      const args = ['check', '--dump', dumps.custom, '--only', 'rehearsal,touches,undo', '--report-dir', reportDir];
+      const given = await runGates(args, repo.dir, { SNIPPETS_INPUTS: `trades=${file}` });
+      expect(given.stderr).toBe('');
+      expect(given.code).toBe(0);
+      const report = JSON.parse(await readFile(path.join(reportDir, 'report.json'), 'utf8')) as Report;
+      expect(report.rehearsals[0]!.snippets[0]!.rowsChanged).toEqual({ 'public.trades': { inserted: 0, updated: 2, deleted: 0 } });
+      expect(given.stdout).not.toContain('settled-by-desk');
+
+      const missing = await runGates(args, repo.dir);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('input trades of 0001_settle: no location given');
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 
   it('rehearsal: fails a snippet whose verify fails', async () => {
