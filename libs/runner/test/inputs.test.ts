@@ -105,14 +105,17 @@ describe.each<Driver>(['postgres', 'pglite'])('inputs on %s', (driver) => {
   const ledgerRows = async () => (await database.query<{ n: number }>(`select count(*)::int as n from snippets.ledger`).catch(() => [{ n: 0 }]))[0]!.n;
 
   it('a CSV approved by digest drives an atomic snippet; its values appear in no output, report, event or ledger row', async () => {
-    // Declared and not approved: snippets manifest writes the entry as pending.
+    // Declared and not approved: snippets manifest writes the entry as pending, and the plan says so.
     expect((await lock()).inputs).toEqual({ '0001_close_accounts': { accounts: null } });
+    expect((await cli(['plan'])).stdout).toContain('reads input accounts: not approved in snippets.lock (snippets input add accounts FILE)');
     const added = await cli(['input', 'add', 'accounts', path.join(data, 'accounts.csv')]);
     expect(added.code, added.stderr).toBe(0);
     const file = accountsCsv();
     const digest = { sha256: sha256(file), rows: ACCOUNTS, bytes: Buffer.byteLength(file) };
     expect((await lock()).inputs['0001_close_accounts'].accounts).toEqual(digest);
     expect((await runCli(['manifest', '--check'], { cwd: repo.dir })).code).toBe(0);
+    const plan = JSON.parse((await cli(['plan', '--json'])).stdout);
+    expect(plan.pending[0].inputs).toEqual({ accounts: digest });
 
     const reports = path.join(tmp, 'reports');
     const run = await cli(['run', '--input', `accounts=${path.join(data, 'accounts.csv')}`, '--report-dir', reports]);

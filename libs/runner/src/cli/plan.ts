@@ -17,14 +17,24 @@ export function registerPlanCommand(program: Command): void {
       if (opts.json) {
         printJson({
           ...report,
-          pending: report.pending.map((s) => ({ id: s.id, description: s.definition.description, touches: s.definition.touches, dependsOn: s.definition.dependsOn, checksum: s.checksum })),
+          pending: report.pending.map((s) => ({
+            id: s.id,
+            description: s.definition.description,
+            touches: s.definition.touches,
+            dependsOn: s.definition.dependsOn,
+            checksum: s.checksum,
+            ...(report.inputs[s.id] ? { inputs: report.inputs[s.id] } : {}),
+          })),
         });
       } else {
         console.log(`${colors.bold(report.repo)} on ${report.database}`);
         if (!report.pending.length) console.log('nothing to run: every snippet is applied');
-        report.pending.forEach((s, i) =>
-          console.log(`${i + 1}. ${colors.bold(s.id)}  ${s.definition.description}  ${colors.dim(`touches ${s.definition.touches.join(', ') || 'nothing'}`)}`),
-        );
+        report.pending.forEach((s, i) => {
+          console.log(`${i + 1}. ${colors.bold(s.id)}  ${s.definition.description}  ${colors.dim(`touches ${s.definition.touches.join(', ') || 'nothing'}`)}`);
+          for (const [name, digest] of Object.entries(report.inputs[s.id] ?? {})) {
+            console.log(digest ? colors.dim(`   reads input ${name}: ${digest.rows} rows, sha256 ${digest.sha256.slice(0, 12)}…`) : colors.yellow(`   reads input ${name}: not approved in snippets.lock (snippets input add ${name} FILE)`));
+          }
+        });
         for (const refusal of report.refusals) console.log(colors.red(`refused: ${refusal.message}`));
       }
       if (report.refusals.length) process.exitCode = ExitCode.refused;

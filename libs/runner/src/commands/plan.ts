@@ -6,6 +6,7 @@ import { plan, type Plan } from '../planning/plan.ts';
 import { openRepo, requireManifest, withDatabase, type RepoSession, type SessionInput } from '../repo.ts';
 import { readServiceMigrations } from '../service/service-migrations.ts';
 import { snippetsAddedBetween } from '../planning/git-range.ts';
+import type { ManifestInputs } from '../snippets/manifest.ts';
 
 export interface PlanOptions {
   expect?: string[];
@@ -16,6 +17,8 @@ export interface PlanOptions {
 export interface PlanReport extends Plan {
   repo: string;
   database: string;
+  /** What snippets.lock approves of each pending snippet's inputs: a digest, or null where none is approved. */
+  inputs: ManifestInputs;
 }
 
 /** Reads and checks the repo and the options, before any database is opened. */
@@ -61,6 +64,11 @@ export async function planCommand(input: SessionInput, options: PlanOptions): Pr
   const prepared = await prepareRun(input, options);
   return withDatabase(prepared.session.target, async (database) => {
     const { pending, refusals } = await planAgainst(prepared, database);
-    return { repo: prepared.session.config.repo, database: database.display, pending, refusals };
+    const inputs = Object.fromEntries(
+      pending
+        .filter((s) => Object.keys(s.definition.inputs ?? {}).length)
+        .map((s) => [s.id, Object.fromEntries(Object.keys(s.definition.inputs!).map((name) => [name, prepared.manifest.inputs?.[s.id]?.[name] ?? null]))]),
+    );
+    return { repo: prepared.session.config.repo, database: database.display, pending, refusals, inputs };
   });
 }
