@@ -221,6 +221,14 @@ describe.each<Driver>(['postgres', 'pglite'])('inputs on %s', (driver) => {
     expect(cast.code, cast.stderr).toBe(1);
     expect(cast.stdout + cast.stderr).toContain('invalid input syntax for type integer: ‹value›');
     for (const value of secrets()) expect(cast.stdout + cast.stderr).not.toContain(value);
+
+    // Another file than the approved one is refused on the record, by digest, never by content.
+    await writeFile(path.join(data, 'accounts.csv'), accountsCsv(ACCOUNTS, (i, line) => (i === 1 ? line.replace('kestrel', 'kestrem') : line)));
+    const changed = await cli(['run', '--input', `accounts=${path.join(data, 'accounts.csv')}`]);
+    expect(changed.code).toBe(3);
+    const [refused] = await database.query<{ reason: string; detail: unknown }>(`select reason, detail from snippets.events where kind = 'refused'`);
+    expect(refused!.reason).toMatch(/^input accounts of 0002_notify: its sha256 is [0-9a-f]{64}, and snippets.lock approved [0-9a-f]{64}/);
+    for (const value of secrets()) expect(JSON.stringify(refused)).not.toContain(value);
   });
 
   it.runIf(driver === 'postgres')('removes the local copy when a second SIGTERM ends the run', async () => {

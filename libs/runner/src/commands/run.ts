@@ -133,7 +133,12 @@ async function runPending(prepared: RunInputsSetup, database: Database, options:
   for (const key of unusedInputFlags(prepared.locations, pending)) options.onLog('run', 'warn', `--input ${key}=…: no snippet this run applies declares an input '${key}'; ignored`);
   const copies = pending.some((s) => Object.keys(s.definition.inputs ?? {}).length) ? createLocalCopies() : undefined;
   try {
-    const inputs = copies && (await prepareInputs(pending, { repoRoot: prepared.session.config.repoRoot, manifest: prepared.manifest, locations: prepared.locations, env: prepared.env, copies }));
+    const inputs =
+      copies &&
+      (await prepareInputs(pending, { repoRoot: prepared.session.config.repoRoot, manifest: prepared.manifest, locations: prepared.locations, env: prepared.env, copies }).catch(
+        // An input that is not the approved file is refused on the record, as the plan's refusals are.
+        (error: unknown) => (error instanceof SafetyRefusal ? tally.refuse(database.db, [{ check: error.check, subject: error.subject ?? '', message: error.message }]) : Promise.reject(error)),
+      ));
     return await applyPending(prepared, pending, database, options, { ...executeOptions, inputs }, tally, lease);
   } finally {
     copies?.remove();
