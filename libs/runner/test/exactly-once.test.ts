@@ -73,7 +73,8 @@ describe.each<Driver>(['postgres', 'pglite'])('exactly once on %s', (driver) => 
       async () => {
         if (driver === 'pglite') return existsSync(marker) ? true : undefined;
         const rows = await database.query(
-          `select pid from pg_stat_activity where application_name = 'snippets-runner' and query like '%pg_sleep%' and state = 'active'`,
+          // This test's database only: another test file's runner may be sleeping in its own.
+          `select pid from pg_stat_activity where datname = current_database() and application_name = 'snippets-runner' and query like '%pg_sleep%' and state = 'active'`,
         );
         return rows.length ? true : undefined;
       },
@@ -86,7 +87,7 @@ describe.each<Driver>(['postgres', 'pglite'])('exactly once on %s', (driver) => 
     if (driver === 'postgres') {
       await until(
         async () => {
-          const rows = await database.query(`select 1 from pg_stat_activity where application_name = 'snippets-runner'`);
+          const rows = await database.query(`select 1 from pg_stat_activity where datname = current_database() and application_name = 'snippets-runner'`);
           return rows.length === 0 ? true : undefined;
         },
         15_000,
