@@ -1,11 +1,10 @@
-import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.ts';
 import { InputError } from '../errors.ts';
 import { approveFile, snippetsWithInputs } from '../inputs/input-approval.ts';
 import { inputLabel } from '../inputs/prepare-inputs.ts';
 import { discoverSnippetFiles } from '../snippets/discovery.ts';
-import { buildManifest, renderManifest, type InputDigest } from '../snippets/manifest.ts';
+import { buildManifest, writeManifest, type InputDigest } from '../snippets/manifest.ts';
 import { requireManifest } from '../repo.ts';
 
 export interface InputAddReport {
@@ -39,8 +38,6 @@ export async function addInput(cwd: string, name: string, file: string, snippetI
     Object.entries(committed.snippets).map(([id, checksum]) => ({ id, checksum })),
     inputs,
   );
-  const temporary = `${config.manifestFile}.${process.pid}.tmp`;
-  await writeFile(temporary, renderManifest(manifest));
-  await rename(temporary, config.manifestFile);
+  await writeManifest(config.manifestFile, manifest);
   return { snippetId: snippet.id, input: name, digest, lockFile: config.manifestFile };
 }

@@ -1,9 +1,8 @@
-import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.ts';
 import { discoverSnippetFiles } from '../snippets/discovery.ts';
 import { SafetyRefusal } from '../errors.ts';
-import { buildManifest, readManifest, renderManifest, type Manifest, type ManifestInputs } from '../snippets/manifest.ts';
+import { buildManifest, readManifest, writeManifest, type Manifest, type ManifestInputs } from '../snippets/manifest.ts';
 import { manifestInputs, snippetsWithInputs } from '../inputs/input-approval.ts';
 import { inputLabel } from '../inputs/prepare-inputs.ts';
 import { plan } from '../planning/plan.ts';
@@ -47,8 +46,6 @@ export async function manifest(cwd: string, check: boolean): Promise<ManifestRep
     }
     return { file: config.manifestFile, manifest: committed, written: false };
   }
-  const temporary = `${config.manifestFile}.${process.pid}.tmp`;
-  await writeFile(temporary, renderManifest(expected));
-  await rename(temporary, config.manifestFile);
+  await writeManifest(config.manifestFile, expected);
   return { file: config.manifestFile, manifest: expected, written: true };
 }

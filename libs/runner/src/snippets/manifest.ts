@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { sha256 } from '../checksum.ts';
 import type { SnippetFile } from './discovery.ts';
 import { InputError } from '../errors.ts';
@@ -66,6 +66,13 @@ const isInputs = (value: unknown): value is ManifestInputs =>
 
 export function renderManifest(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** Writes `snippets.lock` atomically: a reader never sees half of it. */
+export async function writeManifest(file: string, manifest: Manifest): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, renderManifest(manifest));
+  await rename(temporary, file);
 }
 
 /** Reads `snippets.lock`; undefined when the file does not exist. */
